@@ -1,0 +1,132 @@
+#include "common/nats/connection.hpp"
+
+#include <cstring>
+
+#include "common/nats/error.hpp"
+
+namespace osmosis::nats {
+namespace {
+
+struct OptionsDeleter {
+  void operator()(natsOptions* o) const { natsOptions_Destroy(o); }
+};
+
+std::string joined(const std::vector<std::string>& urls) {
+  std::string out;
+  for (const auto& u : urls)
+    out += (out.empty() ? "" : ",") + u;
+  return out;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<Connection>> Connection::connect(const ConnectionOptions& o) {
+  auto problems = validate(o);
+  if (problems.empty()) problems = unreadableFiles(o);
+  if (!problems.empty()) {
+    std::string msg = "invalid NATS connection options: " + problems.front();
+    for (size_t i = 1; i < problems.size(); ++i)
+      msg += "; " + problems[i];
+    return makeError(Error::Code::kInvalidArgument, msg);
+  }
+  natsOptions* raw = nullptr;
+  if (natsStatus s = natsOptions_Create(&raw); s != NATS_OK)
+    return toError(s, "creating NATS options");
+  std::unique_ptr<natsOptions, OptionsDeleter> opts(raw);
+
+  std::vector<const char*> servers;
+  for (const auto& u : o.urls)
+    servers.push_back(u.c_str());
+  const std::string urls = joined(o.urls);
+  auto step = [&](natsStatus s, const std::string& what) -> Status {
+    if (s != NATS_OK) return toError(s, what);
+    return {};
+  };
+  Status st =
+      step(natsOptions_SetServers(opts.get(), servers.data(), static_cast<int>(servers.size())),
+           "setting NATS URLs " + urls);
+  if (st && !o.name.empty())
+    st = step(natsOptions_SetName(opts.get(), o.name.c_str()), "setting client name");
+  if (st)
+    st = step(natsOptions_SetTimeout(opts.get(), o.connectTimeout.count()),
+              "setting connect timeout");
+  if (st)
+    st = step(natsOptions_SetReconnectWait(opts.get(), o.reconnectWait.count()),
+              "setting reconnect wait");
+  if (st)
+    st = step(natsOptions_SetMaxReconnect(opts.get(), o.maxReconnect), "setting max reconnect");
+  if (st && !o.token.empty())
+    st = step(natsOptions_SetToken(opts.get(), o.token.c_str()), "setting NATS token");
+  if (st && !o.user.empty()) {
+    st = step(natsOptions_SetUserInfo(opts.get(), o.user.c_str(), o.password.c_str()),
+              "setting NATS user");
+  }
+  if (st && !o.credsFile.empty()) {
+    st = step(natsOptions_SetUserCredentialsFromFiles(opts.get(), o.credsFile.c_str(), nullptr),
+              "loading NATS credentials file " + o.credsFile);
+  }
+  if (st && o.tls.enabled()) st = step(natsOptions_SetSecure(opts.get(), true), "enabling TLS");
+  if (st && !o.tls.caFile.empty()) {
+    st = step(natsOptions_LoadCATrustedCertificates(opts.get(), o.tls.caFile.c_str()),
+              "loading NATS TLS CA file " + o.tls.caFile);
+  }
+  if (st && !o.tls.certFile.empty()) {
+    st = step(natsOptions_LoadCertificatesChain(opts.get(), o.tls.certFile.c_str(),
+                                                o.tls.keyFile.c_str()),
+              "loading NATS TLS certificate " + o.tls.certFile + " and key " + o.tls.keyFile);
+  }
+  if (!st) {
+    Error e = st.error();
+    if (e.code == Error::Code::kInternal) e.code = Error::Code::kInvalidArgument;
+    return e;
+  }
+
+  natsConnection* nc = nullptr;
+  natsStatus s = natsConnection_Connect(&nc, opts.get());
+  if (s != NATS_OK) {
+    std::string doing = "connecting to NATS at " + urls;
+    Error e = toError(s, doing);
+    if (s == NATS_NO_SERVER) e.message += ": is nats-server running there and reachable?";
+    return e;
+  }
+  return std::shared_ptr<Connection>(new Connection(nc));
+}
+
+Connection::~Connection() {
+  // Close flushes pending data; Destroy frees. Both are safe on a closed connection.
+  natsConnection_Close(nc_);
+  natsConnection_Destroy(nc_);
+}
+
+Status Connection::publish(std::string_view subject, std::string_view data,
+                           const Headers& headers) {
+  const std::string subj(subject);
+  natsMsg* msg = nullptr;
+  natsStatus s =
+      natsMsg_Create(&msg, subj.c_str(), nullptr, data.data(), static_cast<int>(data.size()));
+  for (const auto& [k, v] : headers) {
+    if (s == NATS_OK) s = natsMsgHeader_Add(msg, k.c_str(), v.c_str());
+  }
+  if (s == NATS_OK) s = natsConnection_PublishMsg(nc_, msg);
+  natsMsg_Destroy(msg);
+  if (s != NATS_OK) return toError(s, "publishing to " + subj);
+  return {};
+}
+
+Status Connection::flush(std::chrono::milliseconds timeout) {
+  natsStatus s = natsConnection_FlushTimeout(nc_, timeout.count());
+  if (s != NATS_OK) return toError(s, "flushing NATS connection");
+  return {};
+}
+
+bool Connection::connected() const {
+  return natsConnection_Status(nc_) == NATS_CONN_STATUS_CONNECTED;
+}
+
+std::string Connection::connectedUrl() const {
+  char buf[256] = {0};
+  if (natsConnection_GetConnectedUrl(nc_, buf, sizeof buf) != NATS_OK) return "";
+  return buf;
+}
+
+}  // namespace osmosis::nats

@@ -1,0 +1,162 @@
+#pragma once
+
+// The slice of JetStream that Osmosis needs: streams and durable pull consumers, publish,
+// and the consumer figures (pending, ack-pending) that backlog is made of.
+// Plain structs in, plain structs out, so the callers (reconcilers, the sidecar) never touch
+// libnats types.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/nats/connection.hpp"
+#include "common/util/result.hpp"
+
+namespace osmosis::nats {
+
+using std::chrono::nanoseconds;
+
+enum class Retention { kLimits, kInterest, kWorkQueue };
+enum class Storage { kFile, kMemory };
+enum class Discard { kOld, kNew };
+
+struct StreamConfig {
+  std::string name;
+  std::vector<std::string> subjects;
+  Retention retention = Retention::kWorkQueue;
+  Storage storage = Storage::kFile;
+  int replicas = 1;
+  nanoseconds maxAge{0};  // 0: unlimited
+  int64_t maxBytes = -1;
+  int64_t maxMsgs = -1;
+  int32_t maxMsgSize = -1;
+  Discard discard = Discard::kOld;
+  nanoseconds duplicateWindow{std::chrono::minutes(2)};
+};
+
+struct StreamState {
+  uint64_t messages = 0;
+  uint64_t bytes = 0;
+  uint64_t firstSequence = 0;
+  uint64_t lastSequence = 0;
+  int64_t consumers = 0;
+};
+
+struct StreamInfo {
+  StreamConfig config;
+  StreamState state;
+};
+
+struct ConsumerConfig {
+  std::string durable;
+  std::string filterSubject;  // empty: all of the stream's subjects
+  nanoseconds ackWait{std::chrono::seconds(30)};
+  int64_t maxDeliver = -1;  // -1: unlimited
+  int64_t maxAckPending = 1000;
+  std::vector<nanoseconds> backoff;
+};
+
+struct ConsumerInfo {
+  std::string stream;
+  std::string name;
+  ConsumerConfig config;
+  uint64_t numPending = 0;    // matching messages not yet delivered
+  int64_t numAckPending = 0;  // delivered, not yet acked
+  int64_t numRedelivered = 0;
+  int64_t numWaiting = 0;  // open pull requests
+  uint64_t deliveredStreamSequence = 0;
+  uint64_t ackFloorStreamSequence = 0;
+};
+
+// A message delivered by a pull consumer. Owns the libnats message.
+class Message {
+ public:
+  Message(natsMsg* msg, std::shared_ptr<Connection> conn);
+  ~Message();
+  Message(Message&& other) noexcept;
+  Message& operator=(Message&& other) noexcept;
+  Message(const Message&) = delete;
+  Message& operator=(const Message&) = delete;
+
+  std::string subject() const;
+  std::string_view data() const;
+  Headers headers() const;
+  uint64_t streamSequence() const { return streamSequence_; }
+  uint64_t deliveryCount() const { return deliveryCount_; }
+
+  Status ack();
+  // Waits for the server to confirm the ack (at-least-once made as strong as it gets).
+  Status ackSync();
+  Status nak();
+  Status nakWithDelay(std::chrono::milliseconds delay);
+  Status inProgress();
+  Status term();
+
+ private:
+  natsMsg* msg_ = nullptr;
+  std::shared_ptr<Connection> conn_;
+  uint64_t streamSequence_ = 0;
+  uint64_t deliveryCount_ = 0;
+};
+
+class PullSubscription {
+ public:
+  PullSubscription(natsSubscription* sub, std::shared_ptr<Connection> conn);
+  ~PullSubscription();
+  PullSubscription(PullSubscription&& other) noexcept;
+  PullSubscription(const PullSubscription&) = delete;
+  PullSubscription& operator=(const PullSubscription&) = delete;
+  PullSubscription& operator=(PullSubscription&&) = delete;
+
+  // Up to `batch` messages, waiting at most `timeout` for the first. An empty vector means
+  // none arrived in time. Keeps its own deadline: libnats 3.4 can return NATS_TIMEOUT early
+  // on repeated calls (nats.c #631), so early timeouts are retried until the deadline.
+  Result<std::vector<Message>> fetch(int batch, std::chrono::milliseconds timeout);
+
+ private:
+  natsSubscription* sub_;
+  std::shared_ptr<Connection> conn_;
+};
+
+class JetStream {
+ public:
+  // apiTimeout bounds every JetStream API request.
+  static Result<JetStream> create(std::shared_ptr<Connection> conn,
+                                  std::chrono::milliseconds apiTimeout = std::chrono::seconds(5));
+  ~JetStream();
+  JetStream(JetStream&& other) noexcept;
+  JetStream(const JetStream&) = delete;
+  JetStream& operator=(const JetStream&) = delete;
+  JetStream& operator=(JetStream&&) = delete;
+
+  Result<StreamInfo> addStream(const StreamConfig& config);
+  Result<StreamInfo> updateStream(const StreamConfig& config);
+  Result<StreamInfo> streamInfo(const std::string& name);
+  Status deleteStream(const std::string& name);
+
+  // Creates the durable consumer, or updates it when it exists (the server refuses changes
+  // to immutable fields with an InvalidArgument/Conflict error).
+  Result<ConsumerInfo> addOrUpdateConsumer(const std::string& stream, const ConsumerConfig& config);
+  Result<ConsumerInfo> consumerInfo(const std::string& stream, const std::string& consumer);
+  Status deleteConsumer(const std::string& stream, const std::string& consumer);
+
+  // Publishes and waits for the stream's ack; returns the stream sequence. A msgId makes the
+  // publish idempotent inside the stream's duplicate window.
+  Result<uint64_t> publish(const std::string& subject, std::string_view data,
+                           const std::string& msgId = "", const Headers& headers = {});
+
+  // Binds to an existing durable pull consumer.
+  Result<PullSubscription> pullSubscribe(const std::string& stream, const std::string& consumer);
+
+  const std::shared_ptr<Connection>& connection() const { return conn_; }
+
+ private:
+  JetStream(jsCtx* js, std::shared_ptr<Connection> conn) : js_(js), conn_(std::move(conn)) {}
+  jsCtx* js_;
+  std::shared_ptr<Connection> conn_;
+};
+
+}  // namespace osmosis::nats

@@ -1,0 +1,318 @@
+// The NATS layer against a real nats-server with JetStream (binary from OSMOSIS_NATS_SERVER).
+
+#include <gtest/gtest.h>
+#include <nats/nats.h>
+
+#include "common/nats/connection.hpp"
+#include "common/nats/jetstream.hpp"
+#include "tests/fixtures/nats_server.hpp"
+
+namespace osmosis::nats {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::NatsServer;
+
+class JetStreamTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto started = server_.start();
+    ASSERT_TRUE(started.ok()) << started.error().message;
+    auto conn = Connection::connect(options());
+    ASSERT_TRUE(conn.ok()) << conn.error().message;
+    conn_ = conn.value();
+    auto js = JetStream::create(conn_);
+    ASSERT_TRUE(js.ok()) << js.error().message;
+    js_.emplace(std::move(js.value()));
+  }
+
+  ConnectionOptions options() const {
+    ConnectionOptions o;
+    o.urls = {server_.url()};
+    o.reconnectWait = 100ms;
+    return o;
+  }
+
+  void createQueue(nanoseconds ackWait = 30s, std::vector<nanoseconds> backoff = {}) {
+    StreamConfig s;
+    s.name = "ORDERS";
+    s.subjects = {"shop.orders.>"};
+    auto si = js_->addStream(s);
+    ASSERT_TRUE(si.ok()) << si.error().message;
+    ConsumerConfig c;
+    c.durable = "workers";
+    c.ackWait = ackWait;
+    c.backoff = std::move(backoff);
+    auto ci = js_->addOrUpdateConsumer("ORDERS", c);
+    ASSERT_TRUE(ci.ok()) << ci.error().message;
+  }
+
+  PullSubscription subscribe() {
+    auto sub = js_->pullSubscribe("ORDERS", "workers");
+    EXPECT_TRUE(sub.ok()) << sub.error().message;
+    return std::move(sub.value());
+  }
+
+  std::vector<Message> fetch(PullSubscription& sub, int batch, std::chrono::milliseconds timeout) {
+    auto r = sub.fetch(batch, timeout);
+    EXPECT_TRUE(r.ok()) << r.error().message;
+    return r.ok() ? std::move(r.value()) : std::vector<Message>{};
+  }
+
+  ConsumerInfo info() {
+    auto ci = js_->consumerInfo("ORDERS", "workers");
+    EXPECT_TRUE(ci.ok()) << ci.error().message;
+    return ci.ok() ? ci.value() : ConsumerInfo{};
+  }
+
+  static void TearDownTestSuite() { nats_Close(); }
+
+  NatsServer server_;
+  std::shared_ptr<Connection> conn_;
+  std::optional<JetStream> js_;
+};
+
+TEST_F(JetStreamTest, PublishPullAckRoundTrip) {
+  createQueue();
+  for (int i = 1; i <= 3; ++i) {
+    auto seq = js_->publish("shop.orders.new", "order-" + std::to_string(i),
+                            "id-" + std::to_string(i), {{"Trace-Id", "t" + std::to_string(i)}});
+    ASSERT_TRUE(seq.ok()) << seq.error().message;
+    EXPECT_EQ(seq.value(), static_cast<uint64_t>(i));
+  }
+  EXPECT_EQ(info().numPending, 3u);
+
+  auto sub = subscribe();
+  auto msgs = fetch(sub, 10, 5s);
+  ASSERT_EQ(msgs.size(), 3u);
+  for (size_t i = 0; i < msgs.size(); ++i) {
+    EXPECT_EQ(msgs[i].data(), "order-" + std::to_string(i + 1));
+    EXPECT_EQ(msgs[i].subject(), "shop.orders.new");
+    EXPECT_EQ(msgs[i].streamSequence(), i + 1);
+    EXPECT_EQ(msgs[i].deliveryCount(), 1u);
+    bool found = false;
+    for (const auto& [k, v] : msgs[i].headers())
+      found |= (k == "Trace-Id" && v == "t" + std::to_string(i + 1));
+    EXPECT_TRUE(found);
+  }
+  auto during = info();
+  EXPECT_EQ(during.numPending, 0u);
+  EXPECT_EQ(during.numAckPending, 3);
+
+  for (auto& m : msgs)
+    ASSERT_TRUE(m.ackSync().ok());
+  auto after = info();
+  EXPECT_EQ(after.numAckPending, 0);
+  EXPECT_EQ(after.ackFloorStreamSequence, 3u);
+  // WorkQueue retention: acked messages leave the stream.
+  EXPECT_EQ(js_->streamInfo("ORDERS").value().state.messages, 0u);
+}
+
+TEST_F(JetStreamTest, DuplicateMessageIdIsStoredOnce) {
+  createQueue();
+  ASSERT_TRUE(js_->publish("shop.orders.new", "a", "same-id").ok());
+  ASSERT_TRUE(js_->publish("shop.orders.new", "a", "same-id").ok());
+  EXPECT_EQ(js_->streamInfo("ORDERS").value().state.messages, 1u);
+}
+
+TEST_F(JetStreamTest, UnackedMessageIsRedeliveredAfterAckWait) {
+  createQueue(1s);
+  ASSERT_TRUE(js_->publish("shop.orders.new", "x").ok());
+  auto sub = subscribe();
+  auto first = fetch(sub, 1, 5s);
+  ASSERT_EQ(first.size(), 1u);
+  // Not acked: nothing else is handed out before ackWait passes...
+  EXPECT_TRUE(fetch(sub, 1, 200ms).empty());
+  // ...and then the same message comes back, marked as a redelivery.
+  auto again = fetch(sub, 1, 5s);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].streamSequence(), first[0].streamSequence());
+  EXPECT_EQ(again[0].deliveryCount(), 2u);
+  EXPECT_EQ(info().numRedelivered, 1);
+  ASSERT_TRUE(again[0].ackSync().ok());
+}
+
+TEST_F(JetStreamTest, NakRedeliversAndTermDoesNot) {
+  createQueue(30s);
+  ASSERT_TRUE(js_->publish("shop.orders.new", "retry-me").ok());
+  ASSERT_TRUE(js_->publish("shop.orders.new", "poison").ok());
+  auto sub = subscribe();
+  auto msgs = fetch(sub, 2, 5s);
+  ASSERT_EQ(msgs.size(), 2u);
+  ASSERT_TRUE(msgs[0].nakWithDelay(100ms).ok());
+  ASSERT_TRUE(msgs[1].term().ok());
+  auto again = fetch(sub, 2, 5s);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].data(), "retry-me");
+  EXPECT_EQ(again[0].deliveryCount(), 2u);
+  ASSERT_TRUE(again[0].ackSync().ok());
+  EXPECT_TRUE(fetch(sub, 1, 300ms).empty());
+  auto ci = info();
+  EXPECT_EQ(ci.numPending, 0u);
+  EXPECT_EQ(ci.numAckPending, 0);
+}
+
+TEST_F(JetStreamTest, InProgressKeepsALongHandlerFromBeingRedelivered) {
+  createQueue(1s);
+  ASSERT_TRUE(js_->publish("shop.orders.new", "slow").ok());
+  auto sub = subscribe();
+  auto msgs = fetch(sub, 1, 5s);
+  ASSERT_EQ(msgs.size(), 1u);
+  // Work for 2.5 ackWaits, telling the server every 400 ms; each empty fetch is the wait.
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_TRUE(msgs[0].inProgress().ok());
+    EXPECT_TRUE(fetch(sub, 1, 400ms).empty()) << "redelivered while in progress";
+  }
+  ASSERT_TRUE(msgs[0].ackSync().ok());
+  EXPECT_EQ(info().numRedelivered, 0);
+}
+
+TEST_F(JetStreamTest, FetchKeepsItsDeadlineOnRepeatedEmptyPulls) {
+  createQueue();
+  auto sub = subscribe();
+  for (int i = 0; i < 4; ++i) {
+    auto start = std::chrono::steady_clock::now();
+    EXPECT_TRUE(fetch(sub, 5, 300ms).empty());
+    auto took = std::chrono::steady_clock::now() - start;
+    // Neither early (nats.c #631) nor stuck; generous upper bound for a loaded machine.
+    EXPECT_GE(took, 280ms);
+    EXPECT_LT(took, 3s);
+  }
+}
+
+TEST_F(JetStreamTest, MissingStreamAndConsumerAreNotFound) {
+  auto si = js_->streamInfo("NOPE");
+  ASSERT_FALSE(si.ok());
+  EXPECT_EQ(si.error().code, Error::Code::kNotFound) << si.error().message;
+  EXPECT_NE(si.error().message.find("NOPE"), std::string::npos);
+  createQueue();
+  auto ci = js_->consumerInfo("ORDERS", "nobody");
+  ASSERT_FALSE(ci.ok());
+  EXPECT_EQ(ci.error().code, Error::Code::kNotFound) << ci.error().message;
+  auto sub = js_->pullSubscribe("ORDERS", "nobody");
+  EXPECT_FALSE(sub.ok());
+}
+
+TEST_F(JetStreamTest, OverlappingSubjectsAreAConflict) {
+  createQueue();
+  StreamConfig other;
+  other.name = "OTHER";
+  other.subjects = {"shop.>"};
+  auto r = js_->addStream(other);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, Error::Code::kConflict) << r.error().message;
+}
+
+TEST_F(JetStreamTest, StreamAndConsumerSurviveACleanRestartAndACrash) {
+  createQueue();
+  for (int i = 0; i < 5; ++i)
+    ASSERT_TRUE(js_->publish("shop.orders.new", std::to_string(i)).ok());
+  {
+    auto sub = subscribe();
+    auto msgs = fetch(sub, 2, 5s);
+    ASSERT_EQ(msgs.size(), 2u);
+    for (auto& m : msgs)
+      ASSERT_TRUE(m.ackSync().ok());
+  }
+  js_.reset();
+  conn_.reset();
+
+  ASSERT_TRUE(server_.stop().ok());
+  ASSERT_TRUE(server_.start().ok());
+  server_.crash();  // and once more the hard way
+  auto restarted = server_.start();
+  ASSERT_TRUE(restarted.ok()) << restarted.error().message;
+
+  auto conn = Connection::connect(options());
+  ASSERT_TRUE(conn.ok()) << conn.error().message;
+  auto js = JetStream::create(conn.value());
+  ASSERT_TRUE(js.ok());
+  auto ci = js.value().consumerInfo("ORDERS", "workers");
+  ASSERT_TRUE(ci.ok()) << ci.error().message;
+  EXPECT_EQ(ci.value().numPending, 3u);
+  auto sub = js.value().pullSubscribe("ORDERS", "workers");
+  ASSERT_TRUE(sub.ok());
+  auto rest = sub.value().fetch(10, 5s);
+  ASSERT_TRUE(rest.ok());
+  ASSERT_EQ(rest.value().size(), 3u);
+  EXPECT_EQ(rest.value()[0].streamSequence(), 3u);
+  for (auto& m : rest.value())
+    ASSERT_TRUE(m.ackSync().ok());
+}
+
+TEST_F(JetStreamTest, ConnectionReconnectsAfterServerRestart) {
+  createQueue();
+  ASSERT_TRUE(server_.stop().ok());
+  auto impatient = JetStream::create(conn_, 500ms);
+  ASSERT_TRUE(impatient.ok());
+  auto failed = impatient.value().publish("shop.orders.new", "while-down");
+  EXPECT_FALSE(failed.ok());
+  ASSERT_TRUE(server_.start().ok());
+  bool back = testing::eventually([&] { return conn_->connected(); }, 10s);
+  ASSERT_TRUE(back) << "the connection did not reconnect";
+  auto seq = js_->publish("shop.orders.new", "after");
+  ASSERT_TRUE(seq.ok()) << seq.error().message;
+}
+
+// ---- connecting: unreachable servers and credentials ----
+
+TEST(NatsConnect, UnreachableServerIsAClearUnavailableError) {
+  ConnectionOptions o;
+  o.urls = {"nats://127.0.0.1:" + std::to_string(testing::freePort())};
+  o.connectTimeout = 500ms;
+  auto r = Connection::connect(o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, Error::Code::kUnavailable);
+  EXPECT_NE(r.error().message.find(o.urls[0]), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("is nats-server running"), std::string::npos)
+      << r.error().message;
+}
+
+TEST(NatsConnect, InvalidOptionsAreRefusedBeforeConnecting) {
+  ConnectionOptions o;
+  o.urls = {"http://nope"};
+  auto r = Connection::connect(o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, Error::Code::kInvalidArgument);
+}
+
+TEST(NatsConnect, MissingCredsFileIsInvalidArgument) {
+  ConnectionOptions o;
+  o.credsFile = "/nonexistent/osmosis.creds";
+  auto r = Connection::connect(o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("/nonexistent/osmosis.creds"), std::string::npos)
+      << r.error().message;
+}
+
+TEST(NatsConnect, UserPasswordAreCheckedByTheServer) {
+  NatsServer server({.binary = "", .extraArgs = {"--user", "osmosis", "--pass", "right"}});
+  ASSERT_TRUE(server.start().ok());
+  ConnectionOptions o;
+  o.urls = {server.url()};
+  o.user = "osmosis";
+  o.password = "wrong";
+  auto refused = Connection::connect(o);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, Error::Code::kUnauthenticated) << refused.error().message;
+  EXPECT_NE(refused.error().message.find("uthoriz"), std::string::npos) << refused.error().message;
+  o.password = "right";
+  auto ok = Connection::connect(o);
+  EXPECT_TRUE(ok.ok()) << ok.error().message;
+}
+
+TEST(NatsConnect, TokenIsCheckedByTheServer) {
+  NatsServer server({.binary = "", .extraArgs = {"--auth", "s3cret"}});
+  ASSERT_TRUE(server.start().ok());
+  ConnectionOptions o;
+  o.urls = {server.url()};
+  auto none = Connection::connect(o);
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.error().code, Error::Code::kUnauthenticated) << none.error().message;
+  o.token = "s3cret";
+  auto ok = Connection::connect(o);
+  EXPECT_TRUE(ok.ok()) << ok.error().message;
+}
+
+}  // namespace
+}  // namespace osmosis::nats
