@@ -1,0 +1,1 @@
+# Operator tests (unit, integration, e2e); included from tests/CMakeLists.txt.
