@@ -1,50 +1,160 @@
-// osmosis-sidecar: pulls a Channel's messages and hands them to the worker app over HTTP.
-// This build carries the process skeleton (flags, logging, signals, NATS options); dispatch
-// and reporting arrive with their issue.
+// osmosis-sidecar: pulls a Channel's messages and hands them to the worker app over HTTP
+// (dispatch mode), or only reports the consumer's backlog (report mode). See docs/sidecar.md.
 
+#include <cstdlib>
 #include <iostream>
 #include <string>
 
 #include <nats/nats.h>
 
 #include "common/cli/parse.hpp"
+#include "common/http/server.hpp"
 #include "common/log/logger.hpp"
-#include "common/nats/options.hpp"
+#include "common/nats/connection.hpp"
 #include "common/process/shutdown.hpp"
 #include "common/version.hpp"
+#include "sidecar/config.hpp"
+#include "sidecar/dispatch/dispatcher.hpp"
+#include "sidecar/report/reporter.hpp"
+#include "sidecar/state.hpp"
+
+namespace {
+
+using namespace osmosis;
+using namespace osmosis::sidecar;
+
+std::string getEnv(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr ? v : "";
+}
+
+http::Response health(const http::Request& req, const Config& config, State& state,
+                      const std::shared_ptr<nats::Connection>* conn) {
+  const std::string path = req.path();
+  if (req.method != "GET" && req.method != "HEAD") return {405, "text/plain", "use GET\n", {}};
+  if (path == "/healthz") {
+    // Alive unless a loop is stuck: NATS or the app being away is not a reason to restart.
+    auto stuck = state.wedged(std::chrono::seconds(60));
+    if (!stuck.empty()) return {503, "text/plain", "wedged: " + stuck + " loop\n", {}};
+    return {200, "text/plain", "ok\n", {}};
+  }
+  if (path == "/readyz") {
+    bool connected = *conn && (*conn)->connected();
+    bool ready =
+        connected && state.consumerBound && (config.mode == Mode::kReport || state.appReachable);
+    state.readyGauge.set(ready ? 1 : 0);
+    if (ready) return {200, "text/plain", "ready\n", {}};
+    std::string why = !connected ? "NATS not connected" : state.error();
+    if (why.empty()) why = "starting";
+    return {503, "text/plain", "not ready: " + why + "\n", {}};
+  }
+  if (path == "/metrics") {
+    return {200, "text/plain; version=0.0.4; charset=utf-8", state.registry.render(), {}};
+  }
+  return {404, "text/plain", "not found\n", {}};
+}
+
+// Connects to NATS, retrying with jittered backoff until it works or shutdown is asked.
+std::shared_ptr<nats::Connection> connectWithRetry(const Config& config, State& state,
+                                                   ShutdownSignal& shutdown) {
+  for (int attempt = 0;; ++attempt) {
+    auto conn = nats::Connection::connect(config.nats);
+    if (conn.ok()) {
+      log::info("connected to NATS", {{"url", conn.value()->connectedUrl()}});
+      return conn.value();
+    }
+    state.pullErrors.inc();
+    state.setError(conn.error().message);
+    auto wait = jitteredBackoff(attempt, std::chrono::milliseconds(200), std::chrono::seconds(10));
+    log::warn("cannot connect to NATS; retrying",
+              {{"error", conn.error().message}, {"retryInMs", wait.count()}});
+    if (conn.error().code == Error::Code::kInvalidArgument) {
+      // Bad files or options will not fix themselves, but a mounted secret may appear late.
+      wait = std::max(wait, std::chrono::milliseconds(2000));
+    }
+    if (shutdown.waitFor(wait)) return nullptr;
+  }
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
-  auto& shutdown = osmosis::ShutdownSignal::install();
+  auto& shutdown = ShutdownSignal::install();
 
   CLI::App app{"Osmosis sidecar: pulls a channel's messages and delivers them to the worker app",
                "osmosis-sidecar"};
-  std::string logLevel = "info";
-  std::string natsUrls = "nats://127.0.0.1:4222";
-  osmosis::nats::ConnectionOptions nats;
-  std::string mode = "dispatch";
-  osmosis::cli::addCommonFlags(app, &logLevel);
-  app.add_option("--mode", mode, "dispatch: deliver messages to the app; report: only report")
-      ->envname("OSMOSIS_MODE")
-      ->check(CLI::IsMember({"dispatch", "report"}))
-      ->capture_default_str();
-  osmosis::nats::addFlags(app, &nats, &natsUrls);
-  if (auto code = osmosis::cli::parse(app, argc, argv, std::cout, std::cerr)) return *code;
-  if (auto code = osmosis::cli::applyLogLevel(logLevel, std::cerr)) return *code;
-
-  nats.urls = osmosis::nats::splitUrls(natsUrls);
-  nats.name = "osmosis-sidecar";
-  if (auto problems = osmosis::nats::validate(nats); !problems.empty()) {
+  Config config;
+  RawFlags raw;
+  cli::addCommonFlags(app, &raw.logLevel);
+  addFlags(app, &config, &raw);
+  if (auto code = cli::parse(app, argc, argv, std::cout, std::cerr)) return *code;
+  if (auto code = cli::applyLogLevel(raw.logLevel, std::cerr)) return *code;
+  config.nats.name = "osmosis-sidecar";
+  if (auto problems = finish(raw, &config, &getEnv); !problems.empty()) {
     for (const auto& p : problems)
       std::cerr << "osmosis-sidecar: " << p << "\n";
-    return osmosis::cli::kExitUsage;
+    std::cerr << "Run 'osmosis-sidecar --help' for usage.\n";
+    return cli::kExitUsage;
+  }
+  if (config.nats.name.empty()) config.nats.name = "osmosis-sidecar";
+  config.nats.name = "osmosis-sidecar/" + config.ns + "/" + config.pod;
+
+  log::info("starting", {{"version", kVersion},
+                         {"component", "sidecar"},
+                         {"mode", modeName(config.mode)},
+                         {"channel", config.channel},
+                         {"namespace", config.ns},
+                         {"pod", config.pod},
+                         {"stream", config.stream},
+                         {"consumer", config.consumer},
+                         {"natsUrls", config.nats.urls}});
+
+  State state;
+  std::shared_ptr<nats::Connection> conn;
+  auto listen = http::parseListenAddress(config.listen);
+  auto server = http::Server::start(listen->first, listen->second, [&](const http::Request& r) {
+    return health(r, config, state, &conn);
+  });
+  if (!server.ok()) {
+    log::error("cannot serve health and metrics", {{"error", server.error().message}});
+    return 1;
+  }
+  log::info("serving /healthz /readyz /metrics",
+            {{"address", listen->first + ":" + std::to_string(server.value()->port())}});
+
+  auto connected = connectWithRetry(config, state, shutdown);
+  if (!connected) {
+    log::info("stopped before NATS was reachable", {{"component", "sidecar"}});
+    server.value()->stop();
+    nats_Close();
+    return 0;
+  }
+  // The health handler reads `conn` from its threads: publish it once, fully built.
+  std::atomic_store(&conn, connected);
+  state.natsConnected = true;
+
+  Reporter reporter(config, state, conn);
+  reporter.start();
+  std::optional<Dispatcher> dispatcher;
+  if (config.mode == Mode::kDispatch) {
+    dispatcher.emplace(config, state, conn, &reporter);
+    dispatcher->start();
   }
 
-  osmosis::log::info("starting", {{"version", osmosis::kVersion},
-                                  {"component", "sidecar"},
-                                  {"mode", mode},
-                                  {"natsUrls", nats.urls}});
   shutdown.wait();
-  osmosis::log::info("stopped", {{"component", "sidecar"}});
+  log::info("shutdown requested: draining", {{"signal", shutdown.signal()},
+                                             {"graceMs", config.drainGrace.count()},
+                                             {"inFlight", state.inFlight()}});
+  int abandoned = dispatcher ? dispatcher->drain(config.drainGrace) : 0;
+  reporter.stopWithFinalReport();
+  log::info("stopped", {{"component", "sidecar"},
+                        {"processed", state.processed()},
+                        {"failed", state.failed()},
+                        {"abandoned", abandoned}});
+  dispatcher.reset();
+  server.value()->stop();
+  conn.reset();
+  connected.reset();
   nats_Close();
   return 0;
 }

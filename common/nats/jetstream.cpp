@@ -130,6 +130,7 @@ Message::Message(natsMsg* msg, std::shared_ptr<Connection> conn)
   if (natsMsg_GetMetaData(&meta, msg_) == NATS_OK && meta != nullptr) {
     streamSequence_ = meta->Sequence.Stream;
     deliveryCount_ = meta->NumDelivered;
+    numPending_ = meta->NumPending;
     jsMsgMetaData_Destroy(meta);
   }
 }
@@ -142,7 +143,8 @@ Message::Message(Message&& o) noexcept
     : msg_(std::exchange(o.msg_, nullptr)),
       conn_(std::move(o.conn_)),
       streamSequence_(o.streamSequence_),
-      deliveryCount_(o.deliveryCount_) {}
+      deliveryCount_(o.deliveryCount_),
+      numPending_(o.numPending_) {}
 
 Message& Message::operator=(Message&& o) noexcept {
   if (this != &o) {
@@ -151,6 +153,7 @@ Message& Message::operator=(Message&& o) noexcept {
     conn_ = std::move(o.conn_);
     streamSequence_ = o.streamSequence_;
     deliveryCount_ = o.deliveryCount_;
+    numPending_ = o.numPending_;
   }
   return *this;
 }

@@ -86,6 +86,8 @@ class Message {
   Headers headers() const;
   uint64_t streamSequence() const { return streamSequence_; }
   uint64_t deliveryCount() const { return deliveryCount_; }
+  // The consumer's num_pending when the server sent this message (from its reply subject).
+  uint64_t numPending() const { return numPending_; }
 
   Status ack();
   // Waits for the server to confirm the ack (at-least-once made as strong as it gets).
@@ -100,6 +102,7 @@ class Message {
   std::shared_ptr<Connection> conn_;
   uint64_t streamSequence_ = 0;
   uint64_t deliveryCount_ = 0;
+  uint64_t numPending_ = 0;
 };
 
 class PullSubscription {

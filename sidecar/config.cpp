@@ -1,0 +1,195 @@
+#include "sidecar/config.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include "common/http/server.hpp"
+#include "common/report/report.hpp"
+#include "common/util/duration.hpp"
+
+namespace osmosis::sidecar {
+namespace {
+
+std::optional<milliseconds> duration(const std::string& flag, const std::string& text,
+                                     milliseconds min, std::vector<std::string>* problems) {
+  auto d = parseDuration(text);
+  if (!d.ok()) {
+    problems->push_back("--" + flag + " \"" + text + "\": " + d.error().message);
+    return std::nullopt;
+  }
+  auto ms = std::chrono::duration_cast<milliseconds>(d.value());
+  if (ms < min) {
+    problems->push_back("--" + flag + " \"" + text + "\" is too short: at least " +
+                        formatDuration(min));
+    return std::nullopt;
+  }
+  return ms;
+}
+
+bool isNatsToken(const std::string& s) {
+  if (s.empty()) return false;
+  for (char c : s)
+    if (c == '.' || c == '*' || c == '>' || c <= ' ') return false;
+  return true;
+}
+
+bool isSubject(const std::string& s) {
+  if (s.empty() || s.front() == '.' || s.back() == '.' || s.find("..") != std::string::npos)
+    return false;
+  for (char c : s)
+    if (c == '*' || c == '>' || c <= ' ') return false;
+  return true;
+}
+
+}  // namespace
+
+const char* modeName(Mode mode) {
+  return mode == Mode::kDispatch ? "dispatch" : "report";
+}
+
+void addFlags(CLI::App& app, Config* c, RawFlags* raw) {
+  app.add_option("--mode", raw->mode, "dispatch: deliver messages to the app; report: only report")
+      ->envname("OSMOSIS_MODE")
+      ->capture_default_str();
+  app.add_option("--channel", c->channel, "Channel name (required)")->envname("OSMOSIS_CHANNEL");
+  app.add_option("--namespace", c->ns,
+                 "Channel and pod namespace (default: $POD_NAMESPACE from the downward API)")
+      ->envname("OSMOSIS_NAMESPACE");
+  app.add_option("--pod", c->pod, "Pod name (default: $POD_NAME, else the host name)")
+      ->envname("OSMOSIS_POD_NAME");
+  app.add_option("--stream", c->stream, "JetStream stream name (required)")
+      ->envname("OSMOSIS_STREAM");
+  app.add_option("--consumer", c->consumer, "Durable pull consumer name (required)")
+      ->envname("OSMOSIS_CONSUMER");
+  app.add_option("--app-port", c->appPort, "The app's HTTP port on 127.0.0.1")
+      ->envname("OSMOSIS_APP_PORT")
+      ->capture_default_str();
+  app.add_option("--app-path", c->appPath, "The path messages are POSTed to")
+      ->envname("OSMOSIS_APP_PATH")
+      ->capture_default_str();
+  app.add_option("--concurrency", c->concurrency, "Messages in flight to the app at most")
+      ->envname("OSMOSIS_CONCURRENCY")
+      ->capture_default_str();
+  app.add_option("--max-batch", c->maxBatch, "Messages asked for in one pull at most")
+      ->envname("OSMOSIS_MAX_BATCH")
+      ->capture_default_str();
+  app.add_option("--message-timeout", raw->messageTimeout,
+                 "How long the app may take for one message before it is nakked")
+      ->envname("OSMOSIS_MESSAGE_TIMEOUT")
+      ->capture_default_str();
+  app.add_option("--ack-wait", raw->ackWait,
+                 "The consumer's ack wait (default: read from the consumer); in-progress is sent "
+                 "every half of it while the app works on a message")
+      ->envname("OSMOSIS_ACK_WAIT");
+  app.add_option("--backoff", raw->backoff,
+                 "Nak delays by delivery, e.g. 1s,5s,30s (default: the consumer's backoff list, "
+                 "else exponential from 1s to 2m)")
+      ->envname("OSMOSIS_BACKOFF");
+  app.add_option("--dead-letter-subject", c->deadLetterSubject,
+                 "Where permanently failed messages are published (default: none)")
+      ->envname("OSMOSIS_DEAD_LETTER_SUBJECT");
+  app.add_option("--report-interval", raw->reportInterval, "How often reports are published")
+      ->envname("OSMOSIS_REPORT_INTERVAL")
+      ->capture_default_str();
+  app.add_option("--report-subject-prefix", c->reportSubjectPrefix,
+                 "Reports go to <prefix>.<namespace>.<channel>")
+      ->envname("OSMOSIS_REPORT_SUBJECT_PREFIX")
+      ->capture_default_str();
+  app.add_option("--listen", c->listen, "host:port for /healthz, /readyz and /metrics")
+      ->envname("OSMOSIS_LISTEN")
+      ->capture_default_str();
+  app.add_option("--drain-grace", raw->drainGrace,
+                 "On SIGTERM, how long in-flight messages may take before they are nakked "
+                 "(keep it below the pod's terminationGracePeriodSeconds)")
+      ->envname("OSMOSIS_DRAIN_GRACE")
+      ->capture_default_str();
+  nats::addFlags(app, &c->nats, &raw->natsUrls);
+}
+
+std::optional<std::vector<milliseconds>> parseBackoffList(const std::string& text,
+                                                          std::string* problem) {
+  std::vector<milliseconds> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    std::string item =
+        text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    auto d = parseDuration(item);
+    if (!d.ok()) {
+      *problem = "\"" + item + "\": " + d.error().message;
+      return std::nullopt;
+    }
+    out.push_back(std::chrono::duration_cast<milliseconds>(d.value()));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+std::vector<std::string> finish(const RawFlags& raw, Config* c, EnvLookup env) {
+  std::vector<std::string> problems;
+  if (raw.mode == "dispatch") {
+    c->mode = Mode::kDispatch;
+  } else if (raw.mode == "report") {
+    c->mode = Mode::kReport;
+  } else {
+    problems.push_back("--mode \"" + raw.mode + "\": use dispatch or report");
+  }
+  if (c->ns.empty()) c->ns = env("POD_NAMESPACE");
+  if (c->pod.empty()) c->pod = env("POD_NAME");
+  if (c->pod.empty()) c->pod = env("HOSTNAME");
+  if (c->channel.empty()) problems.push_back("--channel is required (or OSMOSIS_CHANNEL)");
+  if (c->ns.empty())
+    problems.push_back("--namespace is required (or OSMOSIS_NAMESPACE, or POD_NAMESPACE)");
+  if (c->pod.empty()) problems.push_back("--pod is required (or OSMOSIS_POD_NAME, or POD_NAME)");
+  if (c->stream.empty()) problems.push_back("--stream is required (or OSMOSIS_STREAM)");
+  if (c->consumer.empty()) problems.push_back("--consumer is required (or OSMOSIS_CONSUMER)");
+  if (!c->channel.empty() && !c->ns.empty()) {
+    auto subject = report::subjectFor(c->ns, c->channel, c->reportSubjectPrefix);
+    if (!subject.ok()) problems.push_back(subject.error().message);
+  }
+  if (!c->stream.empty() && !isNatsToken(c->stream))
+    problems.push_back("--stream \"" + c->stream + "\" may not contain '.', '*', '>' or spaces");
+  if (!c->consumer.empty() && !isNatsToken(c->consumer))
+    problems.push_back("--consumer \"" + c->consumer +
+                       "\" may not contain '.', '*', '>' or spaces");
+  if (c->appPort < 1 || c->appPort > 65535)
+    problems.push_back("--app-port " + std::to_string(c->appPort) + " is not a port (1-65535)");
+  if (c->appPath.empty() || c->appPath.front() != '/' ||
+      c->appPath.find_first_of(" \r\n\t") != std::string::npos)
+    problems.push_back("--app-path \"" + c->appPath + "\" must start with '/' and have no spaces");
+  if (c->concurrency < 1 || c->concurrency > 10000)
+    problems.push_back("--concurrency " + std::to_string(c->concurrency) +
+                       " must be between 1 and 10000");
+  if (c->maxBatch < 1 || c->maxBatch > 10000)
+    problems.push_back("--max-batch " + std::to_string(c->maxBatch) +
+                       " must be between 1 and 10000");
+  if (auto d = duration("message-timeout", raw.messageTimeout, milliseconds(10), &problems))
+    c->messageTimeout = *d;
+  if (!raw.ackWait.empty()) {
+    if (auto d = duration("ack-wait", raw.ackWait, milliseconds(100), &problems)) c->ackWait = *d;
+  }
+  if (!raw.backoff.empty()) {
+    std::string why;
+    auto list = parseBackoffList(raw.backoff, &why);
+    if (!list) {
+      problems.push_back("--backoff \"" + raw.backoff + "\": " + why);
+    } else {
+      c->backoff = *list;
+    }
+  }
+  if (!c->deadLetterSubject.empty() && !isSubject(c->deadLetterSubject))
+    problems.push_back("--dead-letter-subject \"" + c->deadLetterSubject +
+                       "\" is not a literal NATS subject");
+  if (auto d = duration("report-interval", raw.reportInterval, milliseconds(100), &problems))
+    c->reportInterval = *d;
+  if (auto d = duration("drain-grace", raw.drainGrace, milliseconds(0), &problems))
+    c->drainGrace = *d;
+  if (auto listen = http::parseListenAddress(c->listen); !listen.ok())
+    problems.push_back("--listen: " + listen.error().message);
+  c->nats.urls = nats::splitUrls(raw.natsUrls);
+  for (auto& p : nats::validate(c->nats))
+    problems.push_back(p);
+  return problems;
+}
+
+}  // namespace osmosis::sidecar

@@ -1,0 +1,372 @@
+#include "sidecar/dispatch/dispatcher.hpp"
+
+#include <strings.h>
+
+#include "common/log/logger.hpp"
+#include "common/util/duration.hpp"
+#include "sidecar/dispatch/http_client.hpp"
+#include "sidecar/report/reporter.hpp"
+
+namespace osmosis::sidecar {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// NATS headers that would break or confuse HTTP framing, and our own namespace, are passed
+// as Osmosis-Nats-<name> instead of as-is.
+bool reservedHeader(const std::string& name) {
+  static const char* const kReserved[] = {
+      "content-length", "transfer-encoding", "connection", "host",
+      "keep-alive",     "upgrade",           "te",         "trailer",
+      "expect"};
+  for (const char* r : kReserved)
+    if (::strcasecmp(name.c_str(), r) == 0) return true;
+  return name.size() >= 8 && ::strncasecmp(name.c_str(), "osmosis-", 8) == 0;
+}
+
+}  // namespace
+
+Dispatcher::Dispatcher(const Config& config, State& state, std::shared_ptr<nats::Connection> conn,
+                       Reporter* reporter)
+    : config_(config), state_(state), conn_(std::move(conn)), reporter_(reporter) {
+  policy_.hasDeadLetter = !config_.deadLetterSubject.empty();
+}
+
+Dispatcher::~Dispatcher() {
+  if (puller_.joinable() || !workers_.empty()) (void)drain(milliseconds(0));
+}
+
+void Dispatcher::start() {
+  for (int i = 0; i < config_.concurrency; ++i)
+    workers_.emplace_back([this, i] { workLoop(i); });
+  puller_ = std::thread([this] { pullLoop(); });
+}
+
+bool Dispatcher::pause(milliseconds d) {
+  std::unique_lock lock(mu_);
+  return !roomCv_.wait_for(lock, d, [&] { return stopPulling_; });
+}
+
+bool Dispatcher::bind() {
+  if (!js_) {
+    auto js = nats::JetStream::create(conn_, std::chrono::seconds(5));
+    if (!js.ok()) {
+      state_.setError(js.error().message);
+      return false;
+    }
+    js_.emplace(std::move(js.value()));
+  }
+  auto info = js_->consumerInfo(config_.stream, config_.consumer);
+  if (!info.ok()) {
+    state_.setError(info.error().message);
+    log::warn("cannot read the consumer; retrying", {{"stream", config_.stream},
+                                                     {"consumer", config_.consumer},
+                                                     {"code", codeName(info.error().code)},
+                                                     {"error", info.error().message}});
+    return false;
+  }
+  auto sub = js_->pullSubscribe(config_.stream, config_.consumer);
+  if (!sub.ok()) {
+    state_.setError(sub.error().message);
+    log::warn("cannot bind to the consumer; retrying", {{"stream", config_.stream},
+                                                        {"consumer", config_.consumer},
+                                                        {"error", sub.error().message}});
+    return false;
+  }
+  sub_.emplace(std::move(sub.value()));
+  const auto& cc = info->config;
+  auto ackWait = config_.ackWait.value_or(std::chrono::duration_cast<milliseconds>(cc.ackWait));
+  if (ackWait.count() <= 0) ackWait = std::chrono::seconds(30);
+  inProgressEvery_ = std::max(ackWait / 2, milliseconds(50));
+  policy_.maxDeliver = cc.maxDeliver;
+  policy_.backoff.clear();
+  if (config_.backoff) {
+    policy_.backoff = *config_.backoff;
+  } else {
+    for (auto d : cc.backoff)
+      policy_.backoff.push_back(std::chrono::duration_cast<milliseconds>(d));
+  }
+  state_.consumerBound = true;
+  log::info("bound to consumer", {{"stream", config_.stream},
+                                  {"consumer", config_.consumer},
+                                  {"ackWait", formatDuration(ackWait)},
+                                  {"inProgressEvery", formatDuration(inProgressEvery_)},
+                                  {"maxDeliver", cc.maxDeliver},
+                                  {"backoffSteps", policy_.backoff.size()}});
+  return true;
+}
+
+void Dispatcher::pullLoop() {
+  int failures = 0;
+  bool idle = true;
+  bool waitingForApp = false;
+  for (;;) {
+    state_.beat(State::Loop::kPuller);
+    {
+      std::unique_lock lock(mu_);
+      if (stopPulling_) break;
+    }
+    if (!sub_) {
+      if (!bind()) {
+        state_.pullErrors.inc();
+        pause(jitteredBackoff(failures++, milliseconds(100), milliseconds(5000)));
+        continue;
+      }
+      failures = 0;
+    }
+    // Do not take messages the app cannot accept yet (start-up, restarts): no delivery burnt.
+    if (!state_.appReachable) {
+      if (HttpClient::reachable(config_.appPort)) {
+        state_.appReachable = true;
+        if (waitingForApp) log::info("app reachable", {{"port", config_.appPort}});
+        waitingForApp = false;
+      } else {
+        if (!waitingForApp)
+          log::info("waiting for the app to accept connections", {{"port", config_.appPort}});
+        waitingForApp = true;
+        state_.setError("app not accepting connections on 127.0.0.1:" +
+                        std::to_string(config_.appPort));
+        pause(milliseconds(100));
+        continue;
+      }
+    }
+    int room;
+    {
+      std::unique_lock lock(mu_);
+      roomCv_.wait_for(lock, std::chrono::seconds(1),
+                       [&] { return stopPulling_ || outstanding_ < config_.concurrency; });
+      if (stopPulling_) break;
+      room = config_.concurrency - outstanding_;
+    }
+    if (room <= 0) continue;
+    // Idle: ask for one message and wait for it (it returns as soon as one arrives). Busy: ask
+    // for as many as there is room for; the server answers at once with what it has.
+    int batch = idle ? 1 : std::min(room, config_.maxBatch);
+    auto fetched = sub_->fetch(batch, idle ? milliseconds(1000) : milliseconds(100));
+    if (!fetched.ok()) {
+      state_.pullErrors.inc();
+      state_.setError(fetched.error().message);
+      auto code = fetched.error().code;
+      log::warn("pull failed; retrying", {{"code", codeName(code)},
+                                          {"error", fetched.error().message},
+                                          {"failures", failures + 1}});
+      if (code == Error::Code::kNotFound || failures >= 3) {
+        // The consumer may be gone (deleted, server lost state): bind again.
+        sub_.reset();
+        state_.consumerBound = false;
+      }
+      pause(jitteredBackoff(failures++, milliseconds(100), milliseconds(5000)));
+      continue;
+    }
+    failures = 0;
+    auto& msgs = fetched.value();
+    if (msgs.empty()) {
+      idle = true;
+      continue;
+    }
+    idle = static_cast<int>(msgs.size()) < batch;
+    if (reporter_ != nullptr) reporter_->observePending(msgs.back().numPending());
+    {
+      std::lock_guard lock(mu_);
+      for (auto& m : msgs) {
+        queue_.push_back(std::move(m));
+        ++outstanding_;
+      }
+    }
+    workCv_.notify_all();
+  }
+  // Unsubscribing drops interest; what the server sent after the last fetch returns to the
+  // consumer after ackWait.
+  sub_.reset();
+}
+
+void Dispatcher::workLoop(int index) {
+  HttpClient client(config_.appPort);
+  (void)index;
+  for (;;) {
+    std::optional<nats::Message> msg;
+    {
+      std::unique_lock lock(mu_);
+      workCv_.wait(lock, [&] { return closed_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // closed and nothing left
+      msg.emplace(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+    state_.enterFlight();
+    deliver(*msg, client);
+    msg.reset();
+    state_.leaveFlight();
+    {
+      std::lock_guard lock(mu_);
+      --outstanding_;
+    }
+    roomCv_.notify_one();
+    idleCv_.notify_all();
+  }
+}
+
+void Dispatcher::deliver(nats::Message& msg, HttpClient& client) {
+  HttpClient::HeaderList headers;
+  const std::string subject = msg.subject();
+  headers.emplace_back("Osmosis-Message-Id", std::to_string(msg.streamSequence()));
+  headers.emplace_back("Osmosis-Subject", sanitizeHeaderValue(subject));
+  headers.emplace_back("Osmosis-Delivery-Count", std::to_string(msg.deliveryCount()));
+  headers.emplace_back("Osmosis-Channel", config_.channel);
+  headers.emplace_back("Osmosis-Namespace", config_.ns);
+  bool hasContentType = false;
+  for (auto& [k, v] : msg.headers()) {
+    if (!validHeaderName(k)) continue;
+    if (::strcasecmp(k.c_str(), "content-type") == 0) hasContentType = true;
+    headers.emplace_back(reservedHeader(k) ? "Osmosis-Nats-" + k : k, sanitizeHeaderValue(v));
+  }
+  if (!hasContentType) headers.emplace_back("Content-Type", "application/octet-stream");
+
+  const auto start = Clock::now();
+  auto lastProgress = start;
+  auto tick = [&]() {
+    if (abandon_.load()) return false;
+    auto now = Clock::now();
+    if (now - lastProgress >= inProgressEvery_) {
+      lastProgress = now;
+      if (auto st = msg.inProgress(); !st.ok()) {
+        state_.settleErrors.inc();
+        log::warn("cannot send in-progress",
+                  {{"seq", msg.streamSequence()}, {"error", st.error().message}});
+      } else {
+        log::debug("in-progress sent", {{"seq", msg.streamSequence()}});
+      }
+    }
+    return true;
+  };
+  const auto tickEvery = std::min(milliseconds(100), inProgressEvery_);
+  state_.delivered.inc();
+  DeliveryResult r = client.post(config_.appPath, headers, msg.data(),
+                                 start + config_.messageTimeout, tickEvery, tick);
+  state_.latency.observe(std::chrono::duration<double>(Clock::now() - start).count());
+  if (r.kind == DeliveryResult::Kind::kRefused) {
+    state_.appReachable = false;
+    state_.setError("app refused the connection on 127.0.0.1:" + std::to_string(config_.appPort));
+  }
+  if (r.kind == DeliveryResult::Kind::kAborted) abandoned_.fetch_add(1);
+  settle(msg, decide(r, msg.deliveryCount(), policy_), r);
+}
+
+bool Dispatcher::deadLetter(nats::Message& msg, const Decision& d, const DeliveryResult& r) {
+  nats::Headers headers = msg.headers();
+  headers.emplace_back("Osmosis-Channel", config_.channel);
+  headers.emplace_back("Osmosis-Namespace", config_.ns);
+  headers.emplace_back("Osmosis-Original-Subject", msg.subject());
+  headers.emplace_back("Osmosis-Message-Id", std::to_string(msg.streamSequence()));
+  headers.emplace_back("Osmosis-Delivery-Count", std::to_string(msg.deliveryCount()));
+  headers.emplace_back("Osmosis-Error", d.reason);
+  if (r.kind == DeliveryResult::Kind::kResponse)
+    headers.emplace_back("Osmosis-Error-Status", std::to_string(r.status));
+  // Stored by a stream when one captures the subject (and then confirmed); plain NATS when none.
+  auto pub = js_->publish(config_.deadLetterSubject, msg.data(), "", headers);
+  if (pub.ok()) return true;
+  if (pub.error().code == Error::Code::kUnavailable) {
+    auto st = conn_->publish(config_.deadLetterSubject, msg.data(), headers);
+    if (st.ok()) {
+      log::warn("dead-letter subject has no stream; published without storage",
+                {{"subject", config_.deadLetterSubject}, {"seq", msg.streamSequence()}});
+      return true;
+    }
+    log::error("cannot publish to the dead-letter subject",
+               {{"subject", config_.deadLetterSubject}, {"error", st.error().message}});
+    return false;
+  }
+  log::error("cannot publish to the dead-letter subject",
+             {{"subject", config_.deadLetterSubject}, {"error", pub.error().message}});
+  return false;
+}
+
+void Dispatcher::settle(nats::Message& msg, const Decision& d, const DeliveryResult& r) {
+  using Action = Decision::Action;
+  const uint64_t seq = msg.streamSequence();
+  Status st;
+  Decision applied = d;
+  if (d.action == Action::kTerm && d.deadLetter && !deadLetter(msg, d, r)) {
+    // Never drop a message we could not park: try again later.
+    applied = Decision{Action::kNak, backoffDelay(msg.deliveryCount(), policy_), false,
+                       d.reason + "; dead-letter publish failed"};
+  }
+  switch (applied.action) {
+    case Action::kAck:
+      st = msg.ack();
+      state_.acked.inc();
+      break;
+    case Action::kNak:
+      st = applied.delay.count() > 0 ? msg.nakWithDelay(applied.delay) : msg.nak();
+      state_.nakked.inc();
+      break;
+    case Action::kTerm:
+      st = msg.term();
+      state_.termed.inc();
+      if (applied.deadLetter) state_.deadLettered.inc();
+      break;
+  }
+  if (!st.ok()) {
+    state_.settleErrors.inc();
+    log::warn(
+        "cannot settle message; the server redelivers it after ackWait",
+        {{"seq", seq}, {"action", actionName(applied.action)}, {"error", st.error().message}});
+  }
+  if (applied.action == Action::kAck) {
+    log::debug("message acked", {{"seq", seq}});
+  } else {
+    log::info("message not processed", {{"seq", seq},
+                                        {"subject", msg.subject()},
+                                        {"deliveryCount", msg.deliveryCount()},
+                                        {"action", actionName(applied.action)},
+                                        {"delayMs", applied.delay.count()},
+                                        {"deadLetter", applied.deadLetter},
+                                        {"reason", applied.reason}});
+  }
+}
+
+int Dispatcher::drain(milliseconds grace) {
+  const auto deadline = Clock::now() + grace;
+  {
+    std::lock_guard lock(mu_);
+    stopPulling_ = true;
+  }
+  roomCv_.notify_all();
+  if (puller_.joinable()) puller_.join();
+  state_.stopWatching(State::Loop::kPuller);
+  // Pulled but not started: back to the consumer at once, for another pod.
+  std::deque<nats::Message> unstarted;
+  {
+    std::lock_guard lock(mu_);
+    unstarted.swap(queue_);
+    outstanding_ -= static_cast<int>(unstarted.size());
+    closed_ = true;
+  }
+  workCv_.notify_all();
+  for (auto& m : unstarted) {
+    if (auto st = m.nak(); !st.ok()) {
+      state_.settleErrors.inc();
+      log::warn("cannot nak unstarted message",
+                {{"seq", m.streamSequence()}, {"error", st.error().message}});
+    }
+    state_.nakked.inc();
+  }
+  const auto inFlightAtStart = state_.inFlight();
+  log::info("draining", {{"inFlight", inFlightAtStart},
+                         {"nakkedUnstarted", unstarted.size()},
+                         {"graceMs", grace.count()}});
+  unstarted.clear();
+  {
+    std::unique_lock lock(mu_);
+    if (!idleCv_.wait_until(lock, deadline, [&] { return outstanding_ == 0; })) {
+      abandon_ = true;  // workers give up at their next tick and nak
+      log::warn("drain grace period over: nakking in-flight messages",
+                {{"inFlight", outstanding_}});
+    }
+  }
+  for (auto& w : workers_)
+    if (w.joinable()) w.join();
+  workers_.clear();
+  return abandoned_.load();
+}
+
+}  // namespace osmosis::sidecar

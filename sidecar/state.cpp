@@ -1,0 +1,104 @@
+#include "sidecar/state.hpp"
+
+#include <algorithm>
+
+namespace osmosis::sidecar {
+namespace {
+int64_t nowNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+State::State()
+    : delivered(registry.counter("osmosis_sidecar_messages_delivered_total",
+                                 "Messages POSTed to the app (each delivery attempt)")),
+      acked(registry.counter("osmosis_sidecar_messages_acked_total",
+                             "Messages acked after the app answered 2xx")),
+      nakked(
+          registry.counter("osmosis_sidecar_messages_nakked_total",
+                           "Messages nakked for redelivery (429, 5xx, timeout, refused, drain)")),
+      termed(registry.counter("osmosis_sidecar_messages_termed_total",
+                              "Messages terminated (other 4xx, or last delivery failed)")),
+      deadLettered(registry.counter("osmosis_sidecar_messages_dead_lettered_total",
+                                    "Terminated messages published to the dead-letter subject")),
+      pullErrors(registry.counter("osmosis_sidecar_pull_errors_total",
+                                  "Failed pulls, consumer binds and NATS connects")),
+      settleErrors(registry.counter("osmosis_sidecar_settle_errors_total",
+                                    "Failed ack, nak, term or in-progress sends")),
+      reportsPublished(registry.counter("osmosis_sidecar_reports_published_total",
+                                        "Reports published to the operator")),
+      reportErrors(
+          registry.counter("osmosis_sidecar_report_errors_total",
+                           "Reports that could not be published or lack consumer figures")),
+      inFlightGauge(registry.gauge("osmosis_sidecar_messages_in_flight",
+                                   "Messages handed to the app and not yet settled")),
+      readyGauge(registry.gauge("osmosis_sidecar_ready", "1 when /readyz answers 200")),
+      latency(registry.histogram("osmosis_sidecar_delivery_duration_seconds",
+                                 "Time from POST to the app's answer (or failure)")) {}
+
+void State::enterFlight() {
+  int64_t n = inFlight_.fetch_add(1) + 1;
+  inFlightGauge.set(static_cast<double>(n));
+  if (n == 1) {
+    std::lock_guard lock(mu_);
+    busy_.setBusy(true, std::chrono::steady_clock::now());
+  }
+}
+
+void State::leaveFlight() {
+  int64_t n = inFlight_.fetch_sub(1) - 1;
+  inFlightGauge.set(static_cast<double>(n));
+  if (n == 0) {
+    std::lock_guard lock(mu_);
+    busy_.setBusy(inFlight_.load() > 0, std::chrono::steady_clock::now());
+  }
+}
+
+double State::takeBusyFraction() {
+  std::lock_guard lock(mu_);
+  return busy_.takeFraction(std::chrono::steady_clock::now());
+}
+
+void State::beat(Loop loop) {
+  beats_[static_cast<int>(loop)].store(nowNanos());
+}
+
+void State::stopWatching(Loop loop) {
+  beats_[static_cast<int>(loop)].store(0);
+}
+
+std::string State::wedged(std::chrono::steady_clock::duration limit) const {
+  const int64_t now = nowNanos();
+  const char* names[] = {"puller", "reporter"};
+  for (int i = 0; i < 2; ++i) {
+    int64_t b = beats_[i].load();
+    if (b != 0 && now - b > std::chrono::duration_cast<std::chrono::nanoseconds>(limit).count())
+      return names[i];
+  }
+  return "";
+}
+
+void State::setError(std::string error) {
+  std::lock_guard lock(mu_);
+  error_ = std::move(error);
+}
+
+std::string State::error() const {
+  std::lock_guard lock(mu_);
+  return error_;
+}
+
+std::chrono::milliseconds jitteredBackoff(int attempt, std::chrono::milliseconds base,
+                                          std::chrono::milliseconds cap) {
+  thread_local std::minstd_rand rng{std::random_device{}()};
+  double d = static_cast<double>(base.count());
+  for (int i = 0; i < attempt && d < static_cast<double>(cap.count()); ++i)
+    d *= 2;
+  d = std::min(d, static_cast<double>(cap.count()));
+  std::uniform_real_distribution<double> jitter(0.8, 1.2);
+  return std::chrono::milliseconds(static_cast<int64_t>(d * jitter(rng)));
+}
+
+}  // namespace osmosis::sidecar

@@ -1,0 +1,70 @@
+#pragma once
+
+// What the sidecar's threads share: counters (also exported as Prometheus metrics), readiness
+// flags, liveness heartbeats and the last error. All atomics or behind a small mutex.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <random>
+#include <string>
+
+#include "common/metrics/registry.hpp"
+#include "sidecar/report/rate.hpp"
+
+namespace osmosis::sidecar {
+
+class State {
+ public:
+  State();
+
+  metrics::Registry registry;
+  metrics::Counter& delivered;
+  metrics::Counter& acked;
+  metrics::Counter& nakked;
+  metrics::Counter& termed;
+  metrics::Counter& deadLettered;
+  metrics::Counter& pullErrors;
+  metrics::Counter& settleErrors;
+  metrics::Counter& reportsPublished;
+  metrics::Counter& reportErrors;
+  metrics::Gauge& inFlightGauge;
+  metrics::Gauge& readyGauge;
+  metrics::Histogram& latency;
+
+  std::atomic<bool> natsConnected{false};
+  std::atomic<bool> consumerBound{false};
+  std::atomic<bool> appReachable{false};
+
+  // processed: acked after 2xx; failed: nakked or termed.
+  uint64_t processed() const { return acked.value(); }
+  uint64_t failed() const { return nakked.value() + termed.value(); }
+  int64_t inFlight() const { return inFlight_.load(); }
+  void enterFlight();
+  void leaveFlight();
+  double takeBusyFraction();
+
+  // Liveness: loops call beat(); /healthz fails when a registered loop is silent too long.
+  enum class Loop { kPuller = 0, kReporter = 1 };
+  void beat(Loop loop);
+  void stopWatching(Loop loop);
+  // Empty when every watched loop beat within `limit`; else which one is wedged.
+  std::string wedged(std::chrono::steady_clock::duration limit) const;
+
+  void setError(std::string error);
+  std::string error() const;
+
+ private:
+  std::atomic<int64_t> inFlight_{0};
+  std::atomic<int64_t> beats_[2] = {0, 0};  // steady ns; 0: not watched
+  mutable std::mutex mu_;
+  BusyMeter busy_;
+  std::string error_;
+};
+
+// min(cap, base * 2^attempt), with +-20% jitter so many pods do not retry in step.
+std::chrono::milliseconds jitteredBackoff(int attempt, std::chrono::milliseconds base,
+                                          std::chrono::milliseconds cap);
+
+}  // namespace osmosis::sidecar
