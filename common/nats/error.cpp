@@ -69,7 +69,7 @@ Error toError(natsStatus status, std::string_view doing, jsErrCode jsCode) {
     msg += ")";
   }
   if (static_cast<int>(jsCode) != 0) msg += " [JetStream error " + std::to_string(jsCode) + "]";
-  return Error{codeFor(status, jsCode), std::move(msg)};
+  return makeError(codeFor(status, jsCode), std::move(msg));
 }
 
 }  // namespace osmosis::nats

@@ -22,6 +22,10 @@ struct Error {
   };
   Code code = Code::kInternal;
   std::string message;
+  // When a peer answered: its HTTP status and machine-readable reason (e.g. Kubernetes
+  // Status.reason "Conflict", "Expired"), so callers can tell cases apart without parsing text.
+  int httpStatus = 0;
+  std::string reason;
 };
 
 const char* codeName(Error::Code code);
@@ -67,7 +71,7 @@ class [[nodiscard]] Result<void> {
 using Status = Result<void>;
 
 inline Error makeError(Error::Code code, std::string message) {
-  return Error{code, std::move(message)};
+  return Error{code, std::move(message), 0, {}};
 }
 
 inline const char* codeName(Error::Code code) {

@@ -1,0 +1,48 @@
+#pragma once
+
+// The informer's cache: objects by "namespace/name", with a namespace index. Objects are
+// shared immutable snapshots, so readers never copy and never see a half-applied update.
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace osmosis::kube {
+
+using ObjectPtr = std::shared_ptr<const nlohmann::json>;
+
+struct Delta {
+  enum class Type { kAdded, kUpdated, kDeleted };
+  Type type;
+  ObjectPtr oldObject;  // updated, deleted
+  ObjectPtr object;     // added, updated
+};
+
+class Store {
+ public:
+  ObjectPtr get(const std::string& key) const;
+  std::vector<ObjectPtr> list() const;
+  std::vector<ObjectPtr> listNamespace(const std::string& ns) const;
+  size_t size() const;
+
+  // Applies one change and says what it was (nullopt when nothing changed).
+  std::optional<Delta> upsert(nlohmann::json object);
+  std::optional<Delta> erase(const nlohmann::json& object);
+  // Replaces everything with a fresh list, returning the adds, updates and deletes that make
+  // the old contents into the new (so handlers see deletes that happened while not watching).
+  std::vector<Delta> replace(std::vector<nlohmann::json> objects);
+
+ private:
+  void indexAdd(const std::string& key, const ObjectPtr& obj);
+  void indexRemove(const std::string& key, const ObjectPtr& obj);
+  mutable std::mutex mu_;
+  std::map<std::string, ObjectPtr> items_;
+  std::map<std::string, std::set<std::string>> byNamespace_;
+};
+
+}  // namespace osmosis::kube
