@@ -151,7 +151,10 @@ void Dispatcher::pullLoop() {
                                           {"error", fetched.error().message},
                                           {"failures", failures + 1}});
       if (code == Error::Code::kNotFound || failures >= 3) {
-        // The consumer may be gone (deleted, server lost state): bind again.
+        // The consumer may be gone (deleted, server lost state): bind again. Messages in
+        // flight point at the old subscription (libnats acks through msg->sub), so it is
+        // kept alive, not destroyed, until the dispatcher goes.
+        retired_.push_back(std::move(*sub_));
         sub_.reset();
         state_.consumerBound = false;
       }
@@ -175,9 +178,7 @@ void Dispatcher::pullLoop() {
     }
     workCv_.notify_all();
   }
-  // Unsubscribing drops interest; what the server sent after the last fetch returns to the
-  // consumer after ackWait.
-  sub_.reset();
+  // The subscription stays until every message is settled (drain): libnats acks through it.
 }
 
 void Dispatcher::workLoop(int index) {
@@ -366,6 +367,10 @@ int Dispatcher::drain(milliseconds grace) {
   for (auto& w : workers_)
     if (w.joinable()) w.join();
   workers_.clear();
+  // Unsubscribing drops interest; what the server sent after the last fetch returns to the
+  // consumer after ackWait.
+  sub_.reset();
+  retired_.clear();
   return abandoned_.load();
 }
 

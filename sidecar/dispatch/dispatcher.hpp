@@ -51,6 +51,7 @@ class Dispatcher {
   Reporter* reporter_;
   std::optional<nats::JetStream> js_;
   std::optional<nats::PullSubscription> sub_;
+  std::vector<nats::PullSubscription> retired_;  // replaced, but messages may still use them
   RetryPolicy policy_;
   milliseconds inProgressEvery_{15000};
 
