@@ -57,3 +57,7 @@ foreach(entry IN LISTS OSMOSIS_NATS_SERVERS)
     PROPERTIES LABELS e2e ENVIRONMENT "OSMOSIS_NATS_SERVER=${binary}" TIMEOUT 600
     DISCOVERY_TIMEOUT 60)
 endforeach()
+
+# The benchmark (hack/bench/sidecar.sh builds it in a release tree and runs it); not a test.
+add_executable(osmosis_sidecar_bench ${PROJECT_SOURCE_DIR}/hack/bench/sidecar_bench.cpp)
+target_link_libraries(osmosis_sidecar_bench PRIVATE osmosis_testing osmosis_warnings)
