@@ -100,8 +100,12 @@ class CpprestTransport final : public Transport {
       std::vector<uint8_t> chunk(64 * 1024);
       for (;;) {
         if (stop.stopped()) break;
-        size_t n = buf.getn(chunk.data(), chunk.size()).get();
+        // getn(count) waits for `count` bytes; a watch needs each event as it arrives, so wait
+        // for one byte, then take whatever else is already there without blocking.
+        size_t n = buf.getn(chunk.data(), 1).get();
         if (n == 0) break;  // the server ended the stream
+        size_t more = std::min(buf.in_avail(), chunk.size() - 1);
+        if (more > 0) n += buf.getn(chunk.data() + 1, more).get();  // available: does not wait
         if (!onChunk(std::string_view(reinterpret_cast<const char*>(chunk.data()), n))) break;
       }
       return toResponse(resp, false);
