@@ -17,3 +17,11 @@ target_link_libraries(osmosis_kube_integration_tests PRIVATE osmosis_kube osmosi
 add_test(NAME kube_integration COMMAND osmosis_kube_integration_tests)
 set_tests_properties(kube_integration PROPERTIES LABELS integration TIMEOUT 900
   ENVIRONMENT "OSMOSIS_TOOLS_BIN=${OSMOSIS_TOOLS_BIN}")
+
+add_executable(osmosis_operator_binary_tests integration/operator_binary_test.cpp)
+target_link_libraries(osmosis_operator_binary_tests PRIVATE osmosis_testing GTest::gtest_main osmosis_warnings)
+target_compile_definitions(osmosis_operator_binary_tests PRIVATE OSMOSIS_OPERATOR_BIN="$<TARGET_FILE:osmosis-operator>")
+add_dependencies(osmosis_operator_binary_tests osmosis-operator)
+add_test(NAME operator_binary COMMAND osmosis_operator_binary_tests)
+set_tests_properties(operator_binary PROPERTIES LABELS integration TIMEOUT 600
+  ENVIRONMENT "OSMOSIS_TOOLS_BIN=${OSMOSIS_TOOLS_BIN}")

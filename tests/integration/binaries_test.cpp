@@ -2,6 +2,7 @@
 
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include <gtest/gtest.h>
@@ -25,7 +26,20 @@ class BinaryTest : public ::testing::TestWithParam<std::string> {
   void SetUp() override { dir_ = testing::makeTempDir("osmosis-bin"); }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
+  // The operator needs an API server config to start; this one is never contacted
+  // (leader election off, no controllers yet).
+  std::vector<std::string> requiredArgs() {
+    if (GetParam().find("operator") == std::string::npos) return {};
+    std::ofstream(dir_ + "/kubeconfig")
+        << "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\n"
+           "contexts: [{name: c, context: {cluster: c}}]\n"
+           "current-context: c\n";
+    return {"--kubeconfig", dir_ + "/kubeconfig", "--leader-elect=false"};
+  }
+
   ChildProcess start(std::vector<std::string> args) {
+    auto required = requiredArgs();
+    args.insert(args.begin(), required.begin(), required.end());
     args.insert(args.begin(), GetParam());
     auto child = ChildProcess::spawn(
         {.argv = args, .env = {}, .stdoutPath = dir_ + "/out", .stderrPath = dir_ + "/err"});
