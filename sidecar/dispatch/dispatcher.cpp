@@ -28,9 +28,11 @@ bool reservedHeader(const std::string& name) {
 
 Dispatcher::Dispatcher(const Config& config, State& state, std::shared_ptr<nats::Connection> conn,
                        Reporter* reporter)
-    : config_(config), state_(state), conn_(std::move(conn)), reporter_(reporter) {
-  policy_.hasDeadLetter = !config_.deadLetterSubject.empty();
-}
+    : config_(config),
+      state_(state),
+      conn_(std::move(conn)),
+      reporter_(reporter),
+      settings_(std::make_shared<Settings>()) {}
 
 Dispatcher::~Dispatcher() {
   if (puller_.joinable() || !workers_.empty()) (void)drain(milliseconds(0));
@@ -77,22 +79,28 @@ bool Dispatcher::bind() {
   const auto& cc = info->config;
   auto ackWait = config_.ackWait.value_or(std::chrono::duration_cast<milliseconds>(cc.ackWait));
   if (ackWait.count() <= 0) ackWait = std::chrono::seconds(30);
-  inProgressEvery_ = std::max(ackWait / 2, milliseconds(50));
-  policy_.maxDeliver = cc.maxDeliver;
-  policy_.backoff.clear();
+  auto settings = std::make_shared<Settings>();
+  settings->inProgressEvery = std::max(ackWait / 2, milliseconds(50));
+  auto& policy = settings->policy;
+  policy.hasDeadLetter = !config_.deadLetterSubject.empty();
+  policy.maxDeliver = cc.maxDeliver;
   if (config_.backoff) {
-    policy_.backoff = *config_.backoff;
+    policy.backoff = *config_.backoff;
   } else {
     for (auto d : cc.backoff)
-      policy_.backoff.push_back(std::chrono::duration_cast<milliseconds>(d));
+      policy.backoff.push_back(std::chrono::duration_cast<milliseconds>(d));
+  }
+  {
+    std::lock_guard lock(mu_);
+    settings_ = settings;
   }
   state_.consumerBound = true;
   log::info("bound to consumer", {{"stream", config_.stream},
                                   {"consumer", config_.consumer},
                                   {"ackWait", formatDuration(ackWait)},
-                                  {"inProgressEvery", formatDuration(inProgressEvery_)},
+                                  {"inProgressEvery", formatDuration(settings->inProgressEvery)},
                                   {"maxDeliver", cc.maxDeliver},
-                                  {"backoffSteps", policy_.backoff.size()}});
+                                  {"backoffSteps", policy.backoff.size()}});
   return true;
 }
 
@@ -186,15 +194,17 @@ void Dispatcher::workLoop(int index) {
   (void)index;
   for (;;) {
     std::optional<nats::Message> msg;
+    std::shared_ptr<const Settings> settings;
     {
       std::unique_lock lock(mu_);
       workCv_.wait(lock, [&] { return closed_ || !queue_.empty(); });
       if (queue_.empty()) return;  // closed and nothing left
       msg.emplace(std::move(queue_.front()));
       queue_.pop_front();
+      settings = settings_;
     }
     state_.enterFlight();
-    deliver(*msg, client);
+    deliver(*msg, client, *settings);
     msg.reset();
     state_.leaveFlight();
     {
@@ -206,7 +216,7 @@ void Dispatcher::workLoop(int index) {
   }
 }
 
-void Dispatcher::deliver(nats::Message& msg, HttpClient& client) {
+void Dispatcher::deliver(nats::Message& msg, HttpClient& client, const Settings& settings) {
   HttpClient::HeaderList headers;
   const std::string subject = msg.subject();
   headers.emplace_back("Osmosis-Message-Id", std::to_string(msg.streamSequence()));
@@ -227,7 +237,7 @@ void Dispatcher::deliver(nats::Message& msg, HttpClient& client) {
   auto tick = [&]() {
     if (abandon_.load()) return false;
     auto now = Clock::now();
-    if (now - lastProgress >= inProgressEvery_) {
+    if (now - lastProgress >= settings.inProgressEvery) {
       lastProgress = now;
       if (auto st = msg.inProgress(); !st.ok()) {
         state_.settleErrors.inc();
@@ -239,7 +249,7 @@ void Dispatcher::deliver(nats::Message& msg, HttpClient& client) {
     }
     return true;
   };
-  const auto tickEvery = std::min(milliseconds(100), inProgressEvery_);
+  const auto tickEvery = std::min(milliseconds(100), settings.inProgressEvery);
   state_.delivered.inc();
   DeliveryResult r = client.post(config_.appPath, headers, msg.data(),
                                  start + config_.messageTimeout, tickEvery, tick);
@@ -249,7 +259,7 @@ void Dispatcher::deliver(nats::Message& msg, HttpClient& client) {
     state_.setError("app refused the connection on 127.0.0.1:" + std::to_string(config_.appPort));
   }
   if (r.kind == DeliveryResult::Kind::kAborted) abandoned_.fetch_add(1);
-  settle(msg, decide(r, msg.deliveryCount(), policy_), r);
+  settle(msg, decide(r, msg.deliveryCount(), settings.policy), r, settings.policy);
 }
 
 bool Dispatcher::deadLetter(nats::Message& msg, const Decision& d, const DeliveryResult& r) {
@@ -281,14 +291,15 @@ bool Dispatcher::deadLetter(nats::Message& msg, const Decision& d, const Deliver
   return false;
 }
 
-void Dispatcher::settle(nats::Message& msg, const Decision& d, const DeliveryResult& r) {
+void Dispatcher::settle(nats::Message& msg, const Decision& d, const DeliveryResult& r,
+                        const RetryPolicy& policy) {
   using Action = Decision::Action;
   const uint64_t seq = msg.streamSequence();
   Status st;
   Decision applied = d;
   if (d.action == Action::kTerm && d.deadLetter && !deadLetter(msg, d, r)) {
     // Never drop a message we could not park: try again later.
-    applied = Decision{Action::kNak, backoffDelay(msg.deliveryCount(), policy_), false,
+    applied = Decision{Action::kNak, backoffDelay(msg.deliveryCount(), policy), false,
                        d.reason + "; dead-letter publish failed"};
   }
   switch (applied.action) {

@@ -36,11 +36,18 @@ class Dispatcher {
   int drain(milliseconds grace);
 
  private:
+  // What the consumer says (read at each bind); swapped whole under mu_, so a worker keeps a
+  // consistent copy for the message it delivers.
+  struct Settings {
+    RetryPolicy policy;
+    milliseconds inProgressEvery{15000};
+  };
   void pullLoop();
   void workLoop(int index);
   bool bind();
-  void deliver(nats::Message& msg, class HttpClient& client);
-  void settle(nats::Message& msg, const Decision& d, const DeliveryResult& r);
+  void deliver(nats::Message& msg, class HttpClient& client, const Settings& settings);
+  void settle(nats::Message& msg, const Decision& d, const DeliveryResult& r,
+              const RetryPolicy& policy);
   bool deadLetter(nats::Message& msg, const Decision& d, const DeliveryResult& r);
   // Sleeps up to `d` unless pulling stops first; false when it stopped.
   bool pause(milliseconds d);
@@ -52,8 +59,7 @@ class Dispatcher {
   std::optional<nats::JetStream> js_;
   std::optional<nats::PullSubscription> sub_;
   std::vector<nats::PullSubscription> retired_;  // replaced, but messages may still use them
-  RetryPolicy policy_;
-  milliseconds inProgressEvery_{15000};
+  std::shared_ptr<const Settings> settings_;
 
   std::mutex mu_;
   std::condition_variable roomCv_;   // puller waits for room under the limit
