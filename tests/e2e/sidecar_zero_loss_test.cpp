@@ -26,8 +26,7 @@ int messageCount() {
 class SidecarZeroLossTest : public SidecarFixture {};
 
 TEST_F(SidecarZeroLossTest, KillNineAndServerRestartLoseNothing) {
-  ASSERT_TRUE(server_.start().ok());
-  connectClient();
+  startServerAndConnect();
   createQueue(2s);  // short ackWait: what a killed sidecar held comes back soon
   const int total = messageCount();
   const auto seed = static_cast<unsigned>(Clock::now().time_since_epoch().count());

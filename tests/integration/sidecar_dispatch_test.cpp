@@ -14,9 +14,7 @@ class SidecarDispatchTest : public SidecarFixture {
  protected:
   void SetUp() override {
     SidecarFixture::SetUp();
-    auto st = server_.start();
-    ASSERT_TRUE(st.ok()) << st.error().message;
-    connectClient();
+    startServerAndConnect();
   }
 
   // Waits until the consumer has nothing pending or unacked and the stream is empty.
@@ -84,11 +82,7 @@ TEST_F(SidecarDispatchTest, SuccessAcksAndPassesIdsSubjectAndHeaders) {
 
 TEST_F(SidecarDispatchTest, ClientErrorTermsAndDeadLetters) {
   createQueue();
-  nats::StreamConfig dead;
-  dead.name = "DEAD";
-  dead.subjects = {"shop.dead"};
-  dead.retention = nats::Retention::kLimits;
-  ASSERT_TRUE(js_->addStream(dead).ok());
+  createDeadLetterStream();
   auto app = startApp(freePort());
   auto sidecar = startSidecar(app.port, {"--dead-letter-subject", "shop.dead"});
   ASSERT_TRUE(waitReady(sidecar));
@@ -210,11 +204,7 @@ TEST_F(SidecarDispatchTest, SlowHandlerGetsInProgressAndIsNotRedelivered) {
 
 TEST_F(SidecarDispatchTest, LastAllowedDeliveryFailingIsDeadLettered) {
   createQueue(30s, 2);
-  nats::StreamConfig dead;
-  dead.name = "DEAD";
-  dead.subjects = {"shop.dead"};
-  dead.retention = nats::Retention::kLimits;
-  ASSERT_TRUE(js_->addStream(dead).ok());
+  createDeadLetterStream();
   auto app = startApp(freePort());
   auto sidecar =
       startSidecar(app.port, {"--backoff", "50ms", "--dead-letter-subject", "shop.dead"});

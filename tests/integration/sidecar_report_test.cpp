@@ -17,9 +17,7 @@ class SidecarReportTest : public SidecarFixture {
  protected:
   void SetUp() override {
     SidecarFixture::SetUp();
-    auto st = server_.start();
-    ASSERT_TRUE(st.ok()) << st.error().message;
-    connectClient();
+    startServerAndConnect();
     ASSERT_EQ(natsConnection_SubscribeSync(&sub_, conn_->raw(), "osmosis.report.shop.orders"),
               NATS_OK);
   }
