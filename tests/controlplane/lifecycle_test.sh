@@ -27,7 +27,8 @@ grep -q "already running, KUBECONFIG=$dir/kubeconfig" <<<"$out" ||
   fail "second up replaced the running processes"
 kubectl get namespace default >/dev/null || fail "the API server stopped answering after a second up"
 [[ "$("$CP" env)" == "export KUBECONFIG=$dir/kubeconfig" ]] || fail "env printed '$("$CP" env)'"
-"$CP" status | grep -q 'kube-apiserver: running' || fail "status does not show kube-apiserver running"
+status="$("$CP" status)" || fail "status exits non-zero while running: $status"
+grep -q 'kube-apiserver: running' <<<"$status" || fail "status does not show kube-apiserver running: $status"
 info "second up: already running, same processes"
 
 # --- a dead apiserver (stale pid file): the next up cleans up and starts fresh ---
@@ -62,5 +63,5 @@ kill "$sleeper"
 wait "$sleeper" 2>/dev/null || true
 poll "the watchdog to stop everything of $dir" 30 no_procs_of "$dir"
 poll "the watchdog to remove $dir" 10 test ! -e "$dir"
-kill -0 "$watchdog_pid" 2>/dev/null && fail "watchdog $watchdog_pid still runs after teardown"
+poll "the watchdog $watchdog_pid to exit after its teardown" 10 bash -c "! kill -0 $watchdog_pid"
 info "watchdog: everything of $dir stopped after the watched pid exited"
