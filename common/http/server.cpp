@@ -210,7 +210,8 @@ void Server::serve(Conn* conn) {
       req.method = std::string(line.substr(0, sp1));
       req.target = std::string(line.substr(sp1 + 1, sp2 - sp1 - 1));
     }
-    std::string_view version = bad ? "" : line.substr(sp2 + 1);
+    // A copy: `line` points into `buf`, which is erased below (a view would then read the body).
+    const std::string version = bad ? "" : std::string(line.substr(sp2 + 1));
     size_t pos = lineEnd == std::string_view::npos ? head.size() : lineEnd + 2;
     while (pos < head.size()) {
       size_t e = head.find("\r\n", pos);

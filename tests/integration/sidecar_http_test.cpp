@@ -1,7 +1,11 @@
 // The sidecar's HTTP client against the project's small HTTP server, on loopback.
 
+#include <arpa/inet.h>
 #include <atomic>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <thread>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -42,6 +46,42 @@ TEST(SidecarHttp, PostsBodyAndHeadersOverOneKeptAliveConnection) {
   EXPECT_EQ(requests.load(), 3);
   EXPECT_EQ(seenBody, "payload");
   EXPECT_EQ(seenHeader, "42");
+}
+
+// Regression: the server read the request's HTTP version through a view into its buffer after
+// erasing the head, so a body longer than a few bytes turned every answer into
+// "Connection: close" (one TCP connection, and one server thread, per message).
+TEST(SidecarHttp, ServerKeepsTheConnectionAliveAfterALargeBody) {
+  std::atomic<int> requests{0};
+  auto server = serve([&](const http::Request& r) {
+    ++requests;
+    EXPECT_EQ(r.body.size(), 300u);
+    return http::Response{200, "text/plain", "", {}};
+  });
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(server->port()));
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const std::string request =
+      "POST /work HTTP/1.1\r\nHost: x\r\nContent-Length: 300\r\n\r\n" + std::string(300, 'x');
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(request.size()));
+    std::string answer;
+    char chunk[1024];
+    while (answer.find("\r\n\r\n") == std::string::npos) {
+      ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+      ASSERT_GT(n, 0) << "connection closed after " << i << " answers";
+      answer.append(chunk, static_cast<size_t>(n));
+    }
+    EXPECT_EQ(answer.rfind("HTTP/1.1 200", 0), 0u) << answer;
+    EXPECT_EQ(answer.find("Connection: close"), std::string::npos) << answer;
+  }
+  ::close(fd);
+  EXPECT_EQ(requests.load(), 3);
 }
 
 TEST(SidecarHttp, RefusedWhenNothingListens) {
