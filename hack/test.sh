@@ -22,6 +22,7 @@ say "checking formatting (clang-format)"
 hack/format.sh --check
 
 say "configuring $build_dir"
+mkdir -p "$build_dir"
 cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DOSMOSIS_SANITIZE=ON \
   -DOSMOSIS_TOOLS_BIN="$tools_bin" >"$build_dir.configure.log" 2>&1 || {
   cat "$build_dir.configure.log"; exit 1; }

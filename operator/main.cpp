@@ -1,7 +1,10 @@
 // osmosis-operator: provisions JetStream streams/consumers for Channels and scales workers.
-// This build connects to the API server (kubeconfig or in-cluster) and takes part in leader
-// election; the Channel controller and the autoscaler arrive with their issues.
+// Wiring only: flags, the API client, leader election, the Channel controller, and the
+// /healthz, /readyz and /metrics endpoints. The logic lives in operator/channel and
+// operator/kube.
 
+#include <atomic>
+#include <filesystem>
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -12,11 +15,14 @@
 #include <nats/nats.h>
 
 #include "common/cli/parse.hpp"
+#include "common/http/server.hpp"
 #include "common/log/logger.hpp"
+#include "common/metrics/registry.hpp"
 #include "common/nats/options.hpp"
 #include "common/process/shutdown.hpp"
 #include "common/util/duration.hpp"
 #include "common/version.hpp"
+#include "operator/channel/reconciler.hpp"
 #include "operator/kube/client/client.hpp"
 #include "operator/kube/client/cpprest_transport.hpp"
 #include "operator/kube/config/rest_config.hpp"
@@ -41,6 +47,10 @@ struct Flags {
   std::string retryPeriod = "2s";
   std::string natsUrls = "nats://127.0.0.1:4222";
   osmosis::nats::ConnectionOptions nats;
+  std::string httpAddress = ":8080";
+  std::string watchNamespace;
+  std::string resync = "30s";
+  int workers = 4;
 };
 
 std::string defaultIdentity() {
@@ -105,6 +115,18 @@ int main(int argc, char** argv) {
   app.add_option("--leader-election-retry-period", f.retryPeriod,
                  "how often to try to acquire or renew")
       ->capture_default_str();
+  app.add_option("--http-address", f.httpAddress,
+                 "where /healthz, /readyz and /metrics listen (host:port)")
+      ->envname("OSMOSIS_HTTP_ADDRESS")
+      ->capture_default_str();
+  app.add_option("--watch-namespace", f.watchNamespace,
+                 "only reconcile Channels in this namespace (default: all)");
+  app.add_option("--resync-period", f.resync,
+                 "how often each Channel is checked against NATS and its backlog refreshed")
+      ->capture_default_str();
+  app.add_option("--workers", f.workers, "Channels reconciled in parallel")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
   osmosis::nats::addFlags(app, &f.nats, &f.natsUrls);
   if (auto code = osmosis::cli::parse(app, argc, argv, std::cout, std::cerr)) return *code;
   if (auto code = osmosis::cli::applyLogLevel(f.logLevel, std::cerr)) return *code;
@@ -123,6 +145,14 @@ int main(int argc, char** argv) {
     if (!d) return fail(std::string("--leader-election-") + name + ": " + d.error().message);
     *out = std::chrono::duration_cast<std::chrono::milliseconds>(d.value());
   }
+
+  auto resync = osmosis::parseDuration(f.resync);
+  if (!resync || resync.value() < std::chrono::seconds(1)) {
+    return fail("--resync-period: " +
+                (resync ? std::string("must be at least 1s") : resync.error().message));
+  }
+  auto listen = osmosis::http::parseListenAddress(f.httpAddress);
+  if (!listen) return fail("--http-address: " + listen.error().message);
 
   auto config = loadConfig(f);
   if (!config) return fail(config.error().message);
@@ -150,28 +180,123 @@ int main(int argc, char** argv) {
                                   {"leaderElection", f.leaderElect},
                                   {"identity", election.identity}});
 
+  // Secret material for NATS (creds, TLS) goes to files only this process can read.
+  std::string privateDir =
+      (osmosis::kube::getEnv("TMPDIR").empty() ? "/tmp" : osmosis::kube::getEnv("TMPDIR")) +
+      "/osmosis-operator-XXXXXX";
+  if (mkdtemp(privateDir.data()) == nullptr) {
+    osmosis::log::error("cannot create a private directory", {{"path", privateDir}});
+    return 1;
+  }
+
+  osmosis::metrics::Registry registry;
+  osmosis::kube::EventRecorderOptions eventOptions;
+  eventOptions.instance = election.identity;
+  osmosis::kube::EventRecorder events(client, eventOptions);
+  osmosis::channel::NatsConnections natsPool(f.nats, privateDir);
+  osmosis::kube::Informer channels(client, osmosis::kube::resources::channels(), f.watchNamespace);
+  osmosis::kube::WorkQueue queue(
+      osmosis::kube::defaultControllerRateLimiter(osmosis::kube::RealClock::instance()));
+  channels.addHandlers(
+      {[&](const osmosis::kube::ObjectPtr& o) { queue.add(osmosis::kube::keyOf(*o)); },
+       [&](const osmosis::kube::ObjectPtr& old, const osmosis::kube::ObjectPtr& now) {
+         // Our own status writes come back as updates: only spec or lifecycle changes matter.
+         const auto& a = (*old)["metadata"];
+         const auto& b = (*now)["metadata"];
+         if (a.value("generation", 0) != b.value("generation", 0) ||
+             a.contains("deletionTimestamp") != b.contains("deletionTimestamp") ||
+             a.value("finalizers", nlohmann::json()) != b.value("finalizers", nlohmann::json())) {
+           queue.add(osmosis::kube::keyOf(*now));
+         }
+       },
+       [&](const osmosis::kube::ObjectPtr& o) { queue.add(osmosis::kube::keyOf(*o)); }});
+  osmosis::channel::ReconcilerOptions reconcilerOptions;
+  reconcilerOptions.resync = std::chrono::duration_cast<std::chrono::milliseconds>(resync.value());
+  osmosis::channel::ChannelReconciler reconciler(client, channels.store(), natsPool, events,
+                                                 registry, reconcilerOptions);
+  osmosis::kube::Controller controller("channel", reconciler, queue, f.workers);
+  controller.setMetrics(&registry);
+
+  std::atomic<bool> leading{!f.leaderElect};
+  auto server = osmosis::http::Server::start(
+      listen->first, listen->second,
+      [&](const osmosis::http::Request& req) -> osmosis::http::Response {
+        if (req.path() == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n", {}};
+        if (req.path() == "/readyz") {
+          // A standby replica is ready; a leader is once its cache has synced.
+          if (leading.load() && !channels.hasSynced())
+            return {503, "text/plain; charset=utf-8", "cache not synced\n", {}};
+          return {200, "text/plain; charset=utf-8", "ok\n", {}};
+        }
+        if (req.path() == "/metrics") {
+          auto st = channels.stats();
+          registry
+              .gauge("osmosis_workqueue_depth", "Keys waiting in the work queue",
+                     {{"controller", "channel"}})
+              .set(static_cast<double>(queue.len()));
+          registry.gauge("osmosis_channels", "Channels in the informer cache")
+              .set(static_cast<double>(channels.store().size()));
+          registry.gauge("osmosis_leader", "1 while this replica leads")
+              .set(leading.load() ? 1 : 0);
+          registry.gauge("osmosis_nats_connections", "Open NATS connections")
+              .set(static_cast<double>(natsPool.size()));
+          registry.gauge("osmosis_watch_events", "Watch events received")
+              .set(static_cast<double>(st.events));
+          registry.gauge("osmosis_watch_relists", "Relists after 410 Gone")
+              .set(static_cast<double>(st.relistsAfterGone));
+          return {200, "text/plain; version=0.0.4; charset=utf-8", registry.render(), {}};
+        }
+        return {404, "text/plain; charset=utf-8", "not found\n", {}};
+      });
+  if (!server) {
+    osmosis::log::error("cannot listen",
+                        {{"address", f.httpAddress}, {"error", server.error().message}});
+    return 1;
+  }
+  osmosis::log::info("serving /healthz, /readyz, /metrics",
+                     {{"address", listen->first + ":" + std::to_string(server.value()->port())}});
+
+  auto startControllers = [&] {
+    channels.start();
+    controller.start();
+    osmosis::log::info("controllers started", {{"controllers", {"channel"}}, {"resync", f.resync}});
+  };
+
   int exitCode = 0;
   osmosis::kube::StopSource stop;
   std::thread worker;
   if (f.leaderElect) {
     worker = std::thread([&] {
-      osmosis::kube::LeaderElector elector(
-          client, election,
-          {[] { osmosis::log::info("leading: controllers would start here (none in this build)"); },
-           [&] {
-             if (!stop.stopped()) {
-               // Lost the lease while running: stop at once so two replicas never act together.
-               exitCode = 1;
-               shutdown.request();
-             }
-           },
-           nullptr});
+      osmosis::kube::LeaderElector elector(client, election,
+                                           {[&] {
+                                              leading = true;
+                                              startControllers();
+                                            },
+                                            [&] {
+                                              leading = false;
+                                              if (!stop.stopped()) {
+                                                // Lost the lease while running: stop at once so two
+                                                // replicas never act together.
+                                                exitCode = 1;
+                                                shutdown.request();
+                                              }
+                                            },
+                                            nullptr});
       elector.run(stop);
     });
+  } else {
+    startControllers();
   }
   shutdown.wait();
+  // Finish in-flight reconciles before giving up the lease, so the next leader starts clean.
+  controller.stop();
+  channels.stop();
   stop.stop();
   if (worker.joinable()) worker.join();
+  events.flush(std::chrono::seconds(5));
+  server.value()->stop();
+  std::error_code ec;
+  std::filesystem::remove_all(privateDir, ec);
   osmosis::log::info("stopped", {{"component", "operator"}, {"exitCode", exitCode}});
   nats_Close();
   return exitCode;

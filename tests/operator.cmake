@@ -25,3 +25,35 @@ add_dependencies(osmosis_operator_binary_tests osmosis-operator)
 add_test(NAME operator_binary COMMAND osmosis_operator_binary_tests)
 set_tests_properties(operator_binary PROPERTIES LABELS integration TIMEOUT 600
   ENVIRONMENT "OSMOSIS_TOOLS_BIN=${OSMOSIS_TOOLS_BIN}")
+
+# The informer benchmark (hack/bench/informer.sh builds it in a release tree and runs it); not a test.
+add_executable(osmosis_informer_bench ${PROJECT_SOURCE_DIR}/hack/bench/informer_bench.cpp)
+target_link_libraries(osmosis_informer_bench PRIVATE osmosis_kube osmosis_testing osmosis_warnings)
+
+# Channel provisioning: pure spec, subject, naming, drift, condition and Secret logic.
+add_executable(osmosis_channel_unit_tests
+  unit/channel_drift_test.cpp
+  unit/channel_spec_test.cpp
+  unit/channel_subjects_test.cpp)
+target_link_libraries(osmosis_channel_unit_tests PRIVATE osmosis_channel GTest::gtest_main osmosis_warnings)
+gtest_discover_tests(osmosis_channel_unit_tests PROPERTIES LABELS unit DISCOVERY_TIMEOUT 60)
+
+# Channel provisioning end to end: the operator binary, a real kube-apiserver and a real
+# nats-server of each flavour (Debian's 2.9, the current release), checked with kubectl and
+# the nats CLI. One ctest entry per flavour: the tests of a binary share one control plane.
+add_executable(osmosis_channel_integration_tests integration/channel_test.cpp)
+target_link_libraries(osmosis_channel_integration_tests PRIVATE osmosis_testing GTest::gtest_main osmosis_warnings)
+target_compile_definitions(osmosis_channel_integration_tests PRIVATE OSMOSIS_OPERATOR_BIN="$<TARGET_FILE:osmosis-operator>")
+add_dependencies(osmosis_channel_integration_tests osmosis-operator)
+foreach(entry IN LISTS OSMOSIS_NATS_SERVERS)
+  string(REPLACE "=" ";" parts "${entry}")
+  list(GET parts 0 flavour)
+  list(GET parts 1 binary)
+  add_test(NAME channel_integration[nats-${flavour}] COMMAND osmosis_channel_integration_tests)
+  set_tests_properties(channel_integration[nats-${flavour}] PROPERTIES LABELS integration TIMEOUT 900
+    ENVIRONMENT "OSMOSIS_TOOLS_BIN=${OSMOSIS_TOOLS_BIN};OSMOSIS_NATS_SERVER=${binary}")
+endforeach()
+
+# The Channel provisioning benchmark (hack/bench/channels.sh builds it in a release tree); not a test.
+add_executable(osmosis_channels_bench ${PROJECT_SOURCE_DIR}/hack/bench/channels_bench.cpp)
+target_link_libraries(osmosis_channels_bench PRIVATE osmosis_kube osmosis_testing osmosis_warnings)

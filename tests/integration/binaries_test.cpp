@@ -34,7 +34,8 @@ class BinaryTest : public ::testing::TestWithParam<std::string> {
         << "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\n"
            "contexts: [{name: c, context: {cluster: c}}]\n"
            "current-context: c\n";
-    return {"--kubeconfig", dir_ + "/kubeconfig", "--leader-elect=false"};
+    return {"--kubeconfig", dir_ + "/kubeconfig", "--leader-elect=false", "--http-address",
+            "127.0.0.1:0"};
   }
 
   ChildProcess start(std::vector<std::string> args) {

@@ -76,7 +76,9 @@ TEST_F(OperatorBinaryTest, TwoReplicasElectOneLeaderAndACleanStopHandsOver) {
                                      "--leader-election-renew-deadline",
                                      "3s",
                                      "--leader-election-retry-period",
-                                     "500ms"};
+                                     "500ms",
+                                     "--http-address",
+                                     "127.0.0.1:0"};
   auto argsFor = [&](const std::string& id) {
     auto a = common;
     a.insert(a.end(), {"--leader-election-identity", id});

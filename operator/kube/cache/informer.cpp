@@ -69,7 +69,9 @@ bool Informer::listOnce() {
   if (!listed) {
     std::lock_guard lock(mu_);
     ++stats_.errors;
-    log::warn("list failed", {{"resource", resource_.plural}, {"error", listed.error().message}});
+    log::Fields fields = {{"resource", resource_.plural}, {"error", listed.error().message}};
+    if (isNotFound(listed.error())) fields["hint"] = "is the CustomResourceDefinition installed?";
+    log::warn("list failed", fields);
     return false;
   }
   for (const auto& d : store_.replace(std::move(listed->items)))

@@ -73,6 +73,16 @@ void Controller::processOne(const std::string& key) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
                                                                   start)
                 .count();
+  if (metrics_) {
+    metrics::Labels labels{{"controller", name_}};
+    metrics_->counter("osmosis_reconcile_total", "Reconciles run", labels).inc();
+    metrics_
+        ->histogram("osmosis_reconcile_duration_seconds", "Time spent in one reconcile",
+                    metrics::latencyBuckets(), labels)
+        .observe(static_cast<double>(ms) / 1000.0);
+    if (!result)
+      metrics_->counter("osmosis_reconcile_errors_total", "Reconciles that failed", labels).inc();
+  }
   if (!result) {
     ++errors_;
     rlog.error("reconcile failed", {{"error", result.error().message},

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/log/logger.hpp"
+#include "common/metrics/registry.hpp"
 #include "common/util/result.hpp"
 #include "operator/kube/queue/work_queue.hpp"
 
@@ -70,6 +71,8 @@ class Controller {
   Controller(const Controller&) = delete;
   Controller& operator=(const Controller&) = delete;
 
+  // Counts reconciles, errors and durations there (osmosis_reconcile_*{controller=name}).
+  void setMetrics(metrics::Registry* registry) { metrics_ = registry; }
   void start();
   // Shuts the queue down and waits for in-progress reconciles to finish.
   void stop();
@@ -88,6 +91,7 @@ class Controller {
   std::atomic<uint64_t> reconciles_{0};
   std::atomic<uint64_t> errors_{0};
   Random random_;
+  metrics::Registry* metrics_ = nullptr;
 };
 
 }  // namespace osmosis::kube

@@ -1,0 +1,31 @@
+#include "operator/channel/naming.hpp"
+
+#include <cctype>
+#include <cstdio>
+#include <functional>
+
+namespace osmosis::channel {
+
+std::string streamName(const std::string& ns, const std::string& name) {
+  std::string out;
+  for (char c : ns + "_" + name)
+    out.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  // JetStream keeps a directory per stream; stay well under file-name limits.
+  constexpr size_t kMax = 120;
+  if (out.size() > kMax) {
+    char hash[17];
+    std::snprintf(hash, sizeof hash, "%016zX", std::hash<std::string>{}(ns + "/" + name));
+    out = out.substr(0, kMax - 17) + "_" + hash;
+  }
+  return out;
+}
+
+std::vector<std::string> defaultSubjects(const std::string& ns, const std::string& name) {
+  return {ns + "." + name + ".>"};
+}
+
+std::string reportSubject(const std::string& ns, const std::string& name) {
+  return "osmosis.report." + ns + "." + name;
+}
+
+}  // namespace osmosis::channel

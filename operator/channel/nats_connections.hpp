@@ -1,0 +1,48 @@
+#pragma once
+
+// NATS connections for Channels: the operator's default one, or one described by a Secret
+// named in spec.nats.secretRef. Connections are shared by every Channel that uses the same
+// settings (1,000 Channels on one NATS need one connection). libnats 3.4 reads creds and TLS
+// material only from files, so Secret material is written to private (0600) files in a
+// private (0700) directory, never to a shared temporary file.
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "common/nats/jetstream.hpp"
+#include "common/util/result.hpp"
+
+namespace osmosis::channel {
+
+struct SecretConnection {
+  nats::ConnectionOptions options;  // file paths still empty
+  std::map<std::string, std::string>
+      files;  // "creds" | "ca.crt" | "tls.crt" | "tls.key" -> content
+};
+
+// Pure: a Secret object -> connection settings, or why it cannot be used.
+Result<SecretConnection> parseNatsSecret(const nlohmann::json& secret);
+
+class NatsConnections {
+ public:
+  NatsConnections(nats::ConnectionOptions defaults, std::string privateDir);
+
+  // The JetStream context for the default connection (secret == nullopt) or a Secret's.
+  Result<std::shared_ptr<nats::JetStream>> get(const std::optional<SecretConnection>& secret);
+  size_t size() const;
+
+ private:
+  Result<std::shared_ptr<nats::JetStream>> connect(const std::string& key,
+                                                   nats::ConnectionOptions options);
+
+  nats::ConnectionOptions defaults_;
+  std::string dir_;
+  mutable std::mutex mu_;
+  std::map<std::string, std::shared_ptr<nats::JetStream>> pool_;
+};
+
+}  // namespace osmosis::channel

@@ -1,0 +1,62 @@
+#pragma once
+
+// The Channel reconciler: makes NATS match each Channel and says in its status and Events
+// what it did and what is wrong. Level-triggered: every pass reads the Channel from the
+// informer cache and the stream/consumer from the server, and converges; a periodic requeue
+// catches changes made directly on the server (deleted consumers, NATS restarts, drift).
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "common/metrics/registry.hpp"
+#include "operator/channel/nats_connections.hpp"
+#include "operator/channel/spec.hpp"
+#include "operator/kube/cache/informer.hpp"
+#include "operator/kube/controller/controller.hpp"
+#include "operator/kube/events/event_recorder.hpp"
+
+namespace osmosis::channel {
+
+inline constexpr const char* kFinalizer = "osmosis.dev/stream";
+
+struct ReconcilerOptions {
+  std::chrono::milliseconds resync{std::chrono::seconds(30)};
+};
+
+class ChannelReconciler final : public kube::Reconciler {
+ public:
+  ChannelReconciler(kube::Client& client, const kube::Store& channels, NatsConnections& nats,
+                    kube::EventRecorder& events, metrics::Registry& metrics,
+                    ReconcilerOptions options = {},
+                    const kube::Clock& clock = kube::RealClock::instance());
+
+  Result<kube::ReconcileResult> reconcile(const kube::Request& request,
+                                          const kube::ReconcileLog& log) override;
+
+ private:
+  struct Outcome;  // what one pass found, turned into status
+  Result<kube::ReconcileResult> finalize(const nlohmann::json& channel,
+                                         const kube::ReconcileLog& log);
+  Status ensureFinalizer(const nlohmann::json& channel);
+  std::optional<std::string> subjectConflict(const nlohmann::json& channel,
+                                             const ChannelSpec& spec) const;
+  Result<std::shared_ptr<nats::JetStream>> connectionFor(const std::string& ns,
+                                                         const ChannelSpec& spec);
+  void reconcileStream(nats::JetStream& js, const nlohmann::json& channel, const ChannelSpec& spec,
+                       Outcome& out, const kube::ReconcileLog& log);
+  void reconcileConsumer(nats::JetStream& js, const nlohmann::json& channel,
+                         const ChannelSpec& spec, Outcome& out, const kube::ReconcileLog& log);
+  Status writeStatus(const nlohmann::json& channel, const Outcome& out);
+  void natsCall(const char* op, bool ok);
+
+  kube::Client& client_;
+  const kube::Store& channels_;
+  NatsConnections& nats_;
+  kube::EventRecorder& events_;
+  metrics::Registry& metrics_;
+  ReconcilerOptions options_;
+  const kube::Clock& clock_;
+};
+
+}  // namespace osmosis::channel

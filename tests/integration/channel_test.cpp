@@ -1,0 +1,490 @@
+// Channel provisioning end to end: the osmosis-operator binary against a real kube-apiserver
+// and a real nats-server (Debian's 2.9 or the current release, from OSMOSIS_NATS_SERVER).
+// Results are read with clients we did not write: kubectl and the nats CLI.
+
+#include <csignal>
+#include <filesystem>
+#include <set>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/fixtures/control_plane.hpp"
+#include "tests/fixtures/nats_server.hpp"
+
+namespace osmosis {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+using testing::ChildProcess;
+using testing::eventually;
+
+constexpr auto kConverge = 30s;  // generous: 2 noisy cores, ASan
+
+std::string b64(const std::string& in) {
+  auto r = testing::runCommand({"base64", "-w0"}, {}, in);
+  return r.out;
+}
+
+class ChannelTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    cp_ = testing::sharedControlPlane();
+    if (!cp_) return;
+    auto r =
+        cp_->kubectl({"apply", "-f", testing::sourceDir() + "/crds/osmosis.dev_channels.yaml"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    r = cp_->kubectl(
+        {"wait", "--for", "condition=established", "--timeout=60s", "crd/channels.osmosis.dev"});
+    ASSERT_EQ(r.code, 0) << r.err;
+  }
+
+  void SetUp() override {
+    ASSERT_NE(cp_, nullptr) << "control plane did not start";
+    dir_ = testing::makeTempDir("osmosis-chan");
+    ns_ = cp_->createNamespace("chan");
+    ASSERT_FALSE(ns_.empty());
+    ASSERT_TRUE(nats_.start().ok()) << nats_.log();
+    startOperator();
+  }
+
+  void TearDown() override {
+    if (op_.running()) {
+      op_.signal(SIGTERM);
+      auto st = op_.waitFor(30s);
+      EXPECT_TRUE(st.has_value() && st->exited() && st->code == 0)
+          << "operator did not stop cleanly";
+    }
+    if (HasFailure()) {
+      std::printf("--- operator log ---\n%s\n%s\n", testing::readFile(dir_ + "/op.out").c_str(),
+                  testing::readFile(dir_ + "/op.err").c_str());
+    }
+    std::filesystem::remove_all(dir_);
+  }
+
+  void startOperator() {
+    std::vector<std::string> args = {OSMOSIS_OPERATOR_BIN,   "--kubeconfig",      cp_->kubeconfig(),
+                                     "--leader-elect=false", "--watch-namespace", ns_,
+                                     "--nats-url",           nats_.url(),         "--http-address",
+                                     "127.0.0.1:0",          "--resync-period",   "1s"};
+    auto child = ChildProcess::spawn({args, {}, dir_ + "/op.out", dir_ + "/op.err"});
+    ASSERT_TRUE(child.ok());
+    op_ = std::move(child.value());
+  }
+
+  testing::CommandResult kubectl(std::vector<std::string> args, const std::string& in = "") {
+    args.insert(args.end(), {"-n", ns_});
+    return cp_->kubectl(args, in);
+  }
+
+  testing::CommandResult apply(const std::string& yaml) {
+    return kubectl({"apply", "-f", "-"}, yaml);
+  }
+
+  json channel(const std::string& name) {
+    auto r = kubectl({"get", "channel", name, "-o", "json"});
+    return r.code == 0 ? json::parse(r.out, nullptr, false) : json();
+  }
+
+  json condition(const std::string& name, const std::string& type) {
+    json c = channel(name);
+    if (!c.is_object() || !c.contains("status")) return json();
+    for (const auto& cond : c["status"].value("conditions", json::array()))
+      if (cond.value("type", "") == type) return cond;
+    return json();
+  }
+
+  // Waits for condition `type` to have `status` (and `reason`, when given); returns it.
+  json waitCondition(const std::string& name, const std::string& type, const std::string& status,
+                     const std::string& reason = "") {
+    json last;
+    bool ok = eventually(
+        [&] {
+          last = condition(name, type);
+          return last.is_object() && last.value("status", "") == status &&
+                 (reason.empty() || last.value("reason", "") == reason);
+        },
+        kConverge, 200ms);
+    EXPECT_TRUE(ok) << name << ": wanted " << type << "=" << status << " " << reason
+                    << ", last seen " << last.dump();
+    return last;
+  }
+
+  std::set<std::string> eventReasons(const std::string& name) {
+    auto r =
+        kubectl({"get", "events", "--field-selector", "involvedObject.name=" + name, "-o", "json"});
+    std::set<std::string> out;
+    if (r.code != 0) return out;
+    for (const auto& e : json::parse(r.out)["items"])
+      out.insert(e.value("reason", ""));
+    return out;
+  }
+
+  bool waitEvent(const std::string& name, const std::string& reason) {
+    bool ok = eventually([&] { return eventReasons(name).count(reason) > 0; }, kConverge, 200ms);
+    EXPECT_TRUE(ok) << "no " << reason << " Event on " << name;
+    return ok;
+  }
+
+  testing::CommandResult nats(std::vector<std::string> args, const std::string& url = "") {
+    args.insert(args.begin(),
+                {testing::toolsBin() + "/nats", "--server", url.empty() ? nats_.url() : url});
+    return testing::runCommand(args, {"NATS_CONTEXT=", "HOME=" + dir_}, "", 30s);
+  }
+
+  // The stream's or consumer's info as the nats CLI reads it; null when it does not exist.
+  json streamInfo(const std::string& stream) {
+    auto r = nats({"stream", "info", stream, "--json"});
+    return r.code == 0 ? json::parse(r.out, nullptr, false) : json();
+  }
+  json consumerInfo(const std::string& stream, const std::string& consumer = "workers") {
+    auto r = nats({"consumer", "info", stream, consumer, "--json"});
+    return r.code == 0 ? json::parse(r.out, nullptr, false) : json();
+  }
+
+  std::string stream(const std::string& name) {
+    std::string s = ns_ + "_" + name;
+    for (auto& c : s)
+      c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return s;
+  }
+
+  std::string manifest(const std::string& name, const std::string& specYaml) {
+    return "apiVersion: osmosis.dev/v1alpha1\nkind: Channel\nmetadata:\n  name: " + name +
+           "\nspec:\n" + specYaml;
+  }
+
+  static testing::ControlPlane* cp_;
+  std::string dir_;
+  std::string ns_;
+  testing::NatsServer nats_;
+  ChildProcess op_;
+};
+
+testing::ControlPlane* ChannelTest::cp_ = nullptr;
+
+TEST_F(ChannelTest, ApplyCreatesStreamAndConsumerWithTheSpecAndReportsReady) {
+  ASSERT_EQ(apply(manifest("orders", R"(  stream:
+    maxAge: 24h
+    maxMsgs: 100000
+  consumer:
+    ackWait: 45s
+    maxDeliver: 7
+    maxAckPending: 200
+    backoff: [1s, 5s]
+)"))
+                .code,
+            0);
+  json ready = waitCondition("orders", "Ready", "True", "Provisioned");
+  EXPECT_EQ(ready.value("observedGeneration", 0), 1);
+  json st = channel("orders")["status"];
+  EXPECT_EQ(st.value("stream", ""), stream("orders"));
+  EXPECT_EQ(st.value("consumer", ""), "workers");
+  EXPECT_EQ(st.value("observedGeneration", 0), 1);
+
+  json si = streamInfo(stream("orders"));
+  ASSERT_TRUE(si.is_object()) << "stream missing on the server";
+  EXPECT_EQ(si["config"]["subjects"], json::array({ns_ + ".orders.>"}));
+  EXPECT_EQ(si["config"]["retention"], "workqueue");
+  EXPECT_EQ(si["config"]["storage"], "file");
+  EXPECT_EQ(si["config"]["max_age"], int64_t{24} * 3600 * 1000000000);
+  EXPECT_EQ(si["config"]["max_msgs"], 100000);
+  json ci = consumerInfo(stream("orders"));
+  ASSERT_TRUE(ci.is_object()) << "consumer missing on the server";
+  EXPECT_EQ(ci["config"]["durable_name"], "workers");
+  EXPECT_EQ(ci["config"]["ack_policy"], "explicit");
+  EXPECT_EQ(ci["config"]["ack_wait"], int64_t{45} * 1000000000);
+  EXPECT_EQ(ci["config"]["max_deliver"], 7);
+  EXPECT_EQ(ci["config"]["max_ack_pending"], 200);
+  EXPECT_EQ(ci["config"]["backoff"], json::array({1000000000, 5000000000}));
+
+  waitEvent("orders", "StreamCreated");
+  waitEvent("orders", "ConsumerCreated");
+
+  // The backlog figures follow what is published (status refreshed by the periodic resync).
+  for (int i = 0; i < 5; ++i)
+    ASSERT_EQ(nats({"pub", ns_ + ".orders.new", "m" + std::to_string(i)}).code, 0);
+  EXPECT_TRUE(eventually([&] { return channel("orders")["status"].value("pending", 0) == 5; },
+                         kConverge, 200ms))
+      << channel("orders")["status"].dump();
+  EXPECT_EQ(channel("orders")["status"].value("streamMessages", 0), 5);
+  EXPECT_EQ(channel("orders")["status"].value("backlog", 0), 5);
+
+  // The printer columns, as a user sees them.
+  auto get = kubectl({"get", "chan", "orders"});
+  EXPECT_NE(get.out.find("READY"), std::string::npos) << get.out;
+  EXPECT_NE(get.out.find(stream("orders")), std::string::npos) << get.out;
+  EXPECT_NE(get.out.find("True"), std::string::npos) << get.out;
+}
+
+TEST_F(ChannelTest, MutableEditsFollowAndServerDriftIsRepaired) {
+  ASSERT_EQ(apply(manifest("orders", "  stream: {maxAge: 1h}\n")).code, 0);
+  waitCondition("orders", "Ready", "True");
+  ASSERT_EQ(
+      kubectl(
+          {"patch", "channel", "orders", "--type", "merge", "-p",
+           R"({"spec":{"stream":{"maxAge":"2h","maxBytes":1048576},"consumer":{"ackWait":"1m"}}})"})
+          .code,
+      0);
+  EXPECT_TRUE(eventually(
+      [&] {
+        json si = streamInfo(stream("orders"));
+        return si.is_object() && si["config"]["max_age"] == int64_t{7200} * 1000000000 &&
+               si["config"]["max_bytes"] == 1048576;
+      },
+      kConverge, 200ms))
+      << streamInfo(stream("orders")).dump();
+  EXPECT_TRUE(eventually(
+      [&] {
+        return consumerInfo(stream("orders"))["config"]["ack_wait"] == int64_t{60} * 1000000000;
+      },
+      kConverge, 200ms));
+  EXPECT_EQ(waitCondition("orders", "Ready", "True").value("observedGeneration", 0), 2);
+  waitEvent("orders", "StreamUpdated");
+  waitEvent("orders", "ConsumerUpdated");
+
+  // Someone changes the stream behind our back: the resync puts the spec back.
+  auto edit = nats({"stream", "edit", stream("orders"), "--max-msgs", "5", "-f"});
+  ASSERT_EQ(edit.code, 0) << edit.err << edit.out;
+  EXPECT_TRUE(eventually([&] { return streamInfo(stream("orders"))["config"]["max_msgs"] == -1; },
+                         kConverge, 200ms));
+  waitEvent("orders", "StreamDriftRepaired");
+}
+
+TEST_F(ChannelTest, ImmutableFieldsAreRefusedByTheApiServerWithTheReason) {
+  ASSERT_EQ(apply(manifest("orders", "  stream: {storage: File, retention: WorkQueue}\n")).code, 0);
+  waitCondition("orders", "Ready", "True");
+  for (const char* patch : {R"({"spec":{"stream":{"storage":"Memory"}}})",
+                            R"({"spec":{"stream":{"retention":"Limits"}}})"}) {
+    auto r = kubectl({"patch", "channel", "orders", "--type", "merge", "-p", patch});
+    EXPECT_NE(r.code, 0) << patch;
+    EXPECT_NE(r.err.find("immutable"), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(streamInfo(stream("orders"))["config"]["storage"], "file");
+}
+
+TEST_F(ChannelTest, ConsumerDeletedBehindOurBackIsRecreated) {
+  ASSERT_EQ(apply(manifest("orders", "  {}\n")).code, 0);
+  waitCondition("orders", "Ready", "True");
+  auto rm = nats({"consumer", "rm", stream("orders"), "workers", "-f"});
+  ASSERT_EQ(rm.code, 0) << rm.err;
+  ASSERT_TRUE(
+      eventually([&] { return consumerInfo(stream("orders")).is_object(); }, kConverge, 200ms));
+  waitEvent("orders", "ConsumerRecreated");
+  // Deleting the whole stream is repaired too.
+  rm = nats({"stream", "rm", stream("orders"), "-f"});
+  ASSERT_EQ(rm.code, 0) << rm.err;
+  EXPECT_TRUE(eventually(
+      [&] {
+        return streamInfo(stream("orders")).is_object() &&
+               consumerInfo(stream("orders")).is_object();
+      },
+      kConverge, 200ms));
+  waitEvent("orders", "StreamRecreated");
+  waitCondition("orders", "Ready", "True");
+}
+
+TEST_F(ChannelTest, NatsRestartWithMemoryStorageBringsStreamAndConsumerBack) {
+  ASSERT_EQ(apply(manifest("fast", "  stream: {storage: Memory}\n")).code, 0);
+  waitCondition("fast", "Ready", "True");
+  ASSERT_EQ(streamInfo(stream("fast"))["config"]["storage"], "memory");
+
+  ASSERT_TRUE(nats_.stop().ok());
+  // While NATS is down the Channel says so, and the operator keeps running.
+  json down = waitCondition("fast", "Ready", "False");
+  EXPECT_EQ(down.value("reason", ""), "NatsUnavailable") << down.dump();
+  EXPECT_TRUE(op_.running());
+
+  ASSERT_TRUE(nats_.start().ok()) << nats_.log();
+  EXPECT_TRUE(eventually(
+      [&] {
+        return streamInfo(stream("fast")).is_object() && consumerInfo(stream("fast")).is_object();
+      },
+      kConverge, 200ms));
+  waitCondition("fast", "Ready", "True");
+  waitEvent("fast", "StreamRecreated");
+}
+
+TEST_F(ChannelTest, DeletionHonoursTheDeletionPolicyAndRemovesTheFinalizer) {
+  ASSERT_EQ(apply(manifest("kept", "  deletionPolicy: Retain\n")).code, 0);
+  ASSERT_EQ(apply(manifest("gone", "  deletionPolicy: Delete\n")).code, 0);
+  waitCondition("kept", "Ready", "True");
+  waitCondition("gone", "Ready", "True");
+  EXPECT_EQ(channel("kept")["metadata"]["finalizers"], json::array({"osmosis.dev/stream"}));
+  ASSERT_EQ(nats({"pub", ns_ + ".kept.x", "keep me"}).code, 0);
+
+  auto r = kubectl({"delete", "channel", "kept", "gone", "--timeout=60s"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(kubectl({"get", "channel", "kept"}).code, 0);
+  EXPECT_NE(kubectl({"get", "channel", "gone"}).code, 0);
+  json kept = streamInfo(stream("kept"));
+  ASSERT_TRUE(kept.is_object()) << "Retain must keep the stream";
+  EXPECT_EQ(kept["state"]["messages"], 1);
+  EXPECT_FALSE(streamInfo(stream("gone")).is_object()) << "Delete must remove the stream";
+  EXPECT_TRUE(eventReasons("kept").count("StreamRetained"));
+  EXPECT_TRUE(eventReasons("gone").count("StreamDeleted"));
+}
+
+TEST_F(ChannelTest, MetricsHealthAndReadiness) {
+  ASSERT_EQ(apply(manifest("orders", "  {}\n")).code, 0);
+  waitCondition("orders", "Ready", "True");
+  std::string port;
+  ASSERT_TRUE(eventually(
+      [&] {
+        for (const auto& line : [&] {
+               std::vector<std::string> lines;
+               std::stringstream ss(testing::readFile(dir_ + "/op.out"));
+               for (std::string l; std::getline(ss, l);)
+                 lines.push_back(l);
+               return lines;
+             }()) {
+          json j = json::parse(line, nullptr, false);
+          if (j.is_object() && j.value("msg", "").find("/metrics") != std::string::npos) {
+            std::string a = j.value("address", "");
+            port = a.substr(a.rfind(':') + 1);
+            return true;
+          }
+        }
+        return false;
+      },
+      10s));
+  auto get = [&](const std::string& path) {
+    return testing::runCommand(
+        {"curl", "-s", "-w", "\n%{http_code}", "http://127.0.0.1:" + port + path});
+  };
+  EXPECT_NE(get("/healthz").out.find("200"), std::string::npos);
+  EXPECT_NE(get("/readyz").out.find("200"), std::string::npos);
+  std::string m = get("/metrics").out;
+  for (const char* metric : {"osmosis_reconcile_total", "osmosis_workqueue_depth",
+                             "osmosis_nats_calls_total", "osmosis_channels 1"}) {
+    EXPECT_NE(m.find(metric), std::string::npos) << metric << " missing:\n" << m;
+  }
+}
+
+// Every kind of bad Channel ends in a clear rejection (from the API server's schema) or a clear
+// condition (from the operator), while a valid Channel keeps working beside them.
+TEST_F(ChannelTest, InvalidChannelsGetClearErrorsAndValidOnesKeepWorking) {
+  ASSERT_EQ(apply(manifest("good", "  subjects: [orders.>]\n")).code, 0);
+  waitCondition("good", "Ready", "True");
+
+  // 1. Rejected by the API server: kubectl fails and names the field.
+  struct Rejected {
+    const char* name;
+    const char* spec;
+    const char* mentions;
+  };
+  std::vector<Rejected> rejected = {
+      {"r-retention", "  stream: {retention: Forever}", "spec.stream.retention"},
+      {"r-storage", "  stream: {storage: Disk}", "spec.stream.storage"},
+      {"r-replicas0", "  stream: {replicas: 0}", "spec.stream.replicas"},
+      {"r-replicas9", "  stream: {replicas: 9}", "spec.stream.replicas"},
+      {"r-maxage", "  stream: {maxAge: a day}", "spec.stream.maxAge"},
+      {"r-msgsize", "  stream: {maxMsgSize: 100000000}", "spec.stream.maxMsgSize"},
+      {"r-discard", "  stream: {discard: Sometimes}", "spec.stream.discard"},
+      {"r-ackwait", "  consumer: {ackWait: '0'}", "spec.consumer.ackWait"},
+      {"r-maxdeliver", "  consumer: {maxDeliver: 0}", "spec.consumer.maxDeliver"},
+      {"r-maxackpending", "  consumer: {maxAckPending: 0}", "spec.consumer.maxAckPending"},
+      {"r-backoff", "  consumer: {backoff: [1s, soon]}", "spec.consumer.backoff"},
+      {"r-backoff-long", "  consumer: {maxDeliver: 2, backoff: [1s, 2s]}", "backoff"},
+      {"r-dead-wild", "  consumer: {deadLetterSubject: 'dead.*'}",
+       "spec.consumer.deadLetterSubject"},
+      {"r-policy", "  deletionPolicy: Orphan", "spec.deletionPolicy"},
+      {"r-minmax", "  scaling: {minReplicas: 5, maxReplicas: 2}", "minReplicas"},
+      {"r-port", "  worker: {app: {port: 70000}}", "spec.worker.app.port"},
+      {"r-path", "  worker: {app: {path: orders}}", "spec.worker.app.path"},
+      {"r-nosubjects", "  subjects: []", "spec.subjects"},
+      {"r-space", "  subjects: ['a b']", "spec.subjects"},
+      {"r-secret", "  nats: {secretRef: {}}", "spec.nats.secretRef.name"},
+      {"r-target", "  worker: {scaleTargetRef: {kind: Deployment}}",
+       "spec.worker.scaleTargetRef.name"},
+      {"r-step", "  scaling: {scaleDown: {maxStepPercent: 0}}", "maxStepPercent"},
+      {"r-unknown-type", "  stream: {maxMsgs: lots}", "spec.stream.maxMsgs"},
+  };
+  for (const auto& c : rejected) {
+    auto r = apply(manifest(c.name, std::string(c.spec) + "\n"));
+    EXPECT_NE(r.code, 0) << c.name << " was accepted";
+    EXPECT_NE(r.err.find(c.mentions), std::string::npos) << c.name << ": " << r.err;
+  }
+  // The name must be a DNS label (it becomes part of NATS names).
+  auto r = apply(manifest("orders.v2", "  {}\n"));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("metadata.name"), std::string::npos) << r.err;
+
+  // 2. Accepted by the schema, refused by the operator with a condition and an Event.
+  testing::NatsServer authNats({"", {"--user", "osmosis", "--pass", "right"}, 15000ms});
+  ASSERT_TRUE(authNats.start().ok()) << authNats.log();
+  std::string secrets =
+      "apiVersion: v1\nkind: Secret\nmetadata: {name: unreachable}\ndata: {url: " +
+      b64("nats://127.0.0.1:" + std::to_string(testing::freePort())) +
+      "}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: wrong-password}\ndata: {url: " +
+      b64(authNats.url()) + ", user: " + b64("osmosis") + ", password: " + b64("wrong") +
+      "}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: no-url}\ndata: {token: " + b64("t") +
+      "}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: bad-creds}\ndata: {url: " +
+      b64(authNats.url()) + ", creds: " + b64("this is not a creds file") + "}\n";
+  ASSERT_EQ(apply(secrets).code, 0);
+
+  struct Refused {
+    const char* name;
+    const char* spec;
+    std::set<std::string> reasons;  // acceptable Ready reasons
+    const char* mentions;
+  };
+  std::vector<Refused> refused = {
+      {"s-empty-token", "  subjects: ['a..b']", {"InvalidSpec"}, "empty token"},
+      {"s-partial-wild", "  subjects: ['a.b*']", {"InvalidSpec"}, "whole tokens"},
+      {"s-everything", "  subjects: ['>']", {"InvalidSpec"}, "capture"},
+      {"s-jsapi", "  subjects: ['$JS.API.>']", {"InvalidSpec"}, "capture"},
+      {"s-overlap-list", "  subjects: ['x.*', 'x.y']", {"InvalidSpec"}, "overlaps"},
+      {"s-dead-captured",
+       "  subjects: ['pay.>']\n  consumer: {deadLetterSubject: pay.dead}",
+       {"InvalidSpec"},
+       "captured"},
+      {"s-overlap-other", "  subjects: ['orders.created']", {"SubjectConflict"}, "good"},
+      {"s-no-secret",
+       "  nats: {secretRef: {name: does-not-exist}}",
+       {"NatsSecretNotFound"},
+       "does-not-exist"},
+      {"s-unreachable", "  nats: {secretRef: {name: unreachable}}", {"NatsUnavailable"}, ""},
+      {"s-wrong-password", "  nats: {secretRef: {name: wrong-password}}", {"NatsAuthFailed"}, ""},
+      {"s-no-url", "  nats: {secretRef: {name: no-url}}", {"NatsConfigInvalid"}, "url"},
+      {"s-bad-creds",
+       "  nats: {secretRef: {name: bad-creds}}",
+       {"NatsConfigInvalid", "NatsAuthFailed"},
+       ""},
+  };
+  for (const auto& c : refused) {
+    ASSERT_EQ(apply(manifest(c.name, std::string(c.spec) + "\n")).code, 0) << c.name;
+  }
+  for (const auto& c : refused) {
+    json ready;
+    bool ok = eventually(
+        [&] {
+          ready = condition(c.name, "Ready");
+          return ready.value("status", "") == "False" && c.reasons.count(ready.value("reason", ""));
+        },
+        kConverge, 200ms);
+    EXPECT_TRUE(ok) << c.name << ": " << ready.dump();
+    EXPECT_NE(ready.value("message", "").find(c.mentions), std::string::npos)
+        << c.name << ": " << ready.dump();
+    EXPECT_TRUE(eventReasons(c.name).count(ready.value("reason", "")))
+        << c.name << ": no Event for " << ready.value("reason", "");
+  }
+  // None of them made a stream; the good one is untouched, and a new valid one still works.
+  auto ls = nats({"stream", "ls", "--names"});
+  EXPECT_EQ(ls.out.find("S-"), std::string::npos) << ls.out;
+  EXPECT_EQ(condition("good", "Ready").value("status", ""), "True");
+  ASSERT_EQ(apply(manifest("late", "  {}\n")).code, 0);
+  waitCondition("late", "Ready", "True");
+  EXPECT_TRUE(op_.running());
+
+  // Fixing a refused Channel clears its condition.
+  ASSERT_EQ(kubectl({"patch", "channel", "s-empty-token", "--type", "merge", "-p",
+                     R"({"spec":{"subjects":["fixed.>"]}})"})
+                .code,
+            0);
+  waitCondition("s-empty-token", "Ready", "True");
+}
+
+}  // namespace
+}  // namespace osmosis
