@@ -1,10 +1,13 @@
 // The NATS layer against a real nats-server with JetStream (binary from OSMOSIS_NATS_SERVER).
 
+#include <mutex>
+
 #include <gtest/gtest.h>
 #include <nats/nats.h>
 
 #include "common/nats/connection.hpp"
 #include "common/nats/jetstream.hpp"
+#include "common/nats/subscription.hpp"
 #include "tests/fixtures/nats_server.hpp"
 
 namespace osmosis::nats {
@@ -255,6 +258,31 @@ TEST_F(JetStreamTest, ConnectionReconnectsAfterServerRestart) {
 }
 
 // ---- connecting: unreachable servers and credentials ----
+
+TEST_F(JetStreamTest, CoreSubscriptionDeliversMatchingSubjectsUntilDestroyed) {
+  std::mutex mu;
+  std::vector<std::string> got;
+  auto sub = Subscription::subscribe(conn_, "osmosis.report.>", [&](auto subject, auto data) {
+    std::lock_guard lock(mu);
+    got.push_back(std::string(subject) + "=" + std::string(data));
+  });
+  ASSERT_TRUE(sub.ok()) << sub.error().message;
+  ASSERT_TRUE(conn_->flush(5s).ok());
+  ASSERT_TRUE(conn_->publish("osmosis.report.shop.orders", "r1").ok());
+  ASSERT_TRUE(conn_->publish("other.subject", "no").ok());
+  ASSERT_TRUE(conn_->flush(5s).ok());
+  ASSERT_TRUE(testing::eventually(
+      [&] {
+        std::lock_guard lock(mu);
+        return !got.empty();
+      },
+      5s));
+  sub.value().reset();  // unsubscribes; nothing arrives after this
+  ASSERT_TRUE(conn_->publish("osmosis.report.shop.orders", "r2").ok());
+  ASSERT_TRUE(conn_->flush(5s).ok());
+  std::lock_guard lock(mu);
+  EXPECT_EQ(got, std::vector<std::string>{"osmosis.report.shop.orders=r1"});
+}
 
 TEST(NatsConnect, UnreachableServerIsAClearUnavailableError) {
   ConnectionOptions o;
