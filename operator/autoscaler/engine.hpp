@@ -1,0 +1,62 @@
+#pragma once
+
+// The autoscaler's decision engine: pure and deterministic. Signals and the time go in; the
+// desired replicas and the reason come out. No I/O and no clock: the caller passes `now` (the
+// steady clock) and stamps every signal with the same clock. One Engine per Channel; it keeps
+// the state the rules need (stabilization window, arrival rate, per-pod throughput, last
+// activity). Rules: docs/autoscaler.md.
+
+#include <optional>
+
+#include "common/util/result.hpp"
+#include "operator/autoscaler/decision.hpp"
+#include "operator/autoscaler/policy.hpp"
+#include "operator/autoscaler/rates.hpp"
+#include "operator/autoscaler/signals.hpp"
+#include "operator/autoscaler/window.hpp"
+
+namespace osmosis::autoscaler {
+
+class Engine {
+ public:
+  // Fails (kInvalidArgument) when the policy or tuning is out of bounds.
+  static Result<Engine> create(const Policy& policy, const Tuning& tuning = {});
+
+  // Changes the policy (the Channel was edited), keeping what was learned and the window.
+  Status setPolicy(const Policy& policy);
+  const Policy& policy() const { return policy_; }
+
+  // Decides for `now`. A `now` earlier than a previous one is treated as that one (time never
+  // goes back inside the engine). Call it on every report and on a short tick (about 1 s):
+  // a gap longer than policy.reportStaleness between calls with a signal counts as a loss of
+  // signal, which restarts the stabilization window and the idle period.
+  Decision evaluate(const Inputs& inputs, TimePoint now);
+
+  // The size of the kept state, for tests and metrics: both stay bounded however long it runs.
+  size_t podsTracked() const { return throughput_.podsTracked(); }
+  size_t windowEntries() const { return window_.size(); }
+
+ private:
+  Engine(const Policy& policy, const Tuning& tuning);
+
+  struct ScaleDownStep {
+    TimePoint at;
+    int from = 0;
+    int to = 0;
+  };
+
+  Policy policy_;
+  Tuning tuning_;
+  StabilizationWindow window_;
+  ArrivalRate arrival_;
+  PodThroughput throughput_;
+  int64_t staleAckBaseline_ = 0;  // ack-pending no live pod held, when pods last reported
+  std::optional<TimePoint> lastNow_;
+  std::optional<TimePoint> signalSince_;     // start of the current unbroken run of signal
+  std::optional<TimePoint> lastSignalAt_;    // the last evaluation with a signal
+  std::optional<TimePoint> lastActivityAt_;  // backlog, arrivals or processing last seen
+  std::optional<TimePoint> lastScaleUpAt_;
+  std::optional<ScaleDownStep> lastScaleDown_;
+};
+
+}  // namespace osmosis::autoscaler

@@ -1,0 +1,97 @@
+#include "operator/autoscaler/rates.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+namespace osmosis::autoscaler {
+namespace {
+
+double seconds(Clock::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
+
+}  // namespace
+
+bool ArrivalRate::observe(uint64_t streamLastSequence, TimePoint readAt) {
+  if (!lastReadAt_ || streamLastSequence < lastSequence_) {
+    lastReadAt_ = readAt;
+    lastSequence_ = streamLastSequence;
+    return false;
+  }
+  if (readAt <= *lastReadAt_) return false;
+  const double dt = seconds(readAt - *lastReadAt_);
+  const uint64_t arrived = streamLastSequence - lastSequence_;
+  const double instant = static_cast<double>(arrived) / dt;
+  const double alpha = 1.0 - std::exp(-dt / std::chrono::duration<double>(smoothing_).count());
+  rate_ += alpha * (instant - rate_);
+  measured_ = true;
+  lastReadAt_ = readAt;
+  lastSequence_ = streamLastSequence;
+  return arrived > 0;
+}
+
+std::optional<double> ArrivalRate::rate(TimePoint now, std::chrono::seconds maxAge) const {
+  if (!measured_ || !lastReadAt_) return std::nullopt;
+  if (now > *lastReadAt_ && now - *lastReadAt_ > maxAge) return std::nullopt;
+  return rate_;
+}
+
+bool PodThroughput::atCapacity(const PodReport& report) const {
+  return report.consumer && report.consumer->pending > 0 && report.inFlight > 0 &&
+         report.busyFraction >= tuning_.busyFraction;
+}
+
+bool PodThroughput::observe(const PodReport& report, TimePoint at) {
+  auto [it, inserted] = pods_.try_emplace(report.pod);
+  Pod& pod = it->second;
+  if (!inserted && at <= pod.lastAt) return false;
+
+  bool processedMore = false;
+  if (!inserted && report.processed < pod.lastProcessed) {
+    pod.run.reset();  // the sidecar restarted: its counter began again
+  } else if (!inserted) {
+    processedMore = report.processed > pod.lastProcessed;
+  }
+  pod.lastAt = at;
+  pod.lastProcessed = report.processed;
+
+  if (!atCapacity(report)) {
+    pod.run.reset();
+    return processedMore;
+  }
+  if (!pod.run) {
+    pod.run = BusyRun{at, report.processed};
+    return processedMore;
+  }
+  const auto span = at - pod.run->startAt;
+  if (span >= tuning_.minThroughputSpan) {
+    const double rate =
+        static_cast<double>(report.processed - pod.run->startProcessed) / seconds(span);
+    // A pod that processed nothing while work waited is stuck, not a measure of capacity.
+    if (rate > 0) pod.measured = Measurement{rate, at};
+    if (span >= tuning_.maxThroughputSpan) pod.run = BusyRun{at, report.processed};
+  }
+  return processedMore;
+}
+
+std::optional<double> PodThroughput::perPodRate(TimePoint now) const {
+  std::vector<double> rates;
+  for (const auto& [name, pod] : pods_) {
+    if (pod.measured &&
+        (now <= pod.measured->at || now - pod.measured->at <= tuning_.throughputMaxAge))
+      rates.push_back(pod.measured->rate);
+  }
+  if (rates.empty()) return std::nullopt;
+  std::sort(rates.begin(), rates.end());
+  const size_t mid = rates.size() / 2;
+  return rates.size() % 2 == 1 ? rates[mid] : (rates[mid - 1] + rates[mid]) / 2;
+}
+
+void PodThroughput::prune(TimePoint now) {
+  std::erase_if(pods_, [&](const auto& entry) {
+    return now > entry.second.lastAt && now - entry.second.lastAt > tuning_.throughputMaxAge;
+  });
+}
+
+}  // namespace osmosis::autoscaler

@@ -1,0 +1,1176 @@
+// The autoscaler's decision engine: every rule, its boundaries, clock edge cases, noisy and
+// contradictory reports, and a seeded property test over long random input sequences.
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "operator/autoscaler/backlog.hpp"
+#include "operator/autoscaler/decision.hpp"
+#include "operator/autoscaler/engine.hpp"
+#include "operator/autoscaler/policy.hpp"
+#include "operator/autoscaler/rates.hpp"
+#include "operator/autoscaler/signals.hpp"
+#include "operator/autoscaler/window.hpp"
+
+namespace osmosis::autoscaler {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+// Far from the clock's epoch, so "t0 - 10s" is an ordinary time.
+const TimePoint t0 = TimePoint{} + 100000s;
+
+TimePoint at(double secondsAfterT0) {
+  return t0 +
+         std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(secondsAfterT0));
+}
+
+Engine makeEngine(const Policy& policy = {}, const Tuning& tuning = {}) {
+  auto engine = Engine::create(policy, tuning);
+  EXPECT_TRUE(engine.ok()) << engine.error().message;
+  return std::move(engine).value();
+}
+
+PodReport report(const std::string& pod, TimePoint receivedAt, uint64_t pending,
+                 int64_t ackPending = 0, int64_t inFlight = 0) {
+  PodReport r;
+  r.pod = pod;
+  r.receivedAt = receivedAt;
+  r.consumer = ConsumerCounts{pending, ackPending, 0};
+  r.inFlight = inFlight;
+  return r;
+}
+
+// A report from a pod at capacity: work waiting, messages in flight, busy all interval.
+PodReport busyReport(const std::string& pod, TimePoint receivedAt, uint64_t processed,
+                     uint64_t pending = 1000, double rate = 0) {
+  PodReport r = report(pod, receivedAt, pending, 8, 8);
+  r.processed = processed;
+  r.busyFraction = 1.0;
+  r.rate = rate;
+  return r;
+}
+
+ConsumerSnapshot snapshot(TimePoint readAt, uint64_t pending, int64_t ackPending = 0,
+                          uint64_t streamLastSequence = 0) {
+  return ConsumerSnapshot{ConsumerCounts{pending, ackPending, 0}, streamLastSequence, readAt};
+}
+
+Inputs fromReports(int current, std::vector<PodReport> reports) {
+  Inputs in;
+  in.currentReplicas = current;
+  in.reports = std::move(reports);
+  return in;
+}
+
+Inputs fromConsumer(int current, const ConsumerSnapshot& consumer) {
+  Inputs in;
+  in.currentReplicas = current;
+  in.consumer = consumer;
+  return in;
+}
+
+// A closed loop: evaluates every `every` and applies each decision at once (a faithful
+// actuator), recording the changes.
+struct Change {
+  double at;  // seconds after t0
+  int from;
+  int to;
+  DecisionKind kind;
+  bool operator==(const Change&) const = default;
+};
+
+std::ostream& operator<<(std::ostream& os, const Change& c) {
+  return os << "{" << c.at << "s " << c.from << "->" << c.to << " " << kindName(c.kind) << "}";
+}
+
+struct Loop {
+  Loop(Engine e, int startReplicas) : engine(std::move(e)), replicas(startReplicas) {}
+
+  Engine engine;
+  int replicas = 0;
+  double now = 0;  // seconds after t0
+  std::vector<Change> changes;
+  Decision last;
+
+  // Evaluates at now, now + every, ... up to and including `until`.
+  void run(double until, const std::function<Inputs(TimePoint, int)>& inputs, double every = 1) {
+    for (; now <= until + 1e-9; now += every) {
+      last = engine.evaluate(inputs(at(now), replicas), at(now));
+      if (last.desiredReplicas != replicas) {
+        changes.push_back({now, replicas, last.desiredReplicas, last.kind});
+        replicas = last.desiredReplicas;
+      }
+    }
+  }
+};
+
+// One live pod (while there are replicas) reporting this backlog as pending.
+std::function<Inputs(TimePoint, int)> pendingBacklog(uint64_t pending) {
+  return [pending](TimePoint now, int current) {
+    Inputs in;
+    in.currentReplicas = current;
+    if (current > 0)
+      in.reports.push_back(report("pod-a", now, pending));
+    else
+      in.consumer = snapshot(now, pending);
+    return in;
+  };
+}
+
+// --- Policy ----------------------------------------------------------------------------------
+
+TEST(EnginePolicy, DefaultsMirrorTheChannelSpec) {
+  const Policy p;
+  EXPECT_EQ(p.minReplicas, 0);
+  EXPECT_EQ(p.maxReplicas, 10);
+  EXPECT_EQ(p.targetBacklogPerReplica, 100);
+  EXPECT_EQ(p.targetDrainSeconds, 10);
+  EXPECT_EQ(p.activationBacklog, 1);
+  EXPECT_EQ(p.stabilizationSeconds, 60);
+  EXPECT_EQ(p.maxStepPercent, 50);
+  EXPECT_EQ(p.scaleToZeroAfterSeconds, 120);
+  EXPECT_EQ(p.scaleUpMaxStep, 0);
+  EXPECT_DOUBLE_EQ(p.headroom, 1.2);
+  EXPECT_EQ(p.reportStaleness, 5s);
+  EXPECT_TRUE(validate(p).ok());
+  EXPECT_TRUE(validate(Tuning{}).ok());
+}
+
+TEST(EnginePolicy, RejectsOutOfBoundsFields) {
+  struct Case {
+    const char* field;
+    std::function<void(Policy&)> spoil;
+  };
+  const std::vector<Case> cases = {
+      {"minReplicas", [](Policy& p) { p.minReplicas = -1; }},
+      {"maxReplicas", [](Policy& p) { p.maxReplicas = 0; }},
+      {"minReplicas", [](Policy& p) { p.minReplicas = 11; }},
+      {"targetBacklogPerReplica", [](Policy& p) { p.targetBacklogPerReplica = 0; }},
+      {"targetDrainSeconds", [](Policy& p) { p.targetDrainSeconds = 0; }},
+      {"activationBacklog", [](Policy& p) { p.activationBacklog = 0; }},
+      {"stabilizationSeconds", [](Policy& p) { p.stabilizationSeconds = -1; }},
+      {"maxStepPercent", [](Policy& p) { p.maxStepPercent = 0; }},
+      {"maxStepPercent", [](Policy& p) { p.maxStepPercent = 101; }},
+      {"scaleToZeroAfterSeconds", [](Policy& p) { p.scaleToZeroAfterSeconds = -1; }},
+      {"scaleUpMaxStep", [](Policy& p) { p.scaleUpMaxStep = -1; }},
+      {"headroom", [](Policy& p) { p.headroom = 0.9; }},
+      {"headroom", [](Policy& p) { p.headroom = std::nan(""); }},
+      {"reportStaleness", [](Policy& p) { p.reportStaleness = 0ms; }},
+      {"scaleDownStepSeconds", [](Policy& p) { p.scaleDownStepSeconds = -1; }},
+  };
+  for (const auto& c : cases) {
+    Policy p;
+    c.spoil(p);
+    auto status = validate(p);
+    ASSERT_FALSE(status.ok()) << c.field;
+    EXPECT_EQ(status.error().code, Error::Code::kInvalidArgument);
+    EXPECT_THAT(status.error().message, HasSubstr(c.field));
+    EXPECT_FALSE(Engine::create(p).ok()) << c.field;
+  }
+  Tuning t;
+  t.busyFraction = 0;
+  EXPECT_FALSE(Engine::create(Policy{}, t).ok());
+}
+
+TEST(EnginePolicy, SetPolicyRejectsInvalidAndKeepsTheOld) {
+  Engine e = makeEngine();
+  Policy bad;
+  bad.maxReplicas = 0;
+  EXPECT_FALSE(e.setPolicy(bad).ok());
+  EXPECT_EQ(e.policy().maxReplicas, 10);
+  Policy smaller;
+  smaller.maxReplicas = 3;
+  ASSERT_TRUE(e.setPolicy(smaller).ok());
+  // Above the new maximum: down to it at once (bounds are configuration, not a recommendation).
+  auto d = e.evaluate(fromReports(8, {report("a", t0, 5000)}), t0);
+  EXPECT_EQ(d.desiredReplicas, 3);
+  EXPECT_EQ(d.kind, DecisionKind::kScaledDown);
+  EXPECT_THAT(d.reason, HasSubstr("capped at maxReplicas 3"));
+}
+
+// --- Kinds -----------------------------------------------------------------------------------
+
+TEST(EngineKind, ClassifiesRelativeToCurrent) {
+  struct Case {
+    int current, desired;
+    DecisionKind kind;
+    const char* name;
+  };
+  for (const auto& c : std::vector<Case>{{0, 0, DecisionKind::kNone, "None"},
+                                         {3, 3, DecisionKind::kNone, "None"},
+                                         {0, 1, DecisionKind::kActivated, "Activated"},
+                                         {0, 6, DecisionKind::kActivated, "Activated"},
+                                         {2, 6, DecisionKind::kScaledUp, "ScaledUp"},
+                                         {6, 3, DecisionKind::kScaledDown, "ScaledDown"},
+                                         {1, 0, DecisionKind::kScaledToZero, "ScaledToZero"},
+                                         {5, 0, DecisionKind::kScaledToZero, "ScaledToZero"}}) {
+    EXPECT_EQ(classify(c.current, c.desired), c.kind) << c.current << "->" << c.desired;
+    EXPECT_STREQ(kindName(c.kind), c.name);
+  }
+  EXPECT_STREQ(modeName(Mode::kLag), "lag");
+  EXPECT_STREQ(modeName(Mode::kDrain), "drain");
+}
+
+// --- Backlog from signals --------------------------------------------------------------------
+
+TEST(EngineBacklog, FreshnessBoundaries) {
+  const auto limit = 5000ms;
+  EXPECT_EQ(freshness(t0, t0, limit), Freshness::kFresh);
+  EXPECT_EQ(freshness(t0 - 5s, t0, limit), Freshness::kFresh);  // exactly the limit: fresh
+  EXPECT_EQ(freshness(t0 - 5s - 1ns, t0, limit), Freshness::kStale);
+  EXPECT_EQ(freshness(t0 + 5s, t0, limit), Freshness::kFresh);  // ahead by the limit: fresh
+  EXPECT_EQ(freshness(t0 + 5s + 1ns, t0, limit), Freshness::kFuture);
+}
+
+TEST(EngineBacklog, LiveReportsOnePerPodNewestWins) {
+  std::vector<PodReport> reports = {report("a", t0 - 2s, 10, 0, 1), report("b", t0 - 9s, 99),
+                                    report("a", t0 - 1s, 20, 0, 2), report("c", t0 + 60s, 7),
+                                    report("a", t0 - 1s, 30, 0, 3)};
+  auto live = selectLive(reports, t0, 5s);
+  ASSERT_EQ(live.live.size(), 1u);
+  EXPECT_EQ(live.live[0]->consumer->pending, 30u);  // tie on time: the later one in the list
+  EXPECT_EQ(live.stale, 1);
+  EXPECT_EQ(live.future, 1);
+}
+
+TEST(EngineBacklog, ContradictoryReportsFreshestWinsTiesTakeTheLarger) {
+  std::vector<PodReport> reports = {report("a", t0 - 1s, 900, 10, 4), report("b", t0, 100, 5, 3),
+                                    report("c", t0 - 3s, 5000, 0, 0)};
+  auto b = estimateBacklog(selectLive(reports, t0, 5s), std::nullopt, t0, 5s, 0);
+  EXPECT_EQ(b.source, BacklogSource::kReports);
+  EXPECT_EQ(b.figuresFrom, "b");
+  EXPECT_EQ(b.pending, 100u);
+  EXPECT_EQ(b.ackPending, 5);
+  EXPECT_EQ(b.heldByLivePods, 7);
+  EXPECT_EQ(b.inFlight, 5);
+  EXPECT_EQ(b.total, 105u);
+
+  reports = {report("a", t0, 100, 5, 0), report("b", t0, 300, 1, 0), report("c", t0, 300, 2, 0)};
+  b = estimateBacklog(selectLive(reports, t0, 5s), std::nullopt, t0, 5s, 0);
+  EXPECT_EQ(b.figuresFrom, "c");  // same time: larger pending, then larger ack-pending
+  EXPECT_EQ(b.pending, 300u);
+}
+
+TEST(EngineBacklog, AckPendingCountsOnlyWhatLivePodsHold) {
+  // 60 ack-pending, live pods hold 45: the other 15 (a dead pod's, naked, or #6093's) are not
+  // counted.
+  std::vector<PodReport> reports = {report("a", t0, 500, 60, 40), report("b", t0 - 1s, 480, 58, 5)};
+  auto b = estimateBacklog(selectLive(reports, t0, 5s), std::nullopt, t0, 5s, 0);
+  EXPECT_EQ(b.inFlight, 45);
+  EXPECT_EQ(b.uncountedAckPending, 15);
+  EXPECT_EQ(b.total, 545u);
+  EXPECT_EQ(describe(b),
+            "backlog 545 (pending 500, in flight 45, 15 ack-pending held by no live pod ignored)");
+  // Pods may hold more than the (earlier) read says: never more than ack-pending is counted.
+  reports = {report("a", t0, 0, 3, 8)};
+  b = estimateBacklog(selectLive(reports, t0, 5s), std::nullopt, t0, 5s, 0);
+  EXPECT_EQ(b.inFlight, 3);
+  EXPECT_EQ(describe(b), "backlog 3 (pending 0, in flight 3)");
+}
+
+TEST(EngineBacklog, ConsumerReadWhenNoPodReportsFigures) {
+  const auto consumer = snapshot(t0 - 1s, 70, 9);
+  // No reports at all: the operator's read, all ack-pending counted (no baseline).
+  auto b = estimateBacklog(selectLive({}, t0, 5s), consumer, t0, 5s, 0);
+  EXPECT_EQ(b.source, BacklogSource::kConsumerInfo);
+  EXPECT_EQ(b.total, 79u);
+  // Minus the ack-pending last seen unheld while pods were live.
+  b = estimateBacklog(selectLive({}, t0, 5s), consumer, t0, 5s, 4);
+  EXPECT_EQ(b.inFlight, 5);
+  EXPECT_EQ(b.uncountedAckPending, 4);
+  b = estimateBacklog(selectLive({}, t0, 5s), consumer, t0, 5s, 100);
+  EXPECT_EQ(b.inFlight, 0);
+  EXPECT_EQ(b.total, 70u);
+  // Stale reports do not count as live; a live pod without figures still holds its messages.
+  std::vector<PodReport> reports = {report("old", t0 - 6s, 1)};
+  PodReport noFigures = report("a", t0, 0, 0, 2);
+  noFigures.consumer.reset();
+  reports.push_back(noFigures);
+  b = estimateBacklog(selectLive(reports, t0, 5s), consumer, t0, 5s, 0);
+  EXPECT_EQ(b.source, BacklogSource::kConsumerInfo);
+  EXPECT_EQ(b.livePods, 1);
+  EXPECT_EQ(b.staleReports, 1);
+  EXPECT_EQ(b.inFlight, 2);
+  EXPECT_EQ(b.total, 72u);
+  // Fresh pod figures beat even a newer consumer read.
+  reports = {report("a", t0 - 2s, 10)};
+  b = estimateBacklog(selectLive(reports, t0, 5s), snapshot(t0, 999), t0, 5s, 0);
+  EXPECT_EQ(b.source, BacklogSource::kReports);
+  EXPECT_EQ(b.total, 10u);
+  // A stale read and no live pod: nothing to go on.
+  b = estimateBacklog(selectLive({}, t0, 5s), snapshot(t0 - 6s, 999), t0, 5s, 0);
+  EXPECT_EQ(b.source, BacklogSource::kNone);
+}
+
+TEST(EngineBacklog, NegativeFiguresCountAsZero) {
+  std::vector<PodReport> reports = {report("a", t0, 5, -3, -7)};
+  auto b = estimateBacklog(selectLive(reports, t0, 5s), std::nullopt, t0, 5s, -2);
+  EXPECT_EQ(b.ackPending, 0);
+  EXPECT_EQ(b.heldByLivePods, 0);
+  EXPECT_EQ(b.total, 5u);
+}
+
+// --- Lag mode --------------------------------------------------------------------------------
+
+TEST(EngineLag, DesiredIsBacklogOverTargetPerReplica) {
+  struct Case {
+    uint64_t pending;
+    int current;
+    int desired;
+  };
+  // Scale-up is immediate; scale-down needs the window, so only up or equal here.
+  for (const auto& c : std::vector<Case>{{1, 1, 1},
+                                         {100, 1, 1},
+                                         {101, 1, 2},
+                                         {200, 1, 2},
+                                         {201, 1, 3},
+                                         {560, 2, 6},
+                                         {999, 3, 10},
+                                         {1000, 3, 10},
+                                         {1001, 3, 10},  // capped at maxReplicas
+                                         {UINT64_MAX, 1, 10},
+                                         {0, 1, 1}}) {
+    Engine e = makeEngine();
+    auto d = e.evaluate(fromReports(c.current, {report("a", t0, c.pending)}), t0);
+    EXPECT_EQ(d.desiredReplicas, c.desired) << c.pending;
+    EXPECT_EQ(d.mode, Mode::kLag);
+    EXPECT_TRUE(d.hasSignal);
+  }
+}
+
+TEST(EngineLag, ReasonNamesTheNumbers) {
+  Engine e = makeEngine();
+  auto d = e.evaluate(fromReports(2, {report("a", t0, 500, 60, 60)}), t0);
+  EXPECT_EQ(d.desiredReplicas, 6);
+  EXPECT_EQ(d.kind, DecisionKind::kScaledUp);
+  EXPECT_EQ(d.reason, "backlog 560 (pending 500, in flight 60) > 2 x 100/replica");
+  EXPECT_EQ(d.backlog.total, 560u);
+  EXPECT_EQ(d.backlog.pending, 500u);
+  EXPECT_EQ(d.backlog.inFlight, 60);
+
+  d = e.evaluate(fromReports(6, {report("a", t0 + 1s, 5000)}), t0 + 1s);
+  EXPECT_EQ(d.desiredReplicas, 10);
+  EXPECT_EQ(d.reason,
+            "backlog 5000 (pending 5000, in flight 0) > 6 x 100/replica; capped at maxReplicas 10");
+}
+
+TEST(EngineLag, MinReplicasIsAFloor) {
+  Policy p;
+  p.minReplicas = 3;
+  Engine e = makeEngine(p);
+  auto d = e.evaluate(fromReports(1, {report("a", t0, 0)}), t0);
+  EXPECT_EQ(d.desiredReplicas, 3);
+  EXPECT_EQ(d.kind, DecisionKind::kScaledUp);
+  EXPECT_THAT(d.reason, HasSubstr("raised to minReplicas 3"));
+}
+
+TEST(EngineLag, ScaleUpStepLimitAppliesPerObservedChange) {
+  Policy p;
+  p.maxReplicas = 50;
+  p.scaleUpMaxStep = 4;
+  Engine e = makeEngine(p);
+  // Until the new count is observed, the same step is asked for again (idempotent).
+  auto d = e.evaluate(fromReports(1, {report("a", t0, 2000)}), t0);
+  EXPECT_EQ(d.desiredReplicas, 5);
+  EXPECT_THAT(d.reason, HasSubstr("scale-up limited to +4 per step"));
+  d = e.evaluate(fromReports(1, {report("a", t0 + 100ms, 2000)}), t0 + 100ms);
+  EXPECT_EQ(d.desiredReplicas, 5);
+  d = e.evaluate(fromReports(5, {report("a", t0 + 200ms, 2000)}), t0 + 200ms);
+  EXPECT_EQ(d.desiredReplicas, 9);
+  d = e.evaluate(fromReports(18, {report("a", t0 + 300ms, 2000)}), t0 + 300ms);
+  EXPECT_EQ(d.desiredReplicas, 20);
+  EXPECT_THAT(d.reason, Not(HasSubstr("limited")));
+}
+
+TEST(EngineLag, UnlimitedScaleUpIsOneStep) {
+  Policy p;
+  p.maxReplicas = 20;
+  Engine e = makeEngine(p);
+  auto d = e.evaluate(fromReports(1, {report("a", t0, 2000)}), t0);
+  EXPECT_EQ(d.desiredReplicas, 20);  // 1 -> 20 in one step (the HPA needs about 45 s)
+}
+
+// --- Activation from zero --------------------------------------------------------------------
+
+TEST(EngineActivation, FirstMessageWakesTheTarget) {
+  struct Case {
+    int64_t activationBacklog;
+    uint64_t pending;
+    int desired;
+  };
+  for (const auto& c : std::vector<Case>{
+           {1, 0, 0}, {1, 1, 1}, {10, 9, 0}, {10, 10, 1}, {1, 560, 6}, {1, 100000, 10}}) {
+    Policy p;
+    p.activationBacklog = c.activationBacklog;
+    Engine e = makeEngine(p);
+    // At zero no pod reports: the operator's own read is the signal, and one read suffices.
+    auto d = e.evaluate(fromConsumer(0, snapshot(t0, c.pending)), t0);
+    EXPECT_EQ(d.desiredReplicas, c.desired) << c.activationBacklog << "/" << c.pending;
+    EXPECT_EQ(d.kind, c.desired > 0 ? DecisionKind::kActivated : DecisionKind::kNone);
+    EXPECT_EQ(d.backlog.source, BacklogSource::kConsumerInfo);
+  }
+}
+
+TEST(EngineActivation, Reasons) {
+  Engine e = makeEngine();
+  auto d = e.evaluate(fromConsumer(0, snapshot(t0, 0)), t0);
+  EXPECT_EQ(d.reason,
+            "backlog 0 (pending 0, in flight 0) needs 0 x 100/replica; below activationBacklog 1: "
+            "staying at zero");
+  d = e.evaluate(fromConsumer(0, snapshot(t0 + 1s, 1)), t0 + 1s);
+  EXPECT_EQ(d.reason,
+            "activation: backlog 1 >= 1; backlog 1 (pending 1, in flight 0) needs 1 x 100/replica");
+}
+
+TEST(EngineActivation, MinReplicasAndStepLimitFromZero) {
+  Policy p;
+  p.minReplicas = 2;
+  Engine e = makeEngine(p);
+  auto d = e.evaluate(fromConsumer(0, snapshot(t0, 0)), t0);
+  EXPECT_EQ(d.desiredReplicas, 2);
+  EXPECT_EQ(d.kind, DecisionKind::kActivated);
+
+  Policy stepped;
+  stepped.scaleUpMaxStep = 3;
+  Engine f = makeEngine(stepped);
+  d = f.evaluate(fromConsumer(0, snapshot(t0, 900)), t0);
+  EXPECT_EQ(d.desiredReplicas, 3);
+  EXPECT_EQ(d.kind, DecisionKind::kActivated);
+}
+
+// --- Scale-down: window, step, period --------------------------------------------------------
+
+TEST(EngineScaleDown, BurstThenDrainedTimeline) {
+  Loop loop{makeEngine(), 1};
+  loop.run(0, pendingBacklog(560));
+  loop.run(200, pendingBacklog(0));
+  // Up at once; down after the 60 s window (the burst's 6 counts through t=60), by 50% per
+  // 15 s step; to zero 120 s after the backlog was last seen.
+  EXPECT_THAT(loop.changes, ::testing::ElementsAre(Change{0, 1, 6, DecisionKind::kScaledUp},
+                                                   Change{61, 6, 3, DecisionKind::kScaledDown},
+                                                   Change{76, 3, 2, DecisionKind::kScaledDown},
+                                                   Change{91, 2, 1, DecisionKind::kScaledDown},
+                                                   Change{120, 1, 0, DecisionKind::kScaledToZero}));
+}
+
+TEST(EngineScaleDown, ReasonsWhileWaiting) {
+  Loop loop{makeEngine(), 1};
+  loop.run(0, pendingBacklog(560));
+  loop.run(30, pendingBacklog(0));
+  EXPECT_EQ(loop.last.desiredReplicas, 6);
+  EXPECT_EQ(loop.last.recommendedReplicas, 1);
+  EXPECT_EQ(loop.last.reason,
+            "backlog 0 (pending 0, in flight 0) needs 0 x 100/replica; scale-down held: largest "
+            "recommendation in the last 60s is 6; idle 30s of 120s before scale to zero");
+  loop.run(61, pendingBacklog(0));
+  EXPECT_THAT(loop.last.reason, HasSubstr("scale-down limited to -3 (50%)"));
+  loop.run(70, pendingBacklog(0));
+  EXPECT_THAT(loop.last.reason, HasSubstr("next scale-down step in 6s"));
+}
+
+TEST(EngineScaleDown, LargestRecommendationInTheWindowWins) {
+  Policy p;
+  p.maxStepPercent = 100;
+  Loop loop{makeEngine(p), 1};
+  loop.run(0, pendingBacklog(900));   // 9
+  loop.run(30, pendingBacklog(400));  // 4 from t=1 to t=30
+  loop.run(100, pendingBacklog(100));
+  // At t=61 the 9 has left the window, the 4s (t<=30) have not: 9 -> 4; at t=91 -> 1.
+  EXPECT_THAT(loop.changes, ::testing::ElementsAre(Change{0, 1, 9, DecisionKind::kScaledUp},
+                                                   Change{61, 9, 4, DecisionKind::kScaledDown},
+                                                   Change{91, 4, 1, DecisionKind::kScaledDown}));
+}
+
+TEST(EngineScaleDown, StepIsAtLeastOneAndAtMostThePercent) {
+  struct Case {
+    int current;
+    int percent;
+    int desired;
+  };
+  for (const auto& c : std::vector<Case>{
+           {10, 50, 5}, {3, 50, 2}, {2, 10, 1}, {10, 1, 9}, {10, 100, 1}, {9, 34, 6}}) {
+    Policy p;
+    p.maxStepPercent = c.percent;
+    p.stabilizationSeconds = 0;
+    p.minReplicas = 1;
+    Engine e = makeEngine(p);
+    auto d = e.evaluate(fromReports(c.current, {report("a", t0, 0)}), t0);
+    EXPECT_EQ(d.desiredReplicas, c.desired) << c.current << " at " << c.percent << "%";
+  }
+}
+
+TEST(EngineScaleDown, PendingStepIsRepeatedUntilObserved) {
+  Policy p;
+  p.stabilizationSeconds = 0;
+  Engine e = makeEngine(p);
+  auto d = e.evaluate(fromReports(10, {report("a", t0, 0)}), t0);
+  EXPECT_EQ(d.desiredReplicas, 5);
+  // The actuator has not applied it yet: the same answer, not a hold and not a second step.
+  d = e.evaluate(fromReports(10, {report("a", t0 + 1s, 0)}), t0 + 1s);
+  EXPECT_EQ(d.desiredReplicas, 5);
+  // Applied: wait out the step period.
+  d = e.evaluate(fromReports(5, {report("a", t0 + 2s, 0)}), t0 + 2s);
+  EXPECT_EQ(d.desiredReplicas, 5);
+  d = e.evaluate(fromReports(5, {report("a", t0 + 15s, 0)}), t0 + 15s);
+  EXPECT_EQ(d.desiredReplicas, 3);
+}
+
+TEST(EngineScaleDown, ZeroWindowAndZeroPeriodStepEveryEvaluation) {
+  Policy p;
+  p.stabilizationSeconds = 0;
+  p.scaleDownStepSeconds = 0;
+  p.minReplicas = 1;
+  Loop loop{makeEngine(p), 8};
+  loop.run(3, pendingBacklog(0));
+  EXPECT_THAT(loop.changes, ::testing::ElementsAre(Change{0, 8, 4, DecisionKind::kScaledDown},
+                                                   Change{1, 4, 2, DecisionKind::kScaledDown},
+                                                   Change{2, 2, 1, DecisionKind::kScaledDown}));
+}
+
+TEST(EngineScaleDown, AFreshEngineWaitsAWholeWindowBeforeScalingDown) {
+  // The operator restarted: it has no history, so it must not act on one quiet reading.
+  Policy p;
+  p.minReplicas = 1;
+  Loop loop{makeEngine(p), 5};
+  loop.run(59, pendingBacklog(0));
+  EXPECT_TRUE(loop.changes.empty());
+  EXPECT_THAT(loop.last.reason, HasSubstr("scale-down waits: signal for 59s of the 60s window"));
+  loop.run(60, pendingBacklog(0));
+  EXPECT_THAT(loop.changes, ::testing::ElementsAre(Change{60, 5, 3, DecisionKind::kScaledDown}));
+}
+
+TEST(EngineScaleDown, ASignalGapRestartsTheWindow) {
+  Policy p;
+  p.minReplicas = 1;
+  Loop loop{makeEngine(p), 5};
+  loop.run(40, pendingBacklog(0));
+  loop.now = 50;  // no evaluation for 10 s: longer than the staleness limit
+  loop.run(109, pendingBacklog(0));
+  EXPECT_TRUE(loop.changes.empty());
+  loop.run(110, pendingBacklog(0));
+  EXPECT_THAT(loop.changes, ::testing::ElementsAre(Change{110, 5, 3, DecisionKind::kScaledDown}));
+}
+
+TEST(EngineScaleDown, NoSignalHoldsAndRestartsTheWindow) {
+  Policy p;
+  p.minReplicas = 1;
+  Engine e = makeEngine(p);
+  for (int s = 0; s <= 50; ++s) {
+    auto d = e.evaluate(fromReports(5, {report("a", at(s), 0)}), at(s));
+    EXPECT_EQ(d.desiredReplicas, 5);
+  }
+  // Reports stop (the last one goes stale); no consumer read either.
+  Inputs silent = fromReports(5, {report("a", at(50), 0)});
+  auto d = e.evaluate(silent, at(56));
+  EXPECT_FALSE(d.hasSignal);
+  EXPECT_EQ(d.desiredReplicas, 5);
+  EXPECT_EQ(d.kind, DecisionKind::kNone);
+  EXPECT_EQ(d.reason,
+            "no fresh report or consumer read, 1 stale reports ignored: keeping 5 replicas");
+  // Signal again at t=57: a full window from there before any scale-down.
+  for (int s = 57; s <= 116; ++s) {
+    d = e.evaluate(fromReports(5, {report("a", at(s), 0)}), at(s));
+    EXPECT_EQ(d.desiredReplicas, 5) << s;
+  }
+  d = e.evaluate(fromReports(5, {report("a", at(117), 0)}), at(117));
+  EXPECT_EQ(d.desiredReplicas, 3);
+}
+
+TEST(EngineScaleDown, NoSignalStillAppliesBounds) {
+  Policy p;
+  p.minReplicas = 2;
+  p.maxReplicas = 4;
+  Engine e = makeEngine(p);
+  EXPECT_EQ(e.evaluate(fromReports(9, {}), t0).desiredReplicas, 4);
+  EXPECT_EQ(e.evaluate(fromReports(0, {}), t0).desiredReplicas, 2);
+  EXPECT_EQ(e.evaluate(fromReports(3, {}), t0).desiredReplicas, 3);
+}
+
+// --- Scale to zero ---------------------------------------------------------------------------
+
+TEST(EngineScaleToZero, AfterTheIdlePeriodOnly) {
+  Loop loop{makeEngine(), 1};
+  loop.run(0, pendingBacklog(1));
+  loop.run(119, pendingBacklog(0));
+  EXPECT_EQ(loop.replicas, 1);
+  EXPECT_THAT(loop.last.reason, HasSubstr("idle 119s of 120s before scale to zero"));
+  EXPECT_EQ(loop.last.idleFor, 119s);
+  loop.run(120, pendingBacklog(0));
+  EXPECT_EQ(loop.replicas, 0);
+  EXPECT_EQ(loop.last.kind, DecisionKind::kScaledToZero);
+  EXPECT_THAT(loop.last.reason, HasSubstr("idle 120s >= 120s: scale to zero"));
+}
+
+TEST(EngineScaleToZero, NeverBelowMinReplicas) {
+  Policy p;
+  p.minReplicas = 1;
+  Loop loop{makeEngine(p), 1};
+  loop.run(1000, pendingBacklog(0));
+  EXPECT_TRUE(loop.changes.empty());
+}
+
+TEST(EngineScaleToZero, ManyReplicasGoStraightToZeroWhenIdle) {
+  // Idle means no backlog, no arrival and no processing for the whole period: nothing for any
+  // pod to do, so no step limit. (The window has long let them go to 1 with defaults; a long
+  // window keeps them up until zero is allowed.)
+  Policy p;
+  p.stabilizationSeconds = 300;
+  Loop loop{makeEngine(p), 1};
+  loop.run(0, pendingBacklog(700));
+  loop.run(400, pendingBacklog(0));
+  EXPECT_THAT(loop.changes, ::testing::ElementsAre(Change{0, 1, 7, DecisionKind::kScaledUp},
+                                                   Change{301, 7, 0, DecisionKind::kScaledToZero}));
+}
+
+TEST(EngineScaleToZero, ScaleToZeroNeverInsideTheWindowAfterAScaleUp) {
+  Policy p;
+  p.scaleToZeroAfterSeconds = 0;
+  Loop loop{makeEngine(p), 1};
+  loop.run(0, pendingBacklog(300));
+  loop.run(100, pendingBacklog(0));
+  EXPECT_THAT(loop.changes, ::testing::ElementsAre(Change{0, 1, 3, DecisionKind::kScaledUp},
+                                                   Change{61, 3, 0, DecisionKind::kScaledToZero}));
+}
+
+TEST(EngineScaleToZero, ProcessingKeepsThePodsEvenWhenReportsShowNoBacklog) {
+  // Light steady traffic: each message is handled between two reports, so every report shows
+  // an empty backlog, but the processed counter moves: not idle.
+  Loop loop{makeEngine(), 1};
+  uint64_t processed = 0;
+  loop.run(300, [&](TimePoint now, int current) {
+    PodReport r = report("a", now, 0);
+    r.processed = (processed += 3);
+    return fromReports(current, {r});
+  });
+  EXPECT_TRUE(loop.changes.empty());
+  EXPECT_EQ(loop.last.idleFor, 0s);
+}
+
+TEST(EngineScaleToZero, ArrivalsOnTheStreamAreActivity) {
+  Loop loop{makeEngine(), 1};
+  uint64_t sequence = 0;
+  loop.run(300, [&](TimePoint now, int current) {
+    Inputs in = fromReports(current, {report("a", now, 0)});
+    in.consumer = snapshot(now, 0, 0, sequence += 1);
+    return in;
+  });
+  EXPECT_TRUE(loop.changes.empty());
+}
+
+TEST(EngineScaleToZero, StaleAckPendingDoesNotBlockScaleToZeroNorReWake) {
+  // nats-server #6093: ack-pending 7 that nobody holds and NATS never clears.
+  Loop loop{makeEngine(), 1};
+  const auto withStaleAckPending = [](uint64_t pending) {
+    return [pending](TimePoint now, int current) {
+      Inputs in;
+      in.currentReplicas = current;
+      if (current > 0) in.reports.push_back(report("pod-a", now, pending, 7, 0));
+      in.consumer = snapshot(now, pending, 7, 1000);
+      return in;
+    };
+  };
+  loop.run(120, withStaleAckPending(0));
+  EXPECT_THAT(loop.changes, ::testing::ElementsAre(Change{120, 1, 0, DecisionKind::kScaledToZero}));
+  EXPECT_EQ(loop.last.backlog.uncountedAckPending, 7);
+  // At zero only the operator's read remains: the same 7 do not wake the target...
+  loop.run(600, withStaleAckPending(0));
+  EXPECT_EQ(loop.replicas, 0);
+  EXPECT_EQ(loop.last.backlog.total, 0u);
+  EXPECT_EQ(loop.last.backlog.source, BacklogSource::kConsumerInfo);
+  // ...a new message does.
+  loop.run(601, withStaleAckPending(1));
+  EXPECT_EQ(loop.replicas, 1);
+  EXPECT_EQ(loop.last.kind, DecisionKind::kActivated);
+}
+
+TEST(EngineScaleToZero, UnheldAckPendingAtZeroCountsWhenNoPodEverSawIt) {
+  // A fresh engine (no pod has reported): ack-pending is work a pod must pick up again.
+  Engine e = makeEngine();
+  auto d = e.evaluate(fromConsumer(0, snapshot(t0, 0, 3)), t0);
+  EXPECT_EQ(d.backlog.total, 3u);
+  EXPECT_EQ(d.kind, DecisionKind::kActivated);
+}
+
+TEST(EngineScaleToZero, TheStaleBaselineOnlyShrinks) {
+  Engine e = makeEngine();
+  // Pods live: 7 unheld.
+  e.evaluate(fromReports(1, {report("a", t0, 0, 7, 0)}), t0);
+  // At zero: NATS now says 3 (some were cleared), then 7 again: the 4 new ones count.
+  auto d = e.evaluate(fromConsumer(0, snapshot(t0 + 1s, 0, 3)), t0 + 1s);
+  EXPECT_EQ(d.backlog.total, 0u);
+  d = e.evaluate(fromConsumer(0, snapshot(t0 + 2s, 0, 7)), t0 + 2s);
+  EXPECT_EQ(d.backlog.total, 4u);
+  EXPECT_EQ(d.kind, DecisionKind::kActivated);
+}
+
+// --- Drain mode ------------------------------------------------------------------------------
+
+TEST(EngineRates, PodThroughputIsMeasuredWhileBusy) {
+  Tuning t;
+  PodThroughput pods(t);
+  EXPECT_FALSE(pods.perPodRate(t0));
+  EXPECT_FALSE(pods.observe(busyReport("a", at(0), 0), at(0)));  // starts a run
+  EXPECT_TRUE(pods.observe(busyReport("a", at(1), 50), at(1)));  // processed more
+  EXPECT_FALSE(pods.perPodRate(at(1)));                          // 1 s is too short
+  pods.observe(busyReport("a", at(2), 100), at(2));
+  ASSERT_TRUE(pods.perPodRate(at(2)));
+  EXPECT_DOUBLE_EQ(*pods.perPodRate(at(2)), 50);
+  // The same report again changes nothing.
+  EXPECT_FALSE(pods.observe(busyReport("a", at(2), 100), at(2)));
+  // Not at capacity (no work waiting): the run ends, the measurement stays.
+  pods.observe(busyReport("a", at(3), 120, 0), at(3));
+  pods.observe(busyReport("a", at(4), 500), at(4));  // a new run starts here
+  pods.observe(busyReport("a", at(5), 540), at(5));
+  EXPECT_DOUBLE_EQ(*pods.perPodRate(at(5)), 50);
+  pods.observe(busyReport("a", at(6), 580), at(6));
+  EXPECT_DOUBLE_EQ(*pods.perPodRate(at(6)), 40);
+  // Forgotten after throughputMaxAge.
+  EXPECT_TRUE(pods.perPodRate(at(6) + t.throughputMaxAge));
+  EXPECT_FALSE(pods.perPodRate(at(7) + t.throughputMaxAge));
+  pods.prune(at(7) + t.throughputMaxAge);
+  EXPECT_EQ(pods.podsTracked(), 0u);
+}
+
+TEST(EngineRates, NotBusyStuckOrRestartedPodsGiveNoMeasurement) {
+  PodThroughput pods{Tuning{}};
+  for (int s = 0; s < 10; ++s) {
+    PodReport half = busyReport("half", at(s), 50u * static_cast<uint64_t>(s));
+    half.busyFraction = 0.5;
+    pods.observe(half, at(s));
+    PodReport idle = busyReport("idle", at(s), 50u * static_cast<uint64_t>(s));
+    idle.inFlight = 0;
+    pods.observe(idle, at(s));
+    pods.observe(busyReport("stuck", at(s), 7), at(s));  // work waits, nothing is processed
+  }
+  EXPECT_FALSE(pods.perPodRate(at(10)));
+  // A sidecar restart resets its counter: no negative or huge rate.
+  pods.observe(busyReport("r", at(0), 1000), at(0));
+  pods.observe(busyReport("r", at(1), 5), at(1));
+  pods.observe(busyReport("r", at(2), 25), at(2));
+  EXPECT_FALSE(pods.perPodRate(at(2)));
+  pods.observe(busyReport("r", at(3), 45), at(3));
+  EXPECT_DOUBLE_EQ(*pods.perPodRate(at(3)), 20);
+}
+
+TEST(EngineRates, PerPodRateIsTheMedianOverPods) {
+  PodThroughput pods{Tuning{}};
+  const std::vector<std::pair<std::string, uint64_t>> perSecond = {
+      {"a", 40}, {"b", 50}, {"c", 500}};
+  for (int s = 0; s <= 2; ++s) {
+    for (const auto& [name, rate] : perSecond)
+      pods.observe(busyReport(name, at(s), rate * static_cast<uint64_t>(s)), at(s));
+  }
+  EXPECT_DOUBLE_EQ(*pods.perPodRate(at(2)), 50);
+  for (int s = 0; s <= 2; ++s)
+    pods.observe(busyReport("d", at(s), 60u * static_cast<uint64_t>(s)), at(s));
+  EXPECT_DOUBLE_EQ(*pods.perPodRate(at(2)), 55);  // even count: mean of the middle two
+}
+
+TEST(EngineRates, ArrivalRateFromTheStreamSequence) {
+  ArrivalRate arrival(10s);
+  EXPECT_FALSE(arrival.observe(1000, at(0)));
+  EXPECT_FALSE(arrival.rate(at(0), 30s));  // one read is not a rate
+  EXPECT_TRUE(arrival.observe(1100, at(1)));
+  ASSERT_TRUE(arrival.rate(at(1), 30s));
+  // Starts from zero: one second moves it 1 - e^(-1/10) of the way to 100/s.
+  EXPECT_NEAR(*arrival.rate(at(1), 30s), 100 * (1 - std::exp(-0.1)), 1e-9);
+  // Same timestamp again, or an older read: ignored.
+  EXPECT_FALSE(arrival.observe(5000, at(1)));
+  EXPECT_FALSE(arrival.observe(5000, at(0.5)));
+  uint64_t sequence = 1100;
+  for (int s = 2; s <= 200; ++s)
+    arrival.observe(sequence += 100, at(s));
+  EXPECT_NEAR(*arrival.rate(at(200), 30s), 100, 1e-6);
+  // Too old to use.
+  EXPECT_TRUE(arrival.rate(at(230), 30s));
+  EXPECT_FALSE(arrival.rate(at(231), 30s));
+  // Stream recreated (sequence back to the start): no negative rate, measuring restarts.
+  EXPECT_FALSE(arrival.observe(3, at(201)));
+  EXPECT_NEAR(*arrival.rate(at(201), 30s), 100, 1e-6);
+  EXPECT_FALSE(arrival.observe(3, at(202)));
+  EXPECT_LT(*arrival.rate(at(202), 30s), 100);
+}
+
+// Feeds busy reports from one pod (50 msg/s at capacity) for `seconds`; returns the engine.
+Engine engineThatMeasured50PerSecond(const Policy& p = {}) {
+  Engine e = makeEngine(p);
+  for (int s = 0; s <= 3; ++s)
+    e.evaluate(fromReports(1, {busyReport("a", at(s), 50u * static_cast<uint64_t>(s))}), at(s));
+  return e;
+}
+
+TEST(EngineDrain, LagUntilThroughputIsKnownThenDrain) {
+  Engine e = makeEngine();
+  auto d = e.evaluate(fromReports(1, {busyReport("a", at(0), 0)}), at(0));
+  EXPECT_EQ(d.mode, Mode::kLag);
+  d = e.evaluate(fromReports(1, {busyReport("a", at(1), 50)}), at(1));
+  EXPECT_EQ(d.mode, Mode::kLag);
+  d = e.evaluate(fromReports(1, {busyReport("a", at(2), 100, 1000, 40)}), at(2));
+  EXPECT_EQ(d.mode, Mode::kDrain);
+  ASSERT_TRUE(d.perPodRate);
+  EXPECT_DOUBLE_EQ(*d.perPodRate, 50);
+  // No stream read: arrival is the pods' rate (40/s): (1.2 x 40 + 1008 / 10) / 50 = 2.976 -> 3.
+  EXPECT_EQ(d.arrivalSource, ArrivalSource::kReports);
+  EXPECT_DOUBLE_EQ(d.arrivalRate, 40);
+  EXPECT_EQ(d.recommendedReplicas, 3);
+  EXPECT_EQ(d.reason,
+            "arrival 40.0/s (pods' rate) x 1.2 + backlog 1008 (pending 1000, in flight 8) / 10s = "
+            "148.8/s > 1 x 50.0/s per pod");
+}
+
+TEST(EngineDrain, FormulaWithTheStreamArrivalRate) {
+  struct Case {
+    uint64_t backlog;
+    int desired;  // ceil((1.2 x 100 + backlog / 10) / 50)
+  };
+  for (const auto& c : std::vector<Case>{{0, 3},
+                                         {300, 3},
+                                         {301, 4},
+                                         {500, 4},
+                                         {800, 4},
+                                         {801, 5},
+                                         {1300, 5},
+                                         {1301, 6},
+                                         {100000, 10}}) {
+    Engine e = engineThatMeasured50PerSecond();
+    // Steady 100 msg/s on the stream for 200 s (converged), read by the operator each second.
+    Inputs in;
+    for (int s = 4; s <= 200; ++s) {
+      in = fromConsumer(1, snapshot(at(s), c.backlog, 0, 100u * static_cast<uint64_t>(s)));
+      in.reports = {report("a", at(s), c.backlog)};
+      e.evaluate(in, at(s));
+    }
+    auto d = e.evaluate(in, at(200));
+    EXPECT_EQ(d.mode, Mode::kDrain);
+    EXPECT_EQ(d.arrivalSource, ArrivalSource::kStream);
+    EXPECT_NEAR(d.arrivalRate, 100, 1e-3);
+    EXPECT_EQ(d.recommendedReplicas, c.desired) << c.backlog;
+    if (c.backlog == 500) {
+      EXPECT_THAT(d.reason, HasSubstr("arrival 100.0/s x 1.2 + backlog 500 (pending 500, in "
+                                      "flight 0) / 10s = 170.0/s > 1 x 50.0/s per pod"));
+    }
+  }
+}
+
+TEST(EngineDrain, StreamArrivalTooOldFallsBackToThePods) {
+  Engine e = engineThatMeasured50PerSecond();
+  Inputs in = fromConsumer(1, snapshot(at(4), 0, 0, 0));
+  e.evaluate(in, at(4));
+  in.consumer = snapshot(at(5), 0, 0, 100);
+  auto d = e.evaluate(in, at(5));
+  EXPECT_EQ(d.arrivalSource, ArrivalSource::kStream);
+  PodReport r = report("a", at(36), 0);
+  r.rate = 12;
+  d = e.evaluate(fromReports(1, {r}), at(36));  // the last read is 31 s old
+  EXPECT_EQ(d.arrivalSource, ArrivalSource::kReports);
+  EXPECT_DOUBLE_EQ(d.arrivalRate, 12);
+}
+
+TEST(EngineDrain, SteadyNoisyTrafficDoesNotOscillate) {
+  // 100 msg/s, pods handle 50/s: the queue is usually drained, and what is seen is noise
+  // (0-40 waiting). Lag mode would see an almost empty queue and shrink to 1 pod, which then
+  // falls behind; drain mode, once the arrival rate is measured, holds 3.
+  Policy p;
+  p.stabilizationSeconds = 0;  // the hardest case: nothing smooths the decisions
+  p.scaleDownStepSeconds = 0;
+  Loop loop{engineThatMeasured50PerSecond(p), 3};
+  loop.now = 4;
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<uint64_t> noise(0, 40);
+  const auto traffic = [&](TimePoint now, int current) {
+    const double s = std::chrono::duration<double>(now - t0).count();
+    Inputs in = fromReports(current, {report("a", now, noise(rng))});
+    in.consumer = snapshot(now, 0, 0, static_cast<uint64_t>(100 * s));
+    return in;
+  };
+  loop.run(100, traffic);  // the arrival rate converges (time constant 10 s)
+  loop.changes.clear();
+  loop.run(1000, traffic);
+  EXPECT_EQ(loop.replicas, 3);
+  EXPECT_EQ(loop.last.mode, Mode::kDrain);
+  EXPECT_TRUE(loop.changes.empty()) << ::testing::PrintToString(loop.changes);
+}
+
+// --- Clock edge cases ------------------------------------------------------------------------
+
+TEST(EngineClock, EqualTimestampsGiveTheSameDecision) {
+  Engine e = makeEngine();
+  const Inputs in = fromReports(2, {report("a", t0, 500, 60, 60)});
+  auto first = e.evaluate(in, t0);
+  auto again = e.evaluate(in, t0);
+  EXPECT_EQ(first.desiredReplicas, again.desiredReplicas);
+  EXPECT_EQ(first.reason, again.reason);
+}
+
+TEST(EngineClock, ReportsFromTheFuture) {
+  Engine e = makeEngine();
+  // Slightly ahead (stamped by a caller with a later clock read): fresh.
+  auto d = e.evaluate(fromReports(1, {report("a", t0 + 2s, 300)}), t0);
+  EXPECT_EQ(d.desiredReplicas, 3);
+  // Far ahead: ignored, and said so.
+  d = e.evaluate(fromReports(3, {report("a", t0 + 1h, 900)}), t0 + 1s);
+  EXPECT_FALSE(d.hasSignal);
+  EXPECT_EQ(d.desiredReplicas, 3);
+  EXPECT_THAT(d.reason, HasSubstr("1 future-stamped reports ignored"));
+  // A consumer read from the far future is ignored too (also for the arrival rate).
+  d = e.evaluate(fromConsumer(3, snapshot(t0 + 1h, 900, 0, 99999)), t0 + 2s);
+  EXPECT_FALSE(d.hasSignal);
+}
+
+TEST(EngineClock, TimeNeverGoesBackInsideTheEngine) {
+  Engine e = makeEngine();
+  for (int s = 0; s <= 70; ++s)
+    e.evaluate(fromReports(6, {report("a", at(s), 600)}), at(s));
+  // A caller passes an earlier `now`: treated as t=70, so the report stamped t=70 is fresh and
+  // the window still holds the 6s.
+  auto d = e.evaluate(fromReports(6, {report("a", at(70), 0)}), at(10));
+  EXPECT_TRUE(d.hasSignal);
+  EXPECT_EQ(d.desiredReplicas, 6);
+  EXPECT_THAT(d.reason, HasSubstr("largest recommendation in the last 60s is 6"));
+}
+
+TEST(EngineClock, AReportExactlyAtTheStalenessLimitCounts) {
+  Engine e = makeEngine();
+  auto d = e.evaluate(fromReports(1, {report("a", t0, 500)}), t0 + 5s);
+  EXPECT_TRUE(d.hasSignal);
+  EXPECT_EQ(d.desiredReplicas, 5);
+  d = e.evaluate(fromReports(5, {report("a", t0, 500)}), t0 + 5s + 1ms);
+  EXPECT_FALSE(d.hasSignal);
+}
+
+// --- Noisy and contradictory reports ---------------------------------------------------------
+
+TEST(EngineNoisy, ContradictoryPodsUseTheFreshest) {
+  Engine e = makeEngine();
+  // Pod b read the consumer last and saw it drained; pod a's older read said 900.
+  auto d = e.evaluate(
+      fromReports(2, {report("a", t0 - 800ms, 900, 10, 5), report("b", t0 - 100ms, 50, 10, 5)}),
+      t0);
+  EXPECT_EQ(d.backlog.figuresFrom, "b");
+  EXPECT_EQ(d.backlog.total, 60u);
+  EXPECT_EQ(d.desiredReplicas, 2);
+}
+
+TEST(EngineNoisy, SpikesScaleUpAtOnceDipsWaitForTheWindow) {
+  Loop loop{makeEngine(), 2};
+  std::mt19937 rng(3);
+  std::uniform_int_distribution<int> coin(0, 9);
+  loop.run(59, [&](TimePoint now, int current) {
+    // Mostly 150 waiting, sometimes a spike of 800 or a dip to 0.
+    const int c = coin(rng);
+    const uint64_t pending = c == 0 ? 800 : (c == 1 ? 0 : 150);
+    return fromReports(current, {report("a", now, pending)});
+  });
+  // Up to 8 on the first spike, and never down within the minute.
+  ASSERT_FALSE(loop.changes.empty());
+  EXPECT_EQ(loop.changes.front().to, 8);
+  for (const auto& c : loop.changes)
+    EXPECT_GT(c.to, c.from) << c;
+}
+
+TEST(EngineNoisy, DuplicateReportsOfOnePodCountOnce) {
+  Engine e = makeEngine();
+  auto d = e.evaluate(fromReports(1, {report("a", t0 - 1s, 0, 40, 30), report("a", t0, 0, 40, 10),
+                                      report("a", t0 - 2s, 0, 40, 40)}),
+                      t0);
+  EXPECT_EQ(d.backlog.livePods, 1);
+  EXPECT_EQ(d.backlog.heldByLivePods, 10);
+  EXPECT_EQ(d.backlog.total, 10u);
+}
+
+// --- Window ----------------------------------------------------------------------------------
+
+TEST(EngineWindow, SlidingMaximumWithBoundedMemory) {
+  StabilizationWindow w(60s);
+  EXPECT_FALSE(w.largest(t0));
+  w.add(at(0), 5);
+  w.add(at(10), 3);
+  w.add(at(20), 4);  // drops the 3: it can never be the largest again
+  EXPECT_EQ(w.size(), 2u);
+  EXPECT_EQ(*w.largest(at(60)), 5);  // exactly the window length: still inside
+  EXPECT_EQ(*w.largest(at(61)), 4);
+  EXPECT_FALSE(w.largest(at(81)));
+  for (int s = 100; s < 10000; ++s)
+    w.add(at(s), 1);
+  EXPECT_EQ(w.size(), 1u);
+}
+
+// --- Property: bounds and no scale-down inside the window after an increase ------------------
+
+Policy randomPolicy(std::mt19937& rng) {
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  Policy p;
+  p.minReplicas = pick(0, 2) == 0 ? pick(1, 3) : 0;
+  p.maxReplicas = p.minReplicas + pick(1, 20);
+  p.targetBacklogPerReplica = pick(1, 200);
+  p.targetDrainSeconds = pick(1, 30);
+  p.activationBacklog = pick(1, 20);
+  p.stabilizationSeconds = pick(0, 90);
+  p.maxStepPercent = pick(1, 100);
+  p.scaleToZeroAfterSeconds = pick(0, 150);
+  p.scaleUpMaxStep = pick(0, 1) == 0 ? 0 : pick(1, 5);
+  p.headroom = 1.0 + pick(0, 10) / 10.0;
+  p.reportStaleness = std::chrono::milliseconds(pick(2000, 8000));
+  p.scaleDownStepSeconds = pick(0, 20);
+  return p;
+}
+
+TEST(EngineProperty, ReplicasStayInBoundsAndNeverDropInsideTheWindowAfterAnIncrease) {
+  // How often each outcome happened over all runs: the inputs must reach every rule, or the
+  // property would hold trivially.
+  std::map<DecisionKind, int> kinds;
+  int drainDecisions = 0;
+  for (uint32_t seed = 1; seed <= 10; ++seed) {
+    std::mt19937 rng(seed);
+    auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+    const Policy p = randomPolicy(rng);
+    Engine engine = makeEngine(p);
+    Engine twin = makeEngine(p);  // fed the same: decides the same (determinism)
+    SCOPED_TRACE("seed " + std::to_string(seed) + " min " + std::to_string(p.minReplicas) +
+                 " max " + std::to_string(p.maxReplicas) + " window " +
+                 std::to_string(p.stabilizationSeconds) + " toZero " +
+                 std::to_string(p.scaleToZeroAfterSeconds));
+
+    int replicas = pick(p.minReplicas, p.maxReplicas);
+    TimePoint now = t0;
+    TimePoint engineNow = now;  // what the engine uses: never earlier than before
+    std::optional<TimePoint> lastIncrease;
+    uint64_t sequence = 0;
+    std::map<std::string, uint64_t> processedByPod;
+    int regime = pick(0, 2);  // 0 quiet, 1 noisy trickle, 2 burst
+    const int64_t staleAckPending = pick(0, 1) == 0 ? 0 : pick(1, 5);
+    int downsInsideWindow = 0, outOfBounds = 0, missedActivation = 0, divergent = 0;
+
+    for (int step = 0; step < 4000; ++step) {
+      // Time: mostly about a second; sometimes equal stamps, long gaps, or going back.
+      const int r = pick(0, 99);
+      if (r < 5) {
+        // same timestamp
+      } else if (r < 6) {
+        now -= std::chrono::milliseconds(pick(1, 2000));
+      } else if (r < 7 && pick(0, 3) == 0) {
+        now += std::chrono::seconds(pick(6, 40));  // a signal gap
+      } else {
+        now += std::chrono::milliseconds(pick(100, 1500));
+      }
+      engineNow = std::max(engineNow, now);
+      // Regimes last minutes: quiet (long enough to reach zero), a noisy trickle, a burst.
+      if (pick(0, 149) == 0) regime = pick(0, 2);
+      const bool quiet = regime == 0;
+
+      uint64_t pending = 0;
+      if (regime == 1) pending = static_cast<uint64_t>(pick(0, 30));
+      if (regime == 2) pending = static_cast<uint64_t>(pick(50, 5000));
+      // Quiet: only a stale ack-pending count nobody holds (#6093) may remain.
+      const int64_t ackPending = quiet ? staleAckPending : (pick(0, 3) == 0 ? pick(0, 50) : 0);
+      if (!quiet) sequence += static_cast<uint64_t>(pick(0, 200));
+
+      Inputs in;
+      in.currentReplicas = replicas;
+      const int pods = std::min(replicas, 6);
+      for (int i = 0; i < pods; ++i) {
+        if (pick(0, 9) == 0) continue;  // a lost report
+        PodReport rep;
+        rep.pod = "pod-" + std::to_string(pick(0, 8));  // names churn and repeat
+        // Stamped up to 1.5 s ago, sometimes older (stale), slightly or far in the future.
+        rep.receivedAt = now - std::chrono::milliseconds(pick(0, 1500));
+        if (pick(0, 9) == 0) rep.receivedAt = now - std::chrono::milliseconds(pick(0, 12000));
+        if (pick(0, 19) == 0) rep.receivedAt = now + std::chrono::milliseconds(pick(0, 20000));
+        // Contradictory reads of the same consumer.
+        const int64_t noise = quiet ? 0 : pick(-20, 20);
+        rep.consumer = ConsumerCounts{
+            static_cast<uint64_t>(std::max<int64_t>(0, static_cast<int64_t>(pending) + noise)),
+            ackPending, pick(0, 3)};
+        rep.inFlight = quiet ? 0 : pick(0, 10);
+        uint64_t& processed = processedByPod[rep.pod];
+        if (!quiet) processed += static_cast<uint64_t>(pick(0, 60));
+        if (!quiet && pick(0, 99) == 0) processed = 0;  // the sidecar restarted
+        rep.processed = processed;
+        rep.busyFraction = pick(0, 10) / 10.0;
+        rep.rate = pick(0, 100);
+        if (pick(0, 19) == 0) rep.consumer.reset();
+        in.reports.push_back(rep);
+      }
+      // The operator reads the consumer itself when no pod reports (and now and then anyway);
+      // rarely, nothing at all is known.
+      const bool podsReported = !in.reports.empty();
+      if (!podsReported || pick(0, 1) == 0) {
+        in.consumer =
+            snapshot(now - std::chrono::milliseconds(pick(0, 1500)), pending, ackPending, sequence);
+      }
+      if (pick(0, 999) == 0) {
+        in.reports.clear();
+        in.consumer.reset();
+      }
+
+      const Decision d = engine.evaluate(in, now);
+      const Decision t = twin.evaluate(in, now);
+      if (d.desiredReplicas != t.desiredReplicas || d.reason != t.reason) ++divergent;
+
+      if (d.desiredReplicas < p.minReplicas || d.desiredReplicas > p.maxReplicas) ++outOfBounds;
+      if (d.kind != classify(replicas, d.desiredReplicas)) ++outOfBounds;
+      if (lastIncrease &&
+          engineNow - *lastIncrease <= std::chrono::seconds(p.stabilizationSeconds) &&
+          d.desiredReplicas < replicas) {
+        ++downsInsideWindow;
+        ADD_FAILURE() << "step " << step << ": " << replicas << " -> " << d.desiredReplicas
+                      << " at +" << std::chrono::duration<double>(engineNow - *lastIncrease).count()
+                      << "s after an increase: " << d.reason;
+      }
+      if (d.hasSignal && replicas == 0 &&
+          d.backlog.total >= static_cast<uint64_t>(p.activationBacklog) && d.desiredReplicas == 0)
+        ++missedActivation;
+      if (d.desiredReplicas > replicas) lastIncrease = engineNow;
+      ++kinds[d.kind];
+      if (d.mode == Mode::kDrain) ++drainDecisions;
+      // The actuator applies most decisions; some fail (the engine must cope with either).
+      if (pick(0, 9) != 0) replicas = d.desiredReplicas;
+      if (downsInsideWindow > 3) break;  // enough to diagnose
+    }
+    EXPECT_EQ(outOfBounds, 0);
+    EXPECT_EQ(downsInsideWindow, 0);
+    EXPECT_EQ(missedActivation, 0);
+    EXPECT_EQ(divergent, 0);
+  }
+  EXPECT_GT(kinds[DecisionKind::kScaledUp], 0);
+  EXPECT_GT(kinds[DecisionKind::kScaledDown], 0);
+  EXPECT_GT(kinds[DecisionKind::kScaledToZero], 0);
+  EXPECT_GT(kinds[DecisionKind::kActivated], 0);
+  EXPECT_GT(drainDecisions, 0);
+  for (const auto& [kind, count] : kinds)
+    std::printf("%s: %d\n", kindName(kind), count);
+  std::printf("drain-mode decisions: %d\n", drainDecisions);
+}
+
+TEST(EngineProperty, LongRunsKeepMemoryBounded) {
+  // Pod names churn for hours: the engine forgets the ones gone longer than throughputMaxAge.
+  Tuning t;
+  t.throughputMaxAge = 60s;
+  Engine e = makeEngine(Policy{}, t);
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<uint64_t> backlog(0, 900);
+  for (int s = 0; s < 10000; ++s) {
+    PodReport r = busyReport("pod-" + std::to_string(s / 10), at(s),
+                             50u * static_cast<uint64_t>(s % 10), backlog(rng));
+    e.evaluate(fromReports(3, {r}), at(s));
+    EXPECT_LE(e.podsTracked(), 8u);
+    EXPECT_LE(e.windowEntries(), 10u);  // falling values only: 10 is the max recommendation
+  }
+}
+
+}  // namespace
+}  // namespace osmosis::autoscaler
