@@ -22,6 +22,7 @@
 #include "common/process/shutdown.hpp"
 #include "common/util/duration.hpp"
 #include "common/version.hpp"
+#include "operator/autoscaler/scaler.hpp"
 #include "operator/channel/reconciler.hpp"
 #include "operator/kube/client/client.hpp"
 #include "operator/kube/client/cpprest_transport.hpp"
@@ -51,6 +52,10 @@ struct Flags {
   std::string watchNamespace;
   std::string resync = "30s";
   int workers = 4;
+  int scaleUpMaxStep = 0;
+  double headroom = 1.2;
+  std::string reportStaleness = "5s";
+  std::string scaleDownStep = "15s";
 };
 
 std::string defaultIdentity() {
@@ -127,6 +132,20 @@ int main(int argc, char** argv) {
   app.add_option("--workers", f.workers, "Channels reconciled in parallel")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
+  app.add_option("--scale-up-max-step", f.scaleUpMaxStep,
+                 "replicas added per scale-up at most (0: no limit)")
+      ->check(CLI::Range(0, 10000))
+      ->capture_default_str();
+  app.add_option("--scaling-headroom", f.headroom,
+                 "drain mode: capacity kept above the arrival rate (1.2 = 20% spare)")
+      ->check(CLI::Range(1.0, 10.0))
+      ->capture_default_str();
+  app.add_option("--scale-down-step-interval", f.scaleDownStep,
+                 "scale-down steps are at least this far apart")
+      ->capture_default_str();
+  app.add_option("--report-staleness", f.reportStaleness,
+                 "sidecar reports older than this are ignored")
+      ->capture_default_str();
   osmosis::nats::addFlags(app, &f.nats, &f.natsUrls);
   if (auto code = osmosis::cli::parse(app, argc, argv, std::cout, std::cerr)) return *code;
   if (auto code = osmosis::cli::applyLogLevel(f.logLevel, std::cerr)) return *code;
@@ -150,6 +169,16 @@ int main(int argc, char** argv) {
   if (!resync || resync.value() < std::chrono::seconds(1)) {
     return fail("--resync-period: " +
                 (resync ? std::string("must be at least 1s") : resync.error().message));
+  }
+  auto staleness = osmosis::parseDuration(f.reportStaleness);
+  if (!staleness || staleness.value() < std::chrono::milliseconds(500)) {
+    return fail("--report-staleness: " +
+                (staleness ? std::string("must be at least 500ms") : staleness.error().message));
+  }
+  auto downStep = osmosis::parseDuration(f.scaleDownStep);
+  if (!downStep || downStep.value() < std::chrono::seconds(1)) {
+    return fail("--scale-down-step-interval: " +
+                (downStep ? std::string("must be at least 1s") : downStep.error().message));
   }
   auto listen = osmosis::http::parseListenAddress(f.httpAddress);
   if (!listen) return fail("--http-address: " + listen.error().message);
@@ -216,6 +245,19 @@ int main(int argc, char** argv) {
                                                  registry, reconcilerOptions);
   osmosis::kube::Controller controller("channel", reconciler, queue, f.workers);
   controller.setMetrics(&registry);
+  osmosis::autoscaler::ScalerOptions scalerOptions;
+  scalerOptions.operatorPolicy.scaleUpMaxStep = f.scaleUpMaxStep;
+  scalerOptions.operatorPolicy.headroom = f.headroom;
+  scalerOptions.operatorPolicy.reportStaleness =
+      std::chrono::duration_cast<std::chrono::milliseconds>(staleness.value());
+  scalerOptions.operatorPolicy.scaleDownStepSeconds =
+      static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(downStep.value()).count());
+  osmosis::autoscaler::Scaler scaler(client, channels.store(), natsPool, events, registry,
+                                     scalerOptions);
+  channels.addHandlers(
+      {[&](const osmosis::kube::ObjectPtr&) { scaler.wake(); },
+       [&](const osmosis::kube::ObjectPtr&, const osmosis::kube::ObjectPtr&) { scaler.wake(); },
+       [&](const osmosis::kube::ObjectPtr&) { scaler.wake(); }});
 
   std::atomic<bool> leading{!f.leaderElect};
   auto server = osmosis::http::Server::start(
@@ -259,7 +301,9 @@ int main(int argc, char** argv) {
   auto startControllers = [&] {
     channels.start();
     controller.start();
-    osmosis::log::info("controllers started", {{"controllers", {"channel"}}, {"resync", f.resync}});
+    scaler.start();
+    osmosis::log::info("controllers started",
+                       {{"controllers", {"channel", "autoscaler"}}, {"resync", f.resync}});
   };
 
   int exitCode = 0;
@@ -289,6 +333,7 @@ int main(int argc, char** argv) {
   }
   shutdown.wait();
   // Finish in-flight reconciles before giving up the lease, so the next leader starts clean.
+  scaler.stop();
   controller.stop();
   channels.stop();
   stop.stop();

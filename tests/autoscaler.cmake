@@ -5,3 +5,26 @@ add_executable(osmosis_autoscaler_tests unit/autoscaler_engine_test.cpp)
 target_link_libraries(osmosis_autoscaler_tests PRIVATE osmosis_autoscaler GTest::gtest_main
   osmosis_warnings)
 gtest_discover_tests(osmosis_autoscaler_tests PROPERTIES LABELS unit DISCOVERY_TIMEOUT 60)
+
+# Unit: the pure pieces of the autoscaler's I/O side (report intake, status, HPA detection).
+add_executable(osmosis_scaler_unit_tests unit/autoscaler_scaler_test.cpp)
+target_link_libraries(osmosis_scaler_unit_tests PRIVATE osmosis_scaler GTest::gtest_main osmosis_warnings)
+gtest_discover_tests(osmosis_scaler_unit_tests PROPERTIES LABELS unit DISCOVERY_TIMEOUT 60)
+
+# The kubelet stand-in for a control plane without nodes: runs a Deployment's replicas as local
+# sidecar + test-app pairs (e2e tests, the autoscaling benchmark, the demo).
+add_executable(osmosis-pod-runner fixtures/pod_runner.cpp)
+target_link_libraries(osmosis-pod-runner PRIVATE osmosis_kube osmosis_testing osmosis_warnings)
+
+# e2e: the operator scaling a Deployment run by the pod runner, against the real control plane
+# and nats-server. One ctest entry: the tests share one control plane.
+add_executable(osmosis_autoscale_e2e_tests e2e/autoscale_test.cpp)
+target_link_libraries(osmosis_autoscale_e2e_tests PRIVATE osmosis_operator_testing GTest::gtest_main osmosis_warnings)
+target_compile_definitions(osmosis_autoscale_e2e_tests PRIVATE
+  OSMOSIS_POD_RUNNER_BIN="$<TARGET_FILE:osmosis-pod-runner>"
+  OSMOSIS_SIDECAR_BIN="$<TARGET_FILE:osmosis-sidecar>"
+  OSMOSIS_TEST_APP_BIN="$<TARGET_FILE:osmosis-test-app>")
+add_dependencies(osmosis_autoscale_e2e_tests osmosis-pod-runner osmosis-sidecar osmosis-test-app)
+add_test(NAME autoscale_e2e COMMAND osmosis_autoscale_e2e_tests)
+set_tests_properties(autoscale_e2e PROPERTIES LABELS e2e TIMEOUT 900
+  ENVIRONMENT "OSMOSIS_TOOLS_BIN=${OSMOSIS_TOOLS_BIN}")

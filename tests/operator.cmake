@@ -41,10 +41,13 @@ gtest_discover_tests(osmosis_channel_unit_tests PROPERTIES LABELS unit DISCOVERY
 # Channel provisioning end to end: the operator binary, a real kube-apiserver and a real
 # nats-server of each flavour (Debian's 2.9, the current release), checked with kubectl and
 # the nats CLI. One ctest entry per flavour: the tests of a binary share one control plane.
+add_library(osmosis_operator_testing STATIC fixtures/operator_fixture.cpp)
+target_link_libraries(osmosis_operator_testing PUBLIC osmosis_testing GTest::gtest PRIVATE osmosis_warnings)
+target_compile_definitions(osmosis_operator_testing PRIVATE OSMOSIS_OPERATOR_BIN="$<TARGET_FILE:osmosis-operator>")
+add_dependencies(osmosis_operator_testing osmosis-operator)
+
 add_executable(osmosis_channel_integration_tests integration/channel_test.cpp)
-target_link_libraries(osmosis_channel_integration_tests PRIVATE osmosis_testing GTest::gtest_main osmosis_warnings)
-target_compile_definitions(osmosis_channel_integration_tests PRIVATE OSMOSIS_OPERATOR_BIN="$<TARGET_FILE:osmosis-operator>")
-add_dependencies(osmosis_channel_integration_tests osmosis-operator)
+target_link_libraries(osmosis_channel_integration_tests PRIVATE osmosis_operator_testing GTest::gtest_main osmosis_warnings)
 foreach(entry IN LISTS OSMOSIS_NATS_SERVERS)
   string(REPLACE "=" ";" parts "${entry}")
   list(GET parts 0 flavour)

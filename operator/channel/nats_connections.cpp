@@ -129,4 +129,21 @@ Result<std::shared_ptr<nats::JetStream>> NatsConnections::connect(const std::str
   return pool_.emplace(key, shared).first->second;
 }
 
+Result<std::shared_ptr<nats::JetStream>> connectionFor(kube::Client& client, NatsConnections& pool,
+                                                       const std::string& ns,
+                                                       const std::string& secretName) {
+  if (secretName.empty()) return pool.get(std::nullopt);
+  auto secret = client.get(kube::resources::secrets(), ns, secretName);
+  if (!secret) {
+    if (kube::isNotFound(secret.error())) {
+      return makeError(Error::Code::kNotFound,
+                       "Secret " + ns + "/" + secretName + " (spec.nats.secretRef) not found");
+    }
+    return secret.error();
+  }
+  auto parsed = parseNatsSecret(secret.value());
+  if (!parsed) return parsed.error();
+  return pool.get(parsed.value());
+}
+
 }  // namespace osmosis::channel

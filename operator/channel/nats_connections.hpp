@@ -15,6 +15,7 @@
 
 #include "common/nats/jetstream.hpp"
 #include "common/util/result.hpp"
+#include "operator/kube/client/client.hpp"
 
 namespace osmosis::channel {
 
@@ -44,5 +45,12 @@ class NatsConnections {
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<nats::JetStream>> pool_;
 };
+
+// The JetStream context a Channel in `ns` uses: the default connection when `secretName` is
+// empty, else the one its Secret describes (NotFound if the Secret is missing, InvalidArgument
+// if it is unusable).
+Result<std::shared_ptr<nats::JetStream>> connectionFor(kube::Client& client, NatsConnections& pool,
+                                                       const std::string& ns,
+                                                       const std::string& secretName);
 
 }  // namespace osmosis::channel

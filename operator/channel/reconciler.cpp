@@ -218,18 +218,7 @@ std::optional<std::string> ChannelReconciler::subjectConflict(const json& channe
 
 Result<std::shared_ptr<nats::JetStream>> ChannelReconciler::connectionFor(const std::string& ns,
                                                                           const ChannelSpec& spec) {
-  if (spec.natsSecret.empty()) return nats_.get(std::nullopt);
-  auto secret = client_.get(kube::resources::secrets(), ns, spec.natsSecret);
-  if (!secret) {
-    if (kube::isNotFound(secret.error())) {
-      return makeError(Error::Code::kNotFound,
-                       "Secret " + ns + "/" + spec.natsSecret + " (spec.nats.secretRef) not found");
-    }
-    return secret.error();
-  }
-  auto parsed = parseNatsSecret(secret.value());
-  if (!parsed) return parsed.error();
-  return nats_.get(parsed.value());
+  return channel::connectionFor(client_, nats_, ns, spec.natsSecret);
 }
 
 void ChannelReconciler::reconcileStream(nats::JetStream& js, const json& channel,
@@ -409,14 +398,20 @@ Status ChannelReconciler::writeStatus(const json& channel, const Outcome& out) {
     status["streamMessages"] = out.streamInfo->state.messages;
     status["streamBytes"] = out.streamInfo->state.bytes;
   }
-  // Skip the write when nothing but the time would change (a resync of an idle Channel).
-  json a = status, b = old;
-  a.erase("lastBacklogTime");
-  b.erase("lastBacklogTime");
-  if (a == b) return {};
-  if (out.consumerInfo) status["lastBacklogTime"] = now;
+  // Only this reconciler's fields go in the patch: the autoscaler owns replicas, lastScale and
+  // the ScalingActive condition (kept as the cache has it). Skip the write when nothing but
+  // the time would change (a resync of an idle Channel).
+  json mine = json::object(), before = json::object();
+  for (const char* key :
+       {"conditions", "observedGeneration", "stream", "consumer", "subjects", "pending",
+        "ackPending", "backlog", "redelivered", "streamMessages", "streamBytes"}) {
+    if (status.contains(key)) mine[key] = status[key];
+    if (old.contains(key)) before[key] = old[key];
+  }
+  if (mine == before) return {};
+  if (out.consumerInfo) mine["lastBacklogTime"] = now;
   auto r = client_.patch(kube::resources::channels(), ns, name, kube::PatchType::kMerge,
-                         {{"status", status}}, [] {
+                         {{"status", mine}}, [] {
                            kube::PatchOptions o;
                            o.subresource = "status";
                            return o;

@@ -9,8 +9,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "tests/fixtures/control_plane.hpp"
-#include "tests/fixtures/nats_server.hpp"
+#include "tests/fixtures/operator_fixture.hpp"
 
 namespace osmosis {
 namespace {
@@ -19,150 +18,9 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 using testing::ChildProcess;
 using testing::eventually;
+using testing::kConverge;
 
-constexpr auto kConverge = 30s;  // generous: 2 noisy cores, ASan
-
-std::string b64(const std::string& in) {
-  auto r = testing::runCommand({"base64", "-w0"}, {}, in);
-  return r.out;
-}
-
-class ChannelTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    cp_ = testing::sharedControlPlane();
-    if (!cp_) return;
-    auto r =
-        cp_->kubectl({"apply", "-f", testing::sourceDir() + "/crds/osmosis.dev_channels.yaml"});
-    ASSERT_EQ(r.code, 0) << r.err;
-    r = cp_->kubectl(
-        {"wait", "--for", "condition=established", "--timeout=60s", "crd/channels.osmosis.dev"});
-    ASSERT_EQ(r.code, 0) << r.err;
-  }
-
-  void SetUp() override {
-    ASSERT_NE(cp_, nullptr) << "control plane did not start";
-    dir_ = testing::makeTempDir("osmosis-chan");
-    ns_ = cp_->createNamespace("chan");
-    ASSERT_FALSE(ns_.empty());
-    ASSERT_TRUE(nats_.start().ok()) << nats_.log();
-    startOperator();
-  }
-
-  void TearDown() override {
-    if (op_.running()) {
-      op_.signal(SIGTERM);
-      auto st = op_.waitFor(30s);
-      EXPECT_TRUE(st.has_value() && st->exited() && st->code == 0)
-          << "operator did not stop cleanly";
-    }
-    if (HasFailure()) {
-      std::printf("--- operator log ---\n%s\n%s\n", testing::readFile(dir_ + "/op.out").c_str(),
-                  testing::readFile(dir_ + "/op.err").c_str());
-    }
-    std::filesystem::remove_all(dir_);
-  }
-
-  void startOperator() {
-    std::vector<std::string> args = {OSMOSIS_OPERATOR_BIN,   "--kubeconfig",      cp_->kubeconfig(),
-                                     "--leader-elect=false", "--watch-namespace", ns_,
-                                     "--nats-url",           nats_.url(),         "--http-address",
-                                     "127.0.0.1:0",          "--resync-period",   "1s"};
-    auto child = ChildProcess::spawn({args, {}, dir_ + "/op.out", dir_ + "/op.err"});
-    ASSERT_TRUE(child.ok());
-    op_ = std::move(child.value());
-  }
-
-  testing::CommandResult kubectl(std::vector<std::string> args, const std::string& in = "") {
-    args.insert(args.end(), {"-n", ns_});
-    return cp_->kubectl(args, in);
-  }
-
-  testing::CommandResult apply(const std::string& yaml) {
-    return kubectl({"apply", "-f", "-"}, yaml);
-  }
-
-  json channel(const std::string& name) {
-    auto r = kubectl({"get", "channel", name, "-o", "json"});
-    return r.code == 0 ? json::parse(r.out, nullptr, false) : json();
-  }
-
-  json condition(const std::string& name, const std::string& type) {
-    json c = channel(name);
-    if (!c.is_object() || !c.contains("status")) return json();
-    for (const auto& cond : c["status"].value("conditions", json::array()))
-      if (cond.value("type", "") == type) return cond;
-    return json();
-  }
-
-  // Waits for condition `type` to have `status` (and `reason`, when given); returns it.
-  json waitCondition(const std::string& name, const std::string& type, const std::string& status,
-                     const std::string& reason = "") {
-    json last;
-    bool ok = eventually(
-        [&] {
-          last = condition(name, type);
-          return last.is_object() && last.value("status", "") == status &&
-                 (reason.empty() || last.value("reason", "") == reason);
-        },
-        kConverge, 200ms);
-    EXPECT_TRUE(ok) << name << ": wanted " << type << "=" << status << " " << reason
-                    << ", last seen " << last.dump();
-    return last;
-  }
-
-  std::set<std::string> eventReasons(const std::string& name) {
-    auto r =
-        kubectl({"get", "events", "--field-selector", "involvedObject.name=" + name, "-o", "json"});
-    std::set<std::string> out;
-    if (r.code != 0) return out;
-    for (const auto& e : json::parse(r.out)["items"])
-      out.insert(e.value("reason", ""));
-    return out;
-  }
-
-  bool waitEvent(const std::string& name, const std::string& reason) {
-    bool ok = eventually([&] { return eventReasons(name).count(reason) > 0; }, kConverge, 200ms);
-    EXPECT_TRUE(ok) << "no " << reason << " Event on " << name;
-    return ok;
-  }
-
-  testing::CommandResult nats(std::vector<std::string> args, const std::string& url = "") {
-    args.insert(args.begin(),
-                {testing::toolsBin() + "/nats", "--server", url.empty() ? nats_.url() : url});
-    return testing::runCommand(args, {"NATS_CONTEXT=", "HOME=" + dir_}, "", 30s);
-  }
-
-  // The stream's or consumer's info as the nats CLI reads it; null when it does not exist.
-  json streamInfo(const std::string& stream) {
-    auto r = nats({"stream", "info", stream, "--json"});
-    return r.code == 0 ? json::parse(r.out, nullptr, false) : json();
-  }
-  json consumerInfo(const std::string& stream, const std::string& consumer = "workers") {
-    auto r = nats({"consumer", "info", stream, consumer, "--json"});
-    return r.code == 0 ? json::parse(r.out, nullptr, false) : json();
-  }
-
-  std::string stream(const std::string& name) {
-    std::string s = ns_ + "_" + name;
-    for (auto& c : s)
-      c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    return s;
-  }
-
-  std::string manifest(const std::string& name, const std::string& specYaml) {
-    return "apiVersion: osmosis.dev/v1alpha1\nkind: Channel\nmetadata:\n  name: " + name +
-           "\nspec:\n" + specYaml;
-  }
-
-  static testing::ControlPlane* cp_;
-  std::string dir_;
-  std::string ns_;
-  testing::NatsServer nats_;
-  ChildProcess op_;
-};
-
-testing::ControlPlane* ChannelTest::cp_ = nullptr;
+class ChannelTest : public testing::OperatorTest {};
 
 TEST_F(ChannelTest, ApplyCreatesStreamAndConsumerWithTheSpecAndReportsReady) {
   ASSERT_EQ(apply(manifest("orders", R"(  stream:
@@ -416,12 +274,15 @@ TEST_F(ChannelTest, InvalidChannelsGetClearErrorsAndValidOnesKeepWorking) {
   ASSERT_TRUE(authNats.start().ok()) << authNats.log();
   std::string secrets =
       "apiVersion: v1\nkind: Secret\nmetadata: {name: unreachable}\ndata: {url: " +
-      b64("nats://127.0.0.1:" + std::to_string(testing::freePort())) +
+      testing::base64("nats://127.0.0.1:" + std::to_string(testing::freePort())) +
       "}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: wrong-password}\ndata: {url: " +
-      b64(authNats.url()) + ", user: " + b64("osmosis") + ", password: " + b64("wrong") +
-      "}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: no-url}\ndata: {token: " + b64("t") +
+      testing::base64(authNats.url()) + ", user: " + testing::base64("osmosis") +
+      ", password: " + testing::base64("wrong") +
+      "}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: no-url}\ndata: {token: " +
+      testing::base64("t") +
       "}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: bad-creds}\ndata: {url: " +
-      b64(authNats.url()) + ", creds: " + b64("this is not a creds file") + "}\n";
+      testing::base64(authNats.url()) + ", creds: " + testing::base64("this is not a creds file") +
+      "}\n";
   ASSERT_EQ(apply(secrets).code, 0);
 
   struct Refused {
