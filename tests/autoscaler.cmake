@@ -28,3 +28,7 @@ add_dependencies(osmosis_autoscale_e2e_tests osmosis-pod-runner osmosis-sidecar 
 add_test(NAME autoscale_e2e COMMAND osmosis_autoscale_e2e_tests)
 set_tests_properties(autoscale_e2e PROPERTIES LABELS e2e TIMEOUT 900
   ENVIRONMENT "OSMOSIS_TOOLS_BIN=${OSMOSIS_TOOLS_BIN}")
+
+# The autoscaling reaction benchmark (hack/bench/autoscale.sh builds it in a release tree); not a test.
+add_executable(osmosis_autoscale_bench ${PROJECT_SOURCE_DIR}/hack/bench/autoscale_bench.cpp)
+target_link_libraries(osmosis_autoscale_bench PRIVATE osmosis_kube osmosis_testing osmosis_warnings)

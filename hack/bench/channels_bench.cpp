@@ -15,9 +15,9 @@
 #include <thread>
 #include <unistd.h>
 
-#include "common/log/logger.hpp"
 #include "common/nats/connection.hpp"
 #include "common/nats/jetstream.hpp"
+#include "hack/bench/bench_common.hpp"
 #include "operator/kube/cache/informer.hpp"
 #include "operator/kube/client/cpprest_transport.hpp"
 #include "operator/kube/config/rest_config.hpp"
@@ -29,20 +29,6 @@ using namespace std::chrono;
 using nlohmann::json;
 
 namespace {
-
-template <typename F>
-void parallel(int n, int threads, F fn) {
-  std::atomic<int> next{0};
-  std::vector<std::thread> pool;
-  for (int t = 0; t < threads; ++t) {
-    pool.emplace_back([&] {
-      for (int i = next++; i < n; i = next++)
-        fn(i);
-    });
-  }
-  for (auto& t : pool)
-    t.join();
-}
 
 json channel(const std::string& ns, int i) {
   return {{"apiVersion", "osmosis.dev/v1alpha1"},
@@ -94,29 +80,13 @@ int main(int argc, char** argv) {
   const std::string resultsFile = argv[2];
   const int n = argc > 3 ? std::atoi(argv[3]) : 1000;
   const int workers = argc > 4 ? std::atoi(argv[4]) : 4;
-  osmosis::log::Logger::global().setLevel(osmosis::log::Level::kWarn);
-  std::ostringstream report;
+  bench::Report report;
   char buf[512];
-  auto say = [&](const std::string& line) {
-    std::printf("%s\n", line.c_str());
-    std::fflush(stdout);
-    report << line << "\n";
-  };
-
-  auto cp = testing::ControlPlane::start({});
-  if (!cp) {
-    std::fprintf(stderr, "%s\n", cp.error().message.c_str());
-    return 1;
-  }
-  auto& plane = *cp.value();
-  if (plane.kubectl({"apply", "-f", testing::sourceDir() + "/crds/osmosis.dev_channels.yaml"})
-              .code != 0 ||
-      plane.kubectl(
-               {"wait", "--for=condition=established", "crd/channels.osmosis.dev", "--timeout=60s"})
-              .code != 0) {
-    std::fprintf(stderr, "CRD not established\n");
-    return 1;
-  }
+  auto say = [&](const std::string& line) { report.say(line); };
+  auto cp = bench::controlPlaneWithCrd(testing::sourceDir() + "/crds/osmosis.dev_channels.yaml",
+                                       "channels.osmosis.dev");
+  if (!cp) return 1;
+  auto& plane = *cp;
   testing::NatsServer natsServer;
   if (auto st = natsServer.start(); !st) {
     std::fprintf(stderr, "nats-server: %s\n", st.error().message.c_str());
@@ -145,7 +115,7 @@ int main(int argc, char** argv) {
   auto js = nats::JetStream::create(conn.value(), seconds(5));
   std::atomic<int> rawFailures{0};
   auto t0 = steady_clock::now();
-  parallel(n, workers, [&](int i) {
+  bench::parallel(n, workers, [&](int i) {
     std::string name = "c-" + std::to_string(i);
     if (!client.create(channels, rawNs, channel(rawNs, i))) return void(++rawFailures);
     nats::StreamConfig sc;
@@ -200,7 +170,7 @@ int main(int argc, char** argv) {
 
   auto t1 = steady_clock::now();
   std::atomic<int> applyFailures{0};
-  parallel(n, workers, [&](int i) {
+  bench::parallel(n, workers, [&](int i) {
     if (!client.create(channels, ns, channel(ns, i))) ++applyFailures;
   });
   double applyS = duration<double>(steady_clock::now() - t1).count();
@@ -245,7 +215,6 @@ int main(int argc, char** argv) {
   auto exited = op->waitFor(seconds(30));
   say(std::string("operator exit on SIGTERM: ") +
       (exited ? std::to_string(exited->code) : std::string("did not exit")));
-  std::ofstream(resultsFile) << report.str();
-  std::printf("results written to %s\n", resultsFile.c_str());
+  report.write(resultsFile);
   return ready == n ? 0 : 1;
 }

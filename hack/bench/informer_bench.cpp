@@ -12,7 +12,7 @@
 #include <thread>
 #include <unistd.h>
 
-#include "common/log/logger.hpp"
+#include "hack/bench/bench_common.hpp"
 #include "operator/kube/cache/informer.hpp"
 #include "operator/kube/client/cpprest_transport.hpp"
 #include "operator/kube/config/rest_config.hpp"
@@ -62,21 +62,6 @@ json widget(const std::string& ns, int i) {
            {{"subjects", json::array({"shop.orders.>"})}, {"maxReplicas", 50}, {"generation", 0}}}};
 }
 
-// Runs fn(i) for i in [0, n) on `threads` threads.
-template <typename F>
-void parallel(int n, int threads, F fn) {
-  std::atomic<int> next{0};
-  std::vector<std::thread> pool;
-  for (int t = 0; t < threads; ++t) {
-    pool.emplace_back([&] {
-      for (int i = next++; i < n; i = next++)
-        fn(i);
-    });
-  }
-  for (auto& t : pool)
-    t.join();
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -86,27 +71,11 @@ int main(int argc, char** argv) {
   }
   const std::string resultsFile = argv[1];
   const int n = argc > 2 ? std::atoi(argv[2]) : 10000;
-  osmosis::log::Logger::global().setLevel(osmosis::log::Level::kWarn);
-  std::ostringstream report;
-  auto say = [&](const std::string& line) {
-    std::printf("%s\n", line.c_str());
-    std::fflush(stdout);
-    report << line << "\n";
-  };
-
-  auto cp = testing::ControlPlane::start({});
-  if (!cp) {
-    std::fprintf(stderr, "%s\n", cp.error().message.c_str());
-    return 1;
-  }
-  auto& plane = *cp.value();
-  if (plane.kubectl({"apply", "-f", "-"}, kCrd).code != 0 ||
-      plane.kubectl({"wait", "--for=condition=established", "crd/widgets.bench.osmosis.dev",
-                     "--timeout=60s"})
-              .code != 0) {
-    std::fprintf(stderr, "CRD not established\n");
-    return 1;
-  }
+  bench::Report report;
+  auto say = [&](const std::string& line) { report.say(line); };
+  auto cp = bench::controlPlaneWithCrd(kCrd, "widgets.bench.osmosis.dev");
+  if (!cp) return 1;
+  auto& plane = *cp;
   std::string ns = plane.createNamespace("bench");
   auto cfg = kube::loadKubeconfig({plane.kubeconfig()}, "");
   kube::ClientOptions fast;
@@ -119,7 +88,7 @@ int main(int argc, char** argv) {
       std::to_string(std::thread::hardware_concurrency()) + " cores");
   auto t0 = steady_clock::now();
   std::atomic<int> failures{0};
-  parallel(n, 8, [&](int i) {
+  bench::parallel(n, 8, [&](int i) {
     if (!client.create(widgets, ns, widget(ns, i)).ok()) ++failures;
   });
   double createS = duration<double>(steady_clock::now() - t0).count();
@@ -153,7 +122,7 @@ int main(int argc, char** argv) {
   // End to end: patches through the API server, counted as they reach the informer's handlers.
   const int m = std::min(n, 3000);
   auto t2 = steady_clock::now();
-  parallel(m, 8, [&](int i) {
+  bench::parallel(m, 8, [&](int i) {
     (void)client.patch(widgets, ns, "w-" + std::to_string(i), kube::PatchType::kMerge,
                        {{"spec", {{"generation", 1}}}});
   });
@@ -193,7 +162,6 @@ int main(int argc, char** argv) {
       static_cast<double>(stream.size()) * 5 / pathS / (1024 * 1024));
   say(buf);
 
-  std::ofstream(resultsFile) << report.str();
-  std::printf("results written to %s\n", resultsFile.c_str());
+  report.write(resultsFile);
   return 0;
 }

@@ -4,24 +4,35 @@
 //   2. sidecar RSS under load (peak) and idle (after the load, connected and ready);
 //   3. added latency per message: one message at a time, the time until the app has it vs the
 //      time until a raw consumer waiting in fetch has it (p50, p99).
-// Usage: osmosis_sidecar_bench <sidecar binary> <results file> [messages] [concurrency]
+// Throughput is measured in rounds that alternate the two (fresh subject, consumers and sidecar
+// each round) and reported as medians: the machine's other load changes over time.
+// Usage: osmosis_sidecar_bench <sidecar binary> <results file> [messages] [concurrency] [rounds]
 
 #include <algorithm>
+#include <arpa/inet.h>
 #include <atomic>
+#include <charconv>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <mutex>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <optional>
 #include <sstream>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <thread>
 #include <unistd.h>
 #include <unordered_map>
 
 #include <nats/nats.h>
 
-#include "common/http/server.hpp"
 #include "common/nats/connection.hpp"
 #include "common/nats/jetstream.hpp"
 #include "tests/fixtures/child_process.hpp"
@@ -65,18 +76,128 @@ void check(Status s, const char* what) {
   }
 }
 
+// The no-op worker app, as cheap as an app gets so that it is not what is measured: one
+// thread, epoll, keep-alive, every request read (Content-Length bodies) and answered 200 with
+// no body. (A thread per connection, as common/http/server has, spends more CPU on the two
+// cores than the sidecar does.) `onRequest` sees each request's head, on the app thread.
+class NoopApp {
+ public:
+  using OnRequest = std::function<void(std::string_view head)>;
+  explicit NoopApp(OnRequest onRequest) : onRequest_(std::move(onRequest)) {
+    listen_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (listen_ < 0 || ::bind(listen_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::listen(listen_, 128) != 0 ||
+        ::getsockname(listen_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      std::cerr << "app: cannot listen\n";
+      std::exit(1);
+    }
+    port_ = ntohs(addr.sin_port);
+    epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
+    stopFd_ = ::eventfd(0, EFD_CLOEXEC);
+    add(listen_);
+    add(stopFd_);
+    thread_ = std::thread([this] { run(); });
+  }
+  ~NoopApp() {
+    uint64_t one = 1;
+    (void)!::write(stopFd_, &one, sizeof one);
+    thread_.join();
+    for (auto& [fd, buf] : conns_)
+      ::close(fd);
+    ::close(listen_);
+    ::close(stopFd_);
+    ::close(epoll_);
+  }
+  int port() const { return port_; }
+
+ private:
+  void add(int fd) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    ::epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev);
+  }
+  void run() {
+    static constexpr std::string_view kOk = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    epoll_event events[64];
+    char chunk[64 * 1024];
+    for (;;) {
+      int n = ::epoll_wait(epoll_, events, 64, -1);
+      for (int i = 0; i < n; ++i) {
+        const int fd = events[i].data.fd;
+        if (fd == stopFd_) return;
+        if (fd == listen_) {
+          int c;
+          while ((c = ::accept4(listen_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
+            int one = 1;
+            ::setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            conns_[c];
+            add(c);
+          }
+          continue;
+        }
+        ssize_t got = ::recv(fd, chunk, sizeof chunk, 0);
+        if (got < 0 && errno == EAGAIN) continue;
+        if (got <= 0) {
+          ::close(fd);
+          conns_.erase(fd);
+          continue;
+        }
+        std::string& buf = conns_[fd];
+        buf.append(chunk, static_cast<size_t>(got));
+        std::string out;
+        size_t pos = 0;
+        for (;;) {
+          size_t headEnd = buf.find("\r\n\r\n", pos);
+          if (headEnd == std::string::npos) break;
+          std::string_view head(buf.data() + pos, headEnd - pos);
+          size_t length = 0;
+          if (size_t cl = head.find("Content-Length: "); cl != std::string_view::npos)
+            std::from_chars(head.data() + cl + 16, head.data() + head.size(), length);
+          if (buf.size() < headEnd + 4 + length) break;
+          onRequest_(head);
+          out += kOk;
+          pos = headEnd + 4 + length;
+        }
+        buf.erase(0, pos);
+        if (!out.empty()) (void)!::send(fd, out.data(), out.size(), MSG_NOSIGNAL);
+      }
+    }
+  }
+  OnRequest onRequest_;
+  int listen_ = -1;
+  int epoll_ = -1;
+  int stopFd_ = -1;
+  int port_ = 0;
+  std::unordered_map<int, std::string> conns_;
+  std::thread thread_;
+};
+
+std::string_view headerIn(std::string_view head, std::string_view name) {
+  size_t at = head.find(name);
+  if (at == std::string_view::npos) return {};
+  size_t start = at + name.size();
+  size_t end = head.find("\r\n", start);
+  return head.substr(start, end == std::string_view::npos ? end : end - start);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 3) {
     std::cerr << "usage: " << argv[0]
-              << " <sidecar binary> <results file> [messages] [concurrency]\n";
+              << " <sidecar binary> <results file> [messages] [concurrency] [rounds]\n";
     return 2;
   }
   const std::string sidecarBin = argv[1];
   const std::string resultsPath = argv[2];
   const int total = argc > 3 ? std::atoi(argv[3]) : 20000;
   const int concurrency = argc > 4 ? std::atoi(argv[4]) : 32;
+  const int rounds = argc > 5 ? std::max(1, std::atoi(argv[5])) : 3;
 
   testing::NatsServer server;
   check(server.start(), "starting nats-server");
@@ -89,105 +210,132 @@ int main(int argc, char** argv) {
   sc.subjects = {"bench.>"};
   sc.retention = nats::Retention::kLimits;  // two consumers read the same messages
   must(js.addStream(sc), "stream");
-  for (const char* name : {"raw", "side"}) {
-    nats::ConsumerConfig cc;
-    cc.durable = name;
-    cc.maxAckPending = 10000;
-    must(js.addOrUpdateConsumer("BENCH", cc), "consumer");
-  }
   const std::string payload(256, 'x');
-  for (int i = 0; i < total; ++i)
-    must(js.publish("bench.load", payload), "publish");
 
-  // 1a. Raw pull consumer.
-  double rawRate = 0;
-  {
-    auto sub = must(js.pullSubscribe("BENCH", "raw"), "raw subscribe");
-    int got = 0;
-    Clock::time_point first{};
-    while (got < total) {
-      auto msgs = must(sub.fetch(64, 2000ms), "raw fetch");
-      if (msgs.empty()) break;
-      if (got == 0) first = Clock::now();
-      for (auto& m : msgs) {
-        check(m.ack(), "raw ack");
-        ++got;
-      }
-    }
-    check(conn->flush(5s), "flush");
-    rawRate = got / std::chrono::duration<double>(Clock::now() - first).count();
-  }
-
-  // 1b. The sidecar, to a no-op app in this process.
+  // The no-op app, in this process.
   std::mutex mu;
   std::unordered_map<uint64_t, Clock::time_point> arrivals;  // for the latency phase
   std::atomic<int> requests{0};
   std::atomic<int64_t> firstNs{0}, lastNs{0};
-  auto app = must(http::Server::start("127.0.0.1", 0,
-                                      [&](const http::Request& r) {
-                                        auto now = Clock::now();
-                                        int64_t ns = now.time_since_epoch().count();
-                                        int64_t zero = 0;
-                                        firstNs.compare_exchange_strong(zero, ns);
-                                        lastNs = ns;
-                                        ++requests;
-                                        if (r.header("Osmosis-Subject") == "bench.latency") {
-                                          std::lock_guard lock(mu);
-                                          arrivals[std::stoull(r.header("Osmosis-Message-Id"))] =
-                                              now;
-                                        }
-                                        return http::Response{200, "text/plain", "", {}};
-                                      }),
-                  "app");
+  auto app = std::make_unique<NoopApp>([&](std::string_view head) {
+    auto now = Clock::now();
+    int64_t ns = now.time_since_epoch().count();
+    int64_t zero = 0;
+    firstNs.compare_exchange_strong(zero, ns);
+    lastNs = ns;
+    ++requests;
+    auto subject = headerIn(head, "\r\nOsmosis-Subject: ");
+    if (subject.size() >= 8 && subject.substr(subject.size() - 8) == ".latency") {
+      uint64_t id = 0;
+      auto v = headerIn(head, "\r\nOsmosis-Message-Id: ");
+      std::from_chars(v.data(), v.data() + v.size(), id);
+      std::lock_guard lock(mu);
+      arrivals[id] = now;
+    }
+  });
   auto dir = testing::makeTempDir("osmosis-bench");
-  testing::ChildProcess::Options po;
-  po.argv = {sidecarBin,
-             "--nats-url",
-             server.url(),
-             "--channel",
-             "bench",
-             "--namespace",
-             "bench",
-             "--pod",
-             "bench-0",
-             "--stream",
-             "BENCH",
-             "--consumer",
-             "side",
-             "--app-port",
-             std::to_string(app->port()),
-             "--listen",
-             "127.0.0.1:0",
-             "--concurrency",
-             std::to_string(concurrency),
-             "--log-level",
-             "warn"};
-  po.stdoutPath = dir + "/sidecar.log";
-  po.stderrPath = dir + "/sidecar.err";
-  auto sidecar = must(testing::ChildProcess::spawn(po), "sidecar");
+  auto spawnSidecar = [&](const std::string& consumer) {
+    testing::ChildProcess::Options po;
+    po.argv = {sidecarBin,
+               "--nats-url",
+               server.url(),
+               "--channel",
+               "bench",
+               "--namespace",
+               "bench",
+               "--pod",
+               "bench-0",
+               "--stream",
+               "BENCH",
+               "--consumer",
+               consumer,
+               "--app-port",
+               std::to_string(app->port()),
+               "--listen",
+               "127.0.0.1:0",
+               "--concurrency",
+               std::to_string(concurrency),
+               "--log-level",
+               "warn"};
+    po.stdoutPath = dir + "/sidecar.log";
+    po.stderrPath = dir + "/sidecar.err";
+    return must(testing::ChildProcess::spawn(po), "sidecar");
+  };
+
+  // 1. Throughput, in rounds that alternate the two (the machine's other load changes over
+  // time; the median of each side is reported). Round r has its own subject and consumers.
+  std::vector<double> rawRates, sideRates;
   long peakRss = 0;
-  auto deadline = Clock::now() + 300s;
-  while (requests.load() < total && Clock::now() < deadline) {
-    peakRss = std::max(peakRss, rssKb(sidecar.pid()));
-    std::this_thread::sleep_for(20ms);
+  std::optional<testing::ChildProcess> sidecar;
+  std::string lastRound;
+  for (int r = 0; r < rounds; ++r) {
+    const std::string round = "r" + std::to_string(r);
+    if (sidecar) {  // the previous round's
+      sidecar->signal(SIGTERM);
+      (void)sidecar->waitFor(30s);
+      sidecar.reset();
+    }
+    for (const std::string name : {"raw-", "side-"}) {
+      nats::ConsumerConfig cc;
+      cc.durable = name + round;
+      cc.filterSubject = "bench." + round + ".>";
+      cc.maxAckPending = 10000;
+      must(js.addOrUpdateConsumer("BENCH", cc), "consumer");
+    }
+    for (int i = 0; i < total; ++i)
+      must(js.publish("bench." + round + ".load", payload), "publish");
+
+    // 1a. A plain pull consumer: fetch 64, ack each.
+    {
+      auto sub = must(js.pullSubscribe("BENCH", "raw-" + round), "raw subscribe");
+      int got = 0;
+      Clock::time_point first{};
+      while (got < total) {
+        auto msgs = must(sub.fetch(64, 2000ms), "raw fetch");
+        if (msgs.empty()) break;
+        if (got == 0) first = Clock::now();
+        for (auto& m : msgs) {
+          check(m.ack(), "raw ack");
+          ++got;
+        }
+      }
+      check(conn->flush(5s), "flush");
+      rawRates.push_back(got / std::chrono::duration<double>(Clock::now() - first).count());
+    }
+
+    // 1b. The sidecar (a fresh one; from the app's first request to its last).
+    requests = 0;
+    firstNs = 0;
+    lastNs = 0;
+    sidecar.emplace(spawnSidecar("side-" + round));
+    auto deadline = Clock::now() + 300s;
+    while (requests.load() < total && Clock::now() < deadline) {
+      peakRss = std::max(peakRss, rssKb(sidecar->pid()));
+      std::this_thread::sleep_for(20ms);
+    }
+    if (requests.load() < total) {
+      std::cerr << "sidecar delivered only " << requests.load() << " of " << total << "\n"
+                << testing::readFile(dir + "/sidecar.log");
+      return 1;
+    }
+    sideRates.push_back(total / (static_cast<double>(lastNs - firstNs) / 1e9));
+    lastRound = round;
   }
-  if (requests.load() < total) {
-    std::cerr << "sidecar delivered only " << requests.load() << " of " << total << "\n"
-              << testing::readFile(po.stdoutPath);
-    return 1;
-  }
-  const double sideSecs = static_cast<double>(lastNs - firstNs) / 1e9;
-  const double sideRate = total / sideSecs;
-  // Idle: connected, ready, nothing to do.
+  // 2. Idle: connected, ready, nothing to do (the last round's sidecar, after its load).
   std::this_thread::sleep_for(3s);
-  const long idleRss = rssKb(sidecar.pid());
+  const long idleRss = rssKb(sidecar->pid());
 
   // 3. Added latency: one message at a time; both consumers wait for it.
   std::vector<double> rawLat, sideLat, added;
   {
-    auto sub = must(js.pullSubscribe("BENCH", "raw"), "raw subscribe");
-    const int rounds = 300;
-    for (int i = 0; i < rounds; ++i) {
+    const std::string subject = "bench." + lastRound + ".latency";
+    nats::ConsumerConfig cc;
+    cc.durable = "raw-latency";
+    cc.filterSubject = subject;
+    must(js.addOrUpdateConsumer("BENCH", cc), "consumer");
+    auto sub = must(js.pullSubscribe("BENCH", "raw-latency"), "raw subscribe");
+    const int samples = 300;
+    for (int i = 0; i < samples; ++i) {
       std::atomic<bool> rawDone{false};
       Clock::time_point rawAt{};
       Clock::time_point sent{};
@@ -201,7 +349,7 @@ int main(int argc, char** argv) {
       });
       std::this_thread::sleep_for(5ms);  // let the raw fetch be waiting, as the sidecar is
       sent = Clock::now();
-      uint64_t seq = must(js.publish("bench.latency", payload), "publish");
+      uint64_t seq = must(js.publish(subject, payload), "publish");
       Clock::time_point sideAt{};
       auto until = Clock::now() + 5s;
       while (Clock::now() < until) {
@@ -217,27 +365,36 @@ int main(int argc, char** argv) {
       }
       t.join();
       if (sideAt == Clock::time_point{} || !rawDone) continue;
-      double r = std::chrono::duration<double, std::milli>(rawAt - sent).count();
-      double s = std::chrono::duration<double, std::milli>(sideAt - sent).count();
-      rawLat.push_back(r);
-      sideLat.push_back(s);
-      added.push_back(s - r);
+      double rl = std::chrono::duration<double, std::milli>(rawAt - sent).count();
+      double sl = std::chrono::duration<double, std::milli>(sideAt - sent).count();
+      rawLat.push_back(rl);
+      sideLat.push_back(sl);
+      added.push_back(sl - rl);
     }
   }
-  sidecar.signal(SIGTERM);
-  auto exit = sidecar.waitFor(30s);
-  app->stop();
+  sidecar->signal(SIGTERM);
+  auto exit = sidecar->waitFor(30s);
+  app.reset();
 
+  const double rawRate = percentile(rawRates, 0.5);
+  const double sideRate = percentile(sideRates, 0.5);
   std::ostringstream out;
   char line[256];
   out << "osmosis-sidecar benchmark (" << total << " messages of " << payload.size()
-      << " B, sidecar concurrency " << concurrency << ", nats-server " << server.binary() << ", "
-      << std::thread::hardware_concurrency() << " cores)\n";
-  std::snprintf(line, sizeof line, "raw JetStream pull consumer, ack per message: %10.0f msgs/s\n",
-                rawRate);
+      << " B per round, " << rounds << " rounds, sidecar concurrency " << concurrency
+      << ", nats-server " << server.binary() << ", " << std::thread::hardware_concurrency()
+      << " cores)\n";
+  out << "per round (raw / sidecar msgs/s):";
+  for (size_t i = 0; i < rawRates.size(); ++i) {
+    std::snprintf(line, sizeof line, " %.0f / %.0f (%.2f)%s", rawRates[i], sideRates[i],
+                  sideRates[i] / rawRates[i], i + 1 < rawRates.size() ? ";" : "\n");
+    out << line;
+  }
+  std::snprintf(line, sizeof line,
+                "raw JetStream pull consumer, ack per message:  %10.0f msgs/s (median)\n", rawRate);
   out << line;
-  std::snprintf(line, sizeof line, "sidecar -> no-op HTTP app, ack per message:  %10.0f msgs/s\n",
-                sideRate);
+  std::snprintf(line, sizeof line,
+                "sidecar -> no-op HTTP app, ack per message:   %10.0f msgs/s (median)\n", sideRate);
   out << line;
   std::snprintf(line, sizeof line, "ratio sidecar/raw: %.2f (target >= 0.50)\n",
                 sideRate / rawRate);

@@ -1,0 +1,82 @@
+#pragma once
+
+// What the benchmark programs share: a results report printed as it goes and written to a
+// file at the end, a control plane with a CRD installed, and a parallel loop. Header-only:
+// each benchmark is one program.
+
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/log/logger.hpp"
+#include "tests/fixtures/control_plane.hpp"
+
+namespace osmosis::bench {
+
+// Lines printed at once and kept for the results file.
+class Report {
+ public:
+  Report() { osmosis::log::Logger::global().setLevel(osmosis::log::Level::kWarn); }
+  void say(const std::string& line) {
+    std::printf("%s\n", line.c_str());
+    std::fflush(stdout);
+    text_ << line << "\n";
+  }
+  template <typename... Args>
+  void sayf(const char* format, Args... args) {
+    char buf[512];
+    std::snprintf(buf, sizeof buf, format, args...);
+    say(buf);
+  }
+  void write(const std::string& path) const {
+    std::ofstream(path) << text_.str();
+    std::printf("results written to %s\n", path.c_str());
+  }
+
+ private:
+  std::ostringstream text_;
+};
+
+// A fresh control plane with the CRD (a file path, or YAML text) established; null on failure
+// (said on stderr).
+inline std::unique_ptr<testing::ControlPlane> controlPlaneWithCrd(const std::string& crd,
+                                                                  const std::string& crdName) {
+  auto cp = testing::ControlPlane::start({});
+  if (!cp) {
+    std::fprintf(stderr, "%s\n", cp.error().message.c_str());
+    return nullptr;
+  }
+  bool isFile = crd.find('\n') == std::string::npos;
+  auto applied = isFile ? cp.value()->kubectl({"apply", "-f", crd})
+                        : cp.value()->kubectl({"apply", "-f", "-"}, crd);
+  auto established = cp.value()->kubectl(
+      {"wait", "--for=condition=established", "crd/" + crdName, "--timeout=60s"});
+  if (applied.code != 0 || established.code != 0) {
+    std::fprintf(stderr, "CRD %s not established: %s%s\n", crdName.c_str(), applied.err.c_str(),
+                 established.err.c_str());
+    return nullptr;
+  }
+  return std::move(cp.value());
+}
+
+// Runs fn(i) for i in [0, n) on `threads` threads.
+template <typename F>
+void parallel(int n, int threads, F fn) {
+  std::atomic<int> next{0};
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&] {
+      for (int i = next++; i < n; i = next++)
+        fn(i);
+    });
+  }
+  for (auto& t : pool)
+    t.join();
+}
+
+}  // namespace osmosis::bench
