@@ -56,6 +56,9 @@ struct Flags {
   double headroom = 1.2;
   std::string reportStaleness = "5s";
   std::string scaleDownStep = "15s";
+  std::string sidecarImage =
+      std::string("ghcr.io/osmosis-dev/osmosis-sidecar:") + osmosis::kVersion;
+  std::string sidecarNatsUrl;
 };
 
 std::string defaultIdentity() {
@@ -146,6 +149,12 @@ int main(int argc, char** argv) {
   app.add_option("--report-staleness", f.reportStaleness,
                  "sidecar reports older than this are ignored")
       ->capture_default_str();
+  app.add_option("--sidecar-image", f.sidecarImage,
+                 "image of the sidecar injected into worker pods (spec.worker.injectSidecar)")
+      ->capture_default_str();
+  app.add_option("--sidecar-nats-url", f.sidecarNatsUrl,
+                 "NATS URL injected sidecars use when the Channel names no Secret (default: "
+                 "--nats-url)");
   osmosis::nats::addFlags(app, &f.nats, &f.natsUrls);
   if (auto code = osmosis::cli::parse(app, argc, argv, std::cout, std::cerr)) return *code;
   if (auto code = osmosis::cli::applyLogLevel(f.logLevel, std::cerr)) return *code;
@@ -241,6 +250,8 @@ int main(int argc, char** argv) {
        [&](const osmosis::kube::ObjectPtr& o) { queue.add(osmosis::kube::keyOf(*o)); }});
   osmosis::channel::ReconcilerOptions reconcilerOptions;
   reconcilerOptions.resync = std::chrono::duration_cast<std::chrono::milliseconds>(resync.value());
+  reconcilerOptions.injection.image = f.sidecarImage;
+  reconcilerOptions.injection.natsUrl = f.sidecarNatsUrl.empty() ? f.natsUrls : f.sidecarNatsUrl;
   osmosis::channel::ChannelReconciler reconciler(client, channels.store(), natsPool, events,
                                                  registry, reconcilerOptions);
   osmosis::kube::Controller controller("channel", reconciler, queue, f.workers);

@@ -33,6 +33,7 @@ target_link_libraries(osmosis_informer_bench PRIVATE osmosis_kube osmosis_testin
 # Channel provisioning: pure spec, subject, naming, drift, condition and Secret logic.
 add_executable(osmosis_channel_unit_tests
   unit/channel_drift_test.cpp
+  unit/channel_injection_test.cpp
   unit/channel_spec_test.cpp
   unit/channel_subjects_test.cpp)
 target_link_libraries(osmosis_channel_unit_tests PRIVATE osmosis_channel GTest::gtest_main osmosis_warnings)

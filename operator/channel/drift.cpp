@@ -69,7 +69,9 @@ std::vector<FieldChange> consumerDrift(const nats::ConsumerConfig& want,
                  bool immutable = false) {
     if (h != w) out.push_back({field, h, w, immutable});
   };
-  add("ackWait", formatDuration(have.ackWait), formatDuration(want.ackWait));
+  // With a backoff list the server takes its first entry as the ack wait (and reports that).
+  auto effectiveAckWait = want.backoff.empty() ? want.ackWait : want.backoff.front();
+  add("ackWait", formatDuration(have.ackWait), formatDuration(effectiveAckWait));
   add("maxDeliver", std::to_string(have.maxDeliver), std::to_string(want.maxDeliver));
   add("maxAckPending", std::to_string(have.maxAckPending), std::to_string(want.maxAckPending));
   add("backoff", durations(have.backoff), durations(want.backoff));

@@ -59,6 +59,13 @@ Result<SecretConnection> parseNatsSecret(const nlohmann::json& secret) {
   for (const char* key : {"creds", "ca.crt", "tls.crt", "tls.key"}) {
     if (!take(key).empty()) out.files[key] = take(key);
   }
+  if (out.files.count("creds") &&
+      (out.files["creds"].find("BEGIN NATS USER JWT") == std::string::npos ||
+       out.files["creds"].find("BEGIN USER NKEY SEED") == std::string::npos)) {
+    return invalid(what +
+                   ": creds is not a NATS credentials file (it needs a user JWT and an "
+                   "NKey seed, as `nsc generate creds` writes)");
+  }
   // Check with placeholder paths so the same rules apply as to flags.
   nats::ConnectionOptions check = out.options;
   if (out.files.count("creds")) check.credsFile = "creds";

@@ -17,7 +17,8 @@ struct ChannelReconciler::Outcome {
   std::optional<Condition> blocked;  // a reason Ready is False before NATS is even asked
   std::optional<nats::StreamInfo> streamInfo;
   std::optional<nats::ConsumerInfo> consumerInfo;
-  std::optional<Error> retry;  // a failure worth retrying with backoff
+  std::optional<Error> retry;            // a failure worth retrying with backoff
+  std::optional<std::string> sidecarIn;  // "Kind/name" injected into; "" none; unset: unchanged
 };
 
 namespace {
@@ -77,6 +78,16 @@ ChannelReconciler::ChannelReconciler(kube::Client& client, const kube::Store& ch
       options_(options),
       clock_(clock) {}
 
+bool ChannelReconciler::seen(const std::set<std::string>& set, const std::string& key) {
+  std::lock_guard lock(seenMu_);
+  return set.count(key) > 0;
+}
+
+void ChannelReconciler::remember(std::set<std::string>& set, const std::string& key) {
+  std::lock_guard lock(seenMu_);
+  set.insert(key);
+}
+
 void ChannelReconciler::natsCall(const char* op, bool ok) {
   metrics_
       .counter("osmosis_nats_calls_total", "JetStream API calls made by the operator", {{"op", op}})
@@ -124,6 +135,7 @@ Result<kube::ReconcileResult> ChannelReconciler::reconcile(const kube::Request& 
       reconcileStream(*js.value(), channel, parsed.spec, out, log);
       if (out.stream.status == "True")
         reconcileConsumer(*js.value(), channel, parsed.spec, out, log);
+      reconcileInjection(channel, parsed.spec, out, log);
     }
   }
 
@@ -180,6 +192,11 @@ Result<kube::ReconcileResult> ChannelReconciler::finalize(const json& channel,
     events_.normal(ref, "StreamRetained",
                    "stream " + stream + " kept with its messages (deletionPolicy Retain)");
     log.info("stream retained", {{"stream", stream}});
+  }
+  {
+    std::lock_guard lock(seenMu_);
+    seenStreams_.erase(kube::keyOf(channel));
+    seenConsumers_.erase(kube::keyOf(channel));
   }
   json finalizers = json::array();
   for (const auto& f : channel["metadata"].value("finalizers", json::array())) {
@@ -241,7 +258,8 @@ void ChannelReconciler::reconcileStream(nats::JetStream& js, const json& channel
     auto created = js.addStream(spec.stream);
     natsCall("stream.create", created.ok());
     if (!created) return fail("StreamCreateFailed", created.error());
-    bool existedBefore = conditionTrue(status, "StreamReady");
+    bool existedBefore =
+        conditionTrue(status, "StreamReady") || seen(seenStreams_, kube::keyOf(channel));
     const char* reason = existedBefore ? "StreamRecreated" : "StreamCreated";
     std::string msg =
         existedBefore
@@ -279,6 +297,7 @@ void ChannelReconciler::reconcileStream(nats::JetStream& js, const json& channel
   }
   out.stream = {"StreamReady", "True", "Ready", "stream " + spec.stream.name + " matches the spec",
                 out.generation};
+  remember(seenStreams_, kube::keyOf(channel));
 }
 
 void ChannelReconciler::reconcileConsumer(nats::JetStream& js, const json& channel,
@@ -302,7 +321,8 @@ void ChannelReconciler::reconcileConsumer(nats::JetStream& js, const json& chann
     auto created = js.addOrUpdateConsumer(stream, spec.consumer);
     natsCall("consumer.create", created.ok());
     if (!created) return fail("ConsumerCreateFailed", created.error());
-    bool existedBefore = conditionTrue(status, "ConsumerReady");
+    bool existedBefore =
+        conditionTrue(status, "ConsumerReady") || seen(seenConsumers_, kube::keyOf(channel));
     std::string msg = existedBefore
                           ? "consumer " + name + " was missing on stream " + stream + "; recreated"
                           : "consumer " + name + " created on stream " + stream;
@@ -353,6 +373,70 @@ void ChannelReconciler::reconcileConsumer(nats::JetStream& js, const json& chann
   }
   out.consumer = {"ConsumerReady", "True", "Ready", "consumer " + name + " matches the spec",
                   out.generation};
+  remember(seenConsumers_, kube::keyOf(channel));
+}
+
+// Puts osmosis-sidecar into the scale target's pod template while spec.worker.injectSidecar
+// asks for it, and takes it out (from the target it went into) when it no longer does.
+void ChannelReconciler::reconcileInjection(const json& channel, const ChannelSpec& spec,
+                                           Outcome& out, const kube::ReconcileLog& log) {
+  kube::ObjectRef ref = kube::ObjectRef::from(channel);
+  const std::string ns = channel["metadata"].value("namespace", "");
+  const std::string was = channel.value("status", json::object()).value("sidecarInjectedInto", "");
+  kube::PatchOptions po;
+  po.fieldManager = kInjectorFieldManager;
+  po.force = true;
+  const std::string want = spec.injectSidecar && spec.scaleTarget
+                               ? spec.scaleTarget->kind + "/" + spec.scaleTarget->name
+                               : "";
+  if (!was.empty() && was != want) {
+    ScaleTargetRef old{"apps/v1", was.substr(0, was.find('/')), was.substr(was.find('/') + 1)};
+    auto res = client_.resourceFor(old.apiVersion, old.kind);
+    auto r = res ? client_.patch(res.value(), ns, old.name, kube::PatchType::kApply,
+                                 injectionRemoval(old, ns), po)
+                 : Result<json>(res.error());
+    if (!r && !kube::isNotFound(r.error())) {
+      events_.warning(ref, "SidecarRemovalFailed",
+                      "cannot remove osmosis-sidecar from " + was + ": " + r.error().message);
+      return;
+    }
+    events_.normal(ref, "SidecarRemoved",
+                   "osmosis-sidecar removed from the pod template of " + was);
+    log.info("sidecar removed", {{"target", was}});
+    out.sidecarIn = "";
+  }
+  if (want.empty()) return;
+  const ScaleTargetRef& target = *spec.scaleTarget;
+  if (!injectable(target)) {
+    events_.warning(ref, "InjectionUnsupported",
+                    target.apiVersion + " " + target.kind +
+                        " has no pod template Osmosis knows; add osmosis-sidecar by hand "
+                        "(docs/autoscaler.md)");
+    return;
+  }
+  if (!nativeSidecars_) {
+    auto v = client_.serverVersion();
+    if (v) nativeSidecars_ = supportsNativeSidecars(v.value());
+  }
+  InjectionSettings settings = options_.injection;
+  settings.nativeSidecar = nativeSidecars_.value_or(false);
+  auto res = client_.resourceFor(target.apiVersion, target.kind);
+  auto r = res ? client_.patch(res.value(), ns, target.name, kube::PatchType::kApply,
+                               injectionApply(target, ns, ref.name, spec, settings), po)
+               : Result<json>(res.error());
+  if (!r) {
+    std::string msg = "cannot add osmosis-sidecar to " + want + ": " + r.error().message;
+    events_.warning(ref, "InjectionFailed", msg);
+    log.warn("sidecar injection failed", {{"target", want}, {"error", r.error().message}});
+    return;
+  }
+  if (was != want) {
+    events_.normal(ref, "SidecarInjected",
+                   "osmosis-sidecar added to the pod template of " + want + " (" +
+                       (settings.nativeSidecar ? "native sidecar" : "container") + ")");
+    log.info("sidecar injected", {{"target", want}, {"native", settings.nativeSidecar}});
+  }
+  out.sidecarIn = want;
 }
 
 Status ChannelReconciler::writeStatus(const json& channel, const Outcome& out) {
@@ -408,7 +492,15 @@ Status ChannelReconciler::writeStatus(const json& channel, const Outcome& out) {
     if (status.contains(key)) mine[key] = status[key];
     if (old.contains(key)) before[key] = old[key];
   }
+  if (old.contains("sidecarInjectedInto"))
+    before["sidecarInjectedInto"] = old["sidecarInjectedInto"];
+  if (out.sidecarIn && !out.sidecarIn->empty()) mine["sidecarInjectedInto"] = *out.sidecarIn;
+  if (!out.sidecarIn && before.contains("sidecarInjectedInto"))
+    mine["sidecarInjectedInto"] = before["sidecarInjectedInto"];
   if (mine == before) return {};
+  // Merge patch: null removes the field.
+  if (!mine.contains("sidecarInjectedInto") && before.contains("sidecarInjectedInto"))
+    mine["sidecarInjectedInto"] = nullptr;
   if (out.consumerInfo) mine["lastBacklogTime"] = now;
   auto r = client_.patch(kube::resources::channels(), ns, name, kube::PatchType::kMerge,
                          {{"status", mine}}, [] {

@@ -7,10 +7,14 @@
 
 #include <chrono>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 
 #include "common/metrics/registry.hpp"
 #include "operator/channel/nats_connections.hpp"
+#include "operator/channel/sidecar_injection.hpp"
 #include "operator/channel/spec.hpp"
 #include "operator/kube/cache/informer.hpp"
 #include "operator/kube/controller/controller.hpp"
@@ -22,6 +26,7 @@ inline constexpr const char* kFinalizer = "osmosis.dev/stream";
 
 struct ReconcilerOptions {
   std::chrono::milliseconds resync{std::chrono::seconds(30)};
+  InjectionSettings injection;  // nativeSidecar is decided from the server's version
 };
 
 class ChannelReconciler final : public kube::Reconciler {
@@ -47,8 +52,12 @@ class ChannelReconciler final : public kube::Reconciler {
                        Outcome& out, const kube::ReconcileLog& log);
   void reconcileConsumer(nats::JetStream& js, const nlohmann::json& channel,
                          const ChannelSpec& spec, Outcome& out, const kube::ReconcileLog& log);
+  void reconcileInjection(const nlohmann::json& channel, const ChannelSpec& spec, Outcome& out,
+                          const kube::ReconcileLog& log);
   Status writeStatus(const nlohmann::json& channel, const Outcome& out);
   void natsCall(const char* op, bool ok);
+  bool seen(const std::set<std::string>& set, const std::string& key);
+  void remember(std::set<std::string>& set, const std::string& key);
 
   kube::Client& client_;
   const kube::Store& channels_;
@@ -57,6 +66,11 @@ class ChannelReconciler final : public kube::Reconciler {
   metrics::Registry& metrics_;
   ReconcilerOptions options_;
   const kube::Clock& clock_;
+  std::optional<bool> nativeSidecars_;  // from the server's version, read once
+  // Channels whose stream/consumer this process has seen ready: a later "not found" is a
+  // loss (recreated, a warning), not a first creation, even after a NATS outage in between.
+  std::mutex seenMu_;
+  std::set<std::string> seenStreams_, seenConsumers_;
 };
 
 }  // namespace osmosis::channel

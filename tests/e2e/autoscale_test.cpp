@@ -222,6 +222,46 @@ spec:
       << "Osmosis scaled a target an HPA owns";
 }
 
+TEST_F(AutoscaleTest, InjectsTheSidecarAsANativeSidecarAndRemovesItWhenNoLongerAsked) {
+  ASSERT_EQ(apply(kDeployment).code, 0);
+  ASSERT_EQ(apply(manifest("orders",
+                           "  worker:\n    scaleTargetRef: {name: worker}\n"
+                           "    injectSidecar: true\n    app: {port: 9000}\n"))
+                .code,
+            0);
+  auto sidecar = [&]() -> json {
+    json d = get("deployment", "worker");
+    for (const auto& c : d["spec"]["template"]["spec"].value("initContainers", json::array()))
+      if (c.value("name", "") == "osmosis-sidecar") return c;
+    return json();
+  };
+  ASSERT_TRUE(eventually([&] { return sidecar().is_object(); }, kConverge, 200ms))
+      << get("deployment", "worker").dump();
+  json c = sidecar();
+  EXPECT_EQ(c.value("restartPolicy", ""), "Always");
+  bool channelEnv = false;
+  for (const auto& e : c["env"])
+    channelEnv = channelEnv || (e["name"] == "OSMOSIS_CHANNEL" && e["value"] == "orders");
+  EXPECT_TRUE(channelEnv) << c.dump();
+  json d = get("deployment", "worker");
+  EXPECT_EQ(d["spec"]["template"]["spec"]["containers"][0]["name"], "app") << "user's container";
+  bool owned = false;
+  for (const auto& m : d["metadata"]["managedFields"])
+    owned = owned || m.value("manager", "") == "osmosis-injector";
+  EXPECT_TRUE(owned);
+  waitEvent("orders", "SidecarInjected");
+  EXPECT_EQ(channel("orders")["status"].value("sidecarInjectedInto", ""), "Deployment/worker");
+
+  ASSERT_EQ(kubectl({"patch", "channel", "orders", "--type", "merge", "-p",
+                     R"({"spec":{"worker":{"injectSidecar":false}}})"})
+                .code,
+            0);
+  EXPECT_TRUE(eventually([&] { return sidecar().is_null(); }, kConverge, 200ms));
+  waitEvent("orders", "SidecarRemoved");
+  EXPECT_EQ(get("deployment", "worker")["spec"]["template"]["spec"]["containers"].size(), 1u);
+  EXPECT_FALSE(channel("orders")["status"].contains("sidecarInjectedInto"));
+}
+
 TEST_F(AutoscaleTest, AMissingTargetIsACondition) {
   ASSERT_EQ(apply(manifest("orders", "  worker:\n    scaleTargetRef: {name: nowhere}\n")).code, 0);
   json c = waitCondition("orders", "ScalingActive", "False", "TargetNotFound");

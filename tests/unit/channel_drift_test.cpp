@@ -70,7 +70,16 @@ TEST(ConsumerDrift, FieldsCompared) {
   auto changes = consumerDrift(want, have);
   ASSERT_EQ(changes.size(), 3u);
   EXPECT_EQ(describe(changes),
-            "ackWait 30s -> 1m, maxAckPending 1000 -> 10, backoff [] -> [1s,5s]");
+            "ackWait 30s -> 1s, maxAckPending 1000 -> 10, backoff [] -> [1s,5s]");
+}
+
+TEST(ConsumerDrift, WithABackoffListTheServersAckWaitIsItsFirstEntry) {
+  nats::ConsumerConfig want, have;
+  want.ackWait = 45s;
+  want.backoff = {1s, 5s};
+  have = want;
+  have.ackWait = 1s;  // what the server reports
+  EXPECT_TRUE(consumerDrift(want, have).empty()) << describe(consumerDrift(want, have));
 }
 
 TEST(Conditions, SetKeepsTransitionTimeWhileStatusHolds) {
@@ -127,17 +136,20 @@ std::string b64(const std::string& in) {
   return out;
 }
 
+const char* kCreds =
+    "-----BEGIN NATS USER JWT-----\neyJ0\n------END NATS USER JWT------\n"
+    "-----BEGIN USER NKEY SEED-----\nSUAB\n------END USER NKEY SEED------\n";
+
 TEST(NatsSecret, UrlTokenAndFiles) {
   auto r = parseNatsSecret(
       secret({{"url", b64("nats://a:4222,nats://b:4222")}, {"token", b64("s3cret")}}));
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r.value().options.urls.size(), 2u);
   EXPECT_EQ(r.value().options.token, "s3cret");
-  r = parseNatsSecret(secret({{"url", b64("tls://a:4222")},
-                              {"creds", b64("-----BEGIN NATS USER JWT-----")},
-                              {"ca.crt", b64("ca")}}));
+  r = parseNatsSecret(
+      secret({{"url", b64("tls://a:4222")}, {"creds", b64(kCreds)}, {"ca.crt", b64("ca")}}));
   ASSERT_TRUE(r.ok()) << r.error().message;
-  EXPECT_EQ(r.value().files.at("creds"), "-----BEGIN NATS USER JWT-----");
+  EXPECT_EQ(r.value().files.at("creds"), kCreds);
   EXPECT_EQ(r.value().files.at("ca.crt"), "ca");
   EXPECT_TRUE(r.value().options.credsFile.empty()) << "paths are set when the files are written";
 }
@@ -167,6 +179,8 @@ TEST(NatsSecret, BadSecretsSayWhatIsWrong) {
                     {"password", b64("p")}}),
             "one NATS authentication method"},
            {json{{"metadata", {{"name", "nats"}}}}, "no \"url\""},
+           {secret({{"url", b64("nats://x:4222")}, {"creds", b64("not creds")}}),
+            "not a NATS credentials file"},
        }) {
     auto r = parseNatsSecret(c.s);
     ASSERT_FALSE(r.ok()) << c.s.dump();

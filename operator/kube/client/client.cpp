@@ -222,6 +222,10 @@ Status Client::watch(const Resource& r, const std::string& ns, const WatchOption
   return {};
 }
 
+Result<json> Client::serverVersion() {
+  return call("GET", "/version", "", "", "read the server version");
+}
+
 Result<Resource> Client::resourceFor(const std::string& apiVersion, const std::string& kind) {
   if (auto known = knownResource(apiVersion, kind)) return *known;
   const std::string key = apiVersion + "/" + kind;

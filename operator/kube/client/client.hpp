@@ -100,6 +100,9 @@ class Client {
   Status watch(const Resource& r, const std::string& ns, const WatchOptions& options,
                const std::function<bool(WatchEvent&)>& onEvent, StopSource& stop);
 
+  // GET /version: {major, minor, gitVersion, ...}.
+  Result<json> serverVersion();
+
   // apiVersion + kind -> resource, by the built-in table or API discovery (cached).
   Result<Resource> resourceFor(const std::string& apiVersion, const std::string& kind);
 

@@ -1,0 +1,91 @@
+// The sidecar injection bodies (server-side apply), pure.
+
+#include <gtest/gtest.h>
+
+#include "operator/channel/sidecar_injection.hpp"
+
+namespace osmosis::channel {
+namespace {
+
+using nlohmann::json;
+
+ChannelSpec spec() {
+  ParsedChannel p = parseChannel({{"metadata", {{"namespace", "shop"}, {"name", "orders"}}},
+                                  {"spec",
+                                   {{"worker",
+                                     {{"scaleTargetRef", {{"name", "worker"}}},
+                                      {"injectSidecar", true},
+                                      {"app", {{"port", 9000}, {"path", "/in"}}}}},
+                                    {"consumer", {{"deadLetterSubject", "dead.orders"}}}}}});
+  EXPECT_TRUE(p.problems.empty()) << describe(p.problems);
+  return p.spec;
+}
+
+std::string envValue(const json& container, const std::string& name) {
+  for (const auto& e : container["env"])
+    if (e["name"] == name) return e.contains("value") ? e["value"].get<std::string>() : "<ref>";
+  return "";
+}
+
+TEST(SidecarInjection, NativeSidecarIsAnInitContainerThatAlwaysRestarts) {
+  InjectionSettings s{"img:1", "nats://nats:4222", true, 8081};
+  json body = injectionApply(*spec().scaleTarget, "shop", "orders", spec(), s);
+  EXPECT_EQ(body["apiVersion"], "apps/v1");
+  EXPECT_EQ(body["kind"], "Deployment");
+  EXPECT_EQ(body["metadata"]["name"], "worker");
+  EXPECT_EQ(body["metadata"]["namespace"], "shop");
+  const json& pod = body["spec"]["template"]["spec"];
+  EXPECT_FALSE(pod.contains("containers")) << "the user's containers are not touched";
+  ASSERT_EQ(pod["initContainers"].size(), 1u);
+  const json& c = pod["initContainers"][0];
+  EXPECT_EQ(c["name"], "osmosis-sidecar");
+  EXPECT_EQ(c["image"], "img:1");
+  EXPECT_EQ(c["restartPolicy"], "Always");
+  EXPECT_EQ(envValue(c, "OSMOSIS_CHANNEL"), "orders");
+  EXPECT_EQ(envValue(c, "OSMOSIS_NAMESPACE"), "shop");
+  EXPECT_EQ(envValue(c, "OSMOSIS_STREAM"), "SHOP_ORDERS");
+  EXPECT_EQ(envValue(c, "OSMOSIS_CONSUMER"), "workers");
+  EXPECT_EQ(envValue(c, "OSMOSIS_APP_PORT"), "9000");
+  EXPECT_EQ(envValue(c, "OSMOSIS_APP_PATH"), "/in");
+  EXPECT_EQ(envValue(c, "OSMOSIS_ACK_WAIT"), "30s");
+  EXPECT_EQ(envValue(c, "OSMOSIS_DEAD_LETTER_SUBJECT"), "dead.orders");
+  EXPECT_EQ(envValue(c, "OSMOSIS_NATS_URL"), "nats://nats:4222");
+  EXPECT_EQ(envValue(c, "POD_NAME"), "<ref>");
+  EXPECT_EQ(c["readinessProbe"]["httpGet"]["path"], "/readyz");
+}
+
+TEST(SidecarInjection, OlderClustersGetAPlainContainerAndSecretsGiveTheUrl) {
+  ChannelSpec sp = spec();
+  sp.natsSecret = "nats-conn";
+  json body = injectionApply(*sp.scaleTarget, "shop", "orders", sp, {"img:1", "x", false, 8081});
+  const json& pod = body["spec"]["template"]["spec"];
+  EXPECT_FALSE(pod.contains("initContainers"));
+  ASSERT_EQ(pod["containers"].size(), 1u);
+  EXPECT_FALSE(pod["containers"][0].contains("restartPolicy"));
+  for (const auto& e : pod["containers"][0]["env"]) {
+    if (e["name"] == "OSMOSIS_NATS_URL") {
+      EXPECT_EQ(e["valueFrom"]["secretKeyRef"], (json{{"name", "nats-conn"}, {"key", "url"}}));
+    }
+  }
+}
+
+TEST(SidecarInjection, RemovalIsAnApplyWithNothingOwned) {
+  ScaleTargetRef t{"apps/v1", "StatefulSet", "db"};
+  EXPECT_EQ(injectionRemoval(t, "shop"),
+            (json{{"apiVersion", "apps/v1"},
+                  {"kind", "StatefulSet"},
+                  {"metadata", {{"name", "db"}, {"namespace", "shop"}}}}));
+}
+
+TEST(SidecarInjection, WhatCanBeInjectedAndWhereNativeSidecarsExist) {
+  EXPECT_TRUE(injectable({"apps/v1", "Deployment", "x"}));
+  EXPECT_TRUE(injectable({"apps/v1", "StatefulSet", "x"}));
+  EXPECT_FALSE(injectable({"example.com/v1", "Worker", "x"}));
+  EXPECT_TRUE(supportsNativeSidecars({{"major", "1"}, {"minor", "35"}}));
+  EXPECT_TRUE(supportsNativeSidecars({{"major", "1"}, {"minor", "29+"}}));
+  EXPECT_FALSE(supportsNativeSidecars({{"major", "1"}, {"minor", "28"}}));
+  EXPECT_FALSE(supportsNativeSidecars(json()));
+}
+
+}  // namespace
+}  // namespace osmosis::channel
