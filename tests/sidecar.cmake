@@ -15,6 +15,7 @@ add_dependencies(osmosis_sidecar_testing osmosis-sidecar osmosis-test-app)
 # Unit: pure logic, no servers.
 add_executable(osmosis_sidecar_unit_tests
   unit/sidecar_config_test.cpp
+  unit/sidecar_http_parse_test.cpp
   unit/sidecar_metrics_test.cpp
   unit/sidecar_outcome_test.cpp
   unit/sidecar_rate_test.cpp

@@ -1,5 +1,7 @@
 #include "sidecar/dispatch/dispatcher.hpp"
 
+#include <algorithm>
+#include <charconv>
 #include <strings.h>
 
 #include "common/log/logger.hpp"
@@ -11,6 +13,9 @@ namespace osmosis::sidecar {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// Settled messages freed together (see deliverLoop).
+constexpr size_t kFreeBatch = 64;
 
 // NATS headers that would break or confuse HTTP framing, and our own namespace, are passed
 // as Osmosis-Nats-<name> instead of as-is.
@@ -35,12 +40,13 @@ Dispatcher::Dispatcher(const Config& config, State& state, std::shared_ptr<nats:
       settings_(std::make_shared<Settings>()) {}
 
 Dispatcher::~Dispatcher() {
-  if (puller_.joinable() || !workers_.empty()) (void)drain(milliseconds(0));
+  if (puller_.joinable() || deliverer_.joinable()) (void)drain(milliseconds(0));
 }
 
 void Dispatcher::start() {
-  for (int i = 0; i < config_.concurrency; ++i)
-    workers_.emplace_back([this, i] { workLoop(i); });
+  app_ = std::make_unique<AppClient>(config_.appPort, config_.concurrency);
+  deliverer_ = std::thread([this] { deliverLoop(); });
+  deadLetterer_ = std::thread([this] { deadLetterLoop(); });
   puller_ = std::thread([this] { pullLoop(); });
 }
 
@@ -124,7 +130,7 @@ void Dispatcher::pullLoop() {
     }
     // Do not take messages the app cannot accept yet (start-up, restarts): no delivery burnt.
     if (!state_.appReachable) {
-      if (HttpClient::reachable(config_.appPort)) {
+      if (AppClient::reachable(config_.appPort)) {
         state_.appReachable = true;
         if (waitingForApp) log::info("app reachable", {{"port", config_.appPort}});
         waitingForApp = false;
@@ -141,8 +147,10 @@ void Dispatcher::pullLoop() {
     int room;
     {
       std::unique_lock lock(mu_);
+      pullerWaiting_ = true;
       roomCv_.wait_for(lock, std::chrono::seconds(1),
                        [&] { return stopPulling_ || outstanding_ < config_.concurrency; });
+      pullerWaiting_ = false;
       if (stopPulling_) break;
       room = config_.concurrency - outstanding_;
     }
@@ -160,8 +168,8 @@ void Dispatcher::pullLoop() {
                                           {"failures", failures + 1}});
       if (code == Error::Code::kNotFound || failures >= 3) {
         // The consumer may be gone (deleted, server lost state): bind again. Messages in
-        // flight point at the old subscription (libnats acks through msg->sub), so it is
-        // kept alive, not destroyed, until the dispatcher goes.
+        // flight point at the old subscription (libnats keeps msg->sub), so it is kept
+        // alive, not destroyed, until the dispatcher goes.
         retired_.push_back(std::move(*sub_));
         sub_.reset();
         state_.consumerBound = false;
@@ -184,82 +192,213 @@ void Dispatcher::pullLoop() {
         ++outstanding_;
       }
     }
-    workCv_.notify_all();
+    app_->wake();
   }
   // The subscription stays until every message is settled (drain): libnats acks through it.
 }
 
-void Dispatcher::workLoop(int index) {
-  HttpClient client(config_.appPort);
-  (void)index;
+void Dispatcher::deliverLoop() {
+  const int slots = app_->slots();
+  std::vector<Flight> flights(static_cast<size_t>(slots));
+  std::vector<int> idle;  // slots without a request
+  for (int i = slots - 1; i >= 0; --i)
+    idle.push_back(i);
+  std::vector<nats::Message> taken;
+  std::vector<AppClient::Done> done;
+  // Settled messages are freed in batches: libnats hands each freed message to its collector
+  // thread and wakes it, so freeing one at a time woke that thread once per message.
+  std::vector<nats::Message> dead;
+  int settled = 0;  // since the last look at the queue
+  // When a flight next needs in-progress or times out (the earliest, or later: re-checked).
+  auto nextCheck = Clock::time_point::max();
   for (;;) {
-    std::optional<nats::Message> msg;
+    // One turn of the lock per loop, not per message: settled ones out, queued ones in.
     std::shared_ptr<const Settings> settings;
-    {
-      std::unique_lock lock(mu_);
-      workCv_.wait(lock, [&] { return closed_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // closed and nothing left
-      msg.emplace(std::move(queue_.front()));
-      queue_.pop_front();
-      settings = settings_;
-    }
-    state_.enterFlight();
-    deliver(*msg, client, *settings);
-    msg.reset();
-    state_.leaveFlight();
+    bool exit = false;
+    bool wakePuller = false;
+    bool wakeDrain = false;
     {
       std::lock_guard lock(mu_);
-      --outstanding_;
+      if (settled > 0) {
+        outstanding_ -= settled;
+        settled = 0;
+        wakePuller = pullerWaiting_;
+        wakeDrain = stopPulling_ && outstanding_ == 0;
+      }
+      while (taken.size() < idle.size() && !queue_.empty()) {
+        taken.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      settings = settings_;
+      exit =
+          closed_ && queue_.empty() && taken.empty() && idle.size() == static_cast<size_t>(slots);
     }
-    roomCv_.notify_one();
-    idleCv_.notify_all();
+    if (wakePuller) roomCv_.notify_one();
+    if (wakeDrain) idleCv_.notify_all();
+    if (exit) break;
+    for (auto& m : taken) {
+      const int slot = idle.back();
+      idle.pop_back();
+      Flight& f = flights[static_cast<size_t>(slot)];
+      begin(f, slot, std::move(m), settings, &done);
+      nextCheck = std::min({nextCheck, f.deadline, f.nextProgress});
+    }
+    taken.clear();
+
+    if (done.empty()) {
+      // Nothing finished at once: wait for answers, new messages (wake), or the next check.
+      auto timeout = milliseconds(-1);
+      if (abandon_.load()) {
+        timeout = milliseconds(0);
+      } else if (idle.size() < static_cast<size_t>(slots)) {
+        auto until = nextCheck - Clock::now();
+        timeout =
+            std::max(milliseconds(0), std::chrono::ceil<milliseconds>(std::min<Clock::duration>(
+                                          until, std::chrono::seconds(1))));
+      }
+      if (timeout.count() < 0) dead.clear();  // nothing in flight: free what is settled now
+      app_->wait(timeout, &done);
+    }
+    for (auto& d : done) {
+      Flight& f = flights[static_cast<size_t>(d.slot)];
+      if (!f.msg) continue;  // (cannot happen: only started requests finish)
+      if (finish(f, d.result)) ++settled;
+      retire(f, dead);
+      idle.push_back(d.slot);
+    }
+    done.clear();
+
+    const bool abandon = abandon_.load();
+    const auto now = Clock::now();
+    if (!abandon && now < nextCheck) continue;
+    nextCheck = Clock::time_point::max();
+    for (int slot = 0; slot < slots; ++slot) {
+      Flight& f = flights[static_cast<size_t>(slot)];
+      if (!f.msg) continue;
+      DeliveryResult r;
+      if (abandon) {
+        r.kind = DeliveryResult::Kind::kAborted;
+        r.detail = "gave up waiting for the app";
+      } else if (now >= f.deadline) {
+        r.kind = DeliveryResult::Kind::kTimeout;
+        r.detail = "no answer in time";
+      } else {
+        if (now >= f.nextProgress) {
+          f.nextProgress = now + f.settings->inProgressEvery;
+          if (auto st = f.msg->inProgress(); !st.ok()) {
+            state_.settleErrors.inc();
+            log::warn("cannot send in-progress",
+                      {{"seq", f.msg->streamSequence()}, {"error", st.error().message}});
+          } else {
+            log::debug("in-progress sent", {{"seq", f.msg->streamSequence()}});
+          }
+        }
+        nextCheck = std::min({nextCheck, f.deadline, f.nextProgress});
+        continue;
+      }
+      app_->cancel(slot);  // (closes the connection: a late answer cannot be mistaken)
+      if (finish(f, r)) ++settled;
+      retire(f, dead);
+      idle.push_back(slot);
+    }
   }
 }
 
-void Dispatcher::deliver(nats::Message& msg, HttpClient& client, const Settings& settings) {
-  HttpClient::HeaderList headers;
-  const std::string subject = msg.subject();
-  headers.emplace_back("Osmosis-Message-Id", std::to_string(msg.streamSequence()));
-  headers.emplace_back("Osmosis-Subject", sanitizeHeaderValue(subject));
-  headers.emplace_back("Osmosis-Delivery-Count", std::to_string(msg.deliveryCount()));
-  headers.emplace_back("Osmosis-Channel", config_.channel);
-  headers.emplace_back("Osmosis-Namespace", config_.ns);
+void Dispatcher::begin(Flight& f, int slot, nats::Message msg,
+                       std::shared_ptr<const Settings> settings,
+                       std::vector<AppClient::Done>* done) {
+  RequestBuilder req(app_->request(slot));
+  const std::string_view body = msg.data();
+  char number[24];
+  auto digits = [&](uint64_t n) {
+    auto [end, ec] = std::to_chars(number, number + sizeof number, n);
+    return std::string_view(number, static_cast<size_t>(end - number));
+  };
+  req.begin(config_.appPath, config_.appPort, body.size());
+  req.header("Osmosis-Message-Id", digits(msg.streamSequence()));
+  req.header("Osmosis-Subject", msg.subject());
+  req.header("Osmosis-Delivery-Count", digits(msg.deliveryCount()));
+  req.header("Osmosis-Channel", config_.channel);
+  req.header("Osmosis-Namespace", config_.ns);
   bool hasContentType = false;
   for (auto& [k, v] : msg.headers()) {
     if (!validHeaderName(k)) continue;
     if (::strcasecmp(k.c_str(), "content-type") == 0) hasContentType = true;
-    headers.emplace_back(reservedHeader(k) ? "Osmosis-Nats-" + k : k, sanitizeHeaderValue(v));
-  }
-  if (!hasContentType) headers.emplace_back("Content-Type", "application/octet-stream");
-
-  const auto start = Clock::now();
-  auto lastProgress = start;
-  auto tick = [&]() {
-    if (abandon_.load()) return false;
-    auto now = Clock::now();
-    if (now - lastProgress >= settings.inProgressEvery) {
-      lastProgress = now;
-      if (auto st = msg.inProgress(); !st.ok()) {
-        state_.settleErrors.inc();
-        log::warn("cannot send in-progress",
-                  {{"seq", msg.streamSequence()}, {"error", st.error().message}});
-      } else {
-        log::debug("in-progress sent", {{"seq", msg.streamSequence()}});
-      }
+    if (reservedHeader(k)) {
+      req.header("Osmosis-Nats-" + k, v);
+    } else {
+      req.header(k, v);
     }
-    return true;
-  };
-  const auto tickEvery = std::min(milliseconds(100), settings.inProgressEvery);
+  }
+  if (!hasContentType) req.header("Content-Type", "application/octet-stream");
+  req.end(body);
+
+  f.msg.emplace(std::move(msg));
+  f.start = Clock::now();
+  f.deadline = f.start + config_.messageTimeout;
+  f.nextProgress = f.start + settings->inProgressEvery;
+  f.settings = std::move(settings);
+  state_.enterFlight();
   state_.delivered.inc();
-  DeliveryResult r = client.post(config_.appPath, headers, msg.data(),
-                                 start + config_.messageTimeout, tickEvery, tick);
-  state_.latency.observe(std::chrono::duration<double>(Clock::now() - start).count());
+  app_->start(slot, done);
+}
+
+void Dispatcher::retire(Flight& f, std::vector<nats::Message>& dead) {
+  if (f.msg) dead.push_back(std::move(*f.msg));  // (an empty shell when it was parked)
+  f = Flight{};
+  if (dead.size() >= kFreeBatch) dead.clear();
+}
+
+bool Dispatcher::finish(Flight& f, const DeliveryResult& r) {
+  nats::Message& msg = *f.msg;
+  state_.latency.observe(std::chrono::duration<double>(Clock::now() - f.start).count());
   if (r.kind == DeliveryResult::Kind::kRefused) {
     state_.appReachable = false;
     state_.setError("app refused the connection on 127.0.0.1:" + std::to_string(config_.appPort));
   }
   if (r.kind == DeliveryResult::Kind::kAborted) abandoned_.fetch_add(1);
-  settle(msg, decide(r, msg.deliveryCount(), settings.policy), r, settings.policy);
+  const RetryPolicy& policy = f.settings->policy;
+  Decision d = decide(r, msg.deliveryCount(), policy);
+  if (d.action == Decision::Action::kTerm && d.deadLetter) {
+    {
+      std::lock_guard lock(parkMu_);
+      parked_.push_back(Parked{std::move(msg), std::move(d), r, f.settings});
+    }
+    parkCv_.notify_one();
+    return false;
+  }
+  settle(msg, d, r, policy);
+  state_.leaveFlight();
+  return true;
+}
+
+void Dispatcher::release(int n) {
+  bool wakePuller, wakeDrain;
+  {
+    std::lock_guard lock(mu_);
+    outstanding_ -= n;
+    wakePuller = pullerWaiting_;
+    wakeDrain = stopPulling_ && outstanding_ == 0;
+  }
+  if (wakePuller) roomCv_.notify_one();
+  if (wakeDrain) idleCv_.notify_all();
+}
+
+void Dispatcher::deadLetterLoop() {
+  for (;;) {
+    std::optional<Parked> p;
+    {
+      std::unique_lock lock(parkMu_);
+      parkCv_.wait(lock, [&] { return parkClosed_ || !parked_.empty(); });
+      if (parked_.empty()) return;  // closed and nothing left
+      p.emplace(std::move(parked_.front()));
+      parked_.pop_front();
+    }
+    settle(p->msg, p->decision, p->result, p->settings->policy);
+    p.reset();
+    state_.leaveFlight();
+    release(1);
+  }
 }
 
 bool Dispatcher::deadLetter(nats::Message& msg, const Decision& d, const DeliveryResult& r) {
@@ -324,7 +463,9 @@ void Dispatcher::settle(nats::Message& msg, const Decision& d, const DeliveryRes
         {{"seq", seq}, {"action", actionName(applied.action)}, {"error", st.error().message}});
   }
   if (applied.action == Action::kAck) {
-    log::debug("message acked", {{"seq", seq}});
+    // (Level first: the fields would be built, and allocated, for every message.)
+    if (log::Logger::global().enabled(log::Level::kDebug))
+      log::debug("message acked", {{"seq", seq}});
   } else {
     log::info("message not processed", {{"seq", seq},
                                         {"subject", msg.subject()},
@@ -353,7 +494,7 @@ int Dispatcher::drain(milliseconds grace) {
     outstanding_ -= static_cast<int>(unstarted.size());
     closed_ = true;
   }
-  workCv_.notify_all();
+  if (app_) app_->wake();
   for (auto& m : unstarted) {
     if (auto st = m.nak(); !st.ok()) {
       state_.settleErrors.inc();
@@ -370,18 +511,27 @@ int Dispatcher::drain(milliseconds grace) {
   {
     std::unique_lock lock(mu_);
     if (!idleCv_.wait_until(lock, deadline, [&] { return outstanding_ == 0; })) {
-      abandon_ = true;  // workers give up at their next tick and nak
+      abandon_ = true;  // the delivery thread gives up on every flight and naks
       log::warn("drain grace period over: nakking in-flight messages",
                 {{"inFlight", outstanding_}});
     }
   }
-  for (auto& w : workers_)
-    if (w.joinable()) w.join();
-  workers_.clear();
+  if (app_) app_->wake();
+  if (deliverer_.joinable()) deliverer_.join();
+  {
+    std::lock_guard lock(parkMu_);
+    parkClosed_ = true;  // (what is parked is still settled first)
+  }
+  parkCv_.notify_all();
+  if (deadLetterer_.joinable()) deadLetterer_.join();
   // Unsubscribing drops interest; what the server sent after the last fetch returns to the
   // consumer after ackWait.
   sub_.reset();
   retired_.clear();
+  // libnats buffers the settles (its flusher writes them about a millisecond later): see them
+  // to the server before the process exits, or the last naks would wait for ackWait.
+  if (auto st = conn_->flush(std::chrono::seconds(1)); !st.ok())
+    log::warn("cannot flush the last settles", {{"error", st.error().message}});
   return abandoned_.load();
 }
 

@@ -1,9 +1,11 @@
 #pragma once
 
 // Dispatch mode: one puller thread fetches from the durable consumer as long as there is room
-// under the concurrency limit (and the app accepts connections); `concurrency` worker threads
-// each hold one keep-alive connection to the app, POST a message, and settle it as
-// dispatch/outcome decides. Long handlers get in-progress every half ackWait.
+// under the concurrency limit (and the app accepts connections); one delivery thread POSTs
+// the messages to the app over up to `concurrency` keep-alive connections at once (epoll, see
+// AppClient), settles each as dispatch/outcome decides and sends in-progress for long
+// handlers every half ackWait. Terms that go to the dead-letter subject first are settled on
+// a third thread, since that publish waits for the server.
 
 #include <atomic>
 #include <condition_variable>
@@ -16,6 +18,7 @@
 
 #include "common/nats/jetstream.hpp"
 #include "sidecar/config.hpp"
+#include "sidecar/dispatch/http_client.hpp"
 #include "sidecar/dispatch/outcome.hpp"
 #include "sidecar/state.hpp"
 
@@ -36,18 +39,42 @@ class Dispatcher {
   int drain(milliseconds grace);
 
  private:
-  // What the consumer says (read at each bind); swapped whole under mu_, so a worker keeps a
-  // consistent copy for the message it delivers.
+  using Clock = std::chrono::steady_clock;
+  // What the consumer says (read at each bind); swapped whole under mu_, so each delivery
+  // keeps a consistent copy.
   struct Settings {
     RetryPolicy policy;
     milliseconds inProgressEvery{15000};
   };
+  // A message handed to the app on one of the client's connections.
+  struct Flight {
+    std::optional<nats::Message> msg;
+    std::shared_ptr<const Settings> settings;
+    Clock::time_point start;
+    Clock::time_point deadline;
+    Clock::time_point nextProgress;
+  };
+  // A term waiting for its dead-letter publish.
+  struct Parked {
+    nats::Message msg;
+    Decision decision;
+    DeliveryResult result;
+    std::shared_ptr<const Settings> settings;
+  };
   void pullLoop();
-  void workLoop(int index);
+  void deliverLoop();
+  void deadLetterLoop();
   bool bind();
-  void deliver(nats::Message& msg, class HttpClient& client, const Settings& settings);
+  void begin(Flight& flight, int slot, nats::Message msg, std::shared_ptr<const Settings> settings,
+             std::vector<AppClient::Done>* done);
+  // Settles a finished delivery; false when it was parked for the dead-letter thread instead.
+  bool finish(Flight& flight, const DeliveryResult& r);
+  // Empties the flight; its message goes to `dead`, freed in batches.
+  void retire(Flight& flight, std::vector<nats::Message>& dead);
   void settle(nats::Message& msg, const Decision& d, const DeliveryResult& r,
               const RetryPolicy& policy);
+  // `n` messages settled: room for the puller, and maybe the end of a drain.
+  void release(int n);
   bool deadLetter(nats::Message& msg, const Decision& d, const DeliveryResult& r);
   // Sleeps up to `d` unless pulling stops first; false when it stopped.
   bool pause(milliseconds d);
@@ -61,19 +88,27 @@ class Dispatcher {
   std::vector<nats::PullSubscription> retired_;  // replaced, but messages may still use them
   std::shared_ptr<const Settings> settings_;
 
+  std::unique_ptr<AppClient> app_;
+
   std::mutex mu_;
   std::condition_variable roomCv_;   // puller waits for room under the limit
-  std::condition_variable workCv_;   // workers wait for messages
   std::condition_variable idleCv_;   // drain waits for in-flight to finish
   std::deque<nats::Message> queue_;  // pulled, not yet started
-  int outstanding_ = 0;              // queued + in flight
+  int outstanding_ = 0;              // queued + in flight + parked
   bool stopPulling_ = false;
-  bool closed_ = false;  // workers exit when the queue is empty
+  bool pullerWaiting_ = false;  // in roomCv_ for room (woken only then)
+  bool closed_ = false;         // the delivery thread exits when nothing is left
   std::atomic<bool> abandon_{false};
   std::atomic<int> abandoned_{0};
 
+  std::mutex parkMu_;
+  std::condition_variable parkCv_;
+  std::deque<Parked> parked_;
+  bool parkClosed_ = false;
+
   std::thread puller_;
-  std::vector<std::thread> workers_;
+  std::thread deliverer_;
+  std::thread deadLetterer_;
 };
 
 }  // namespace osmosis::sidecar
