@@ -55,6 +55,7 @@ Result<std::shared_ptr<Connection>> Connection::connect(const ConnectionOptions&
               "setting reconnect wait");
   if (st)
     st = step(natsOptions_SetMaxReconnect(opts.get(), o.maxReconnect), "setting max reconnect");
+  if (st && o.sendAsap) st = step(natsOptions_SetSendAsap(opts.get(), true), "setting send-asap");
   if (st && !o.token.empty())
     st = step(natsOptions_SetToken(opts.get(), o.token.c_str()), "setting NATS token");
   if (st && !o.user.empty()) {

@@ -221,6 +221,43 @@ Status Message::term() {
   return settle(natsMsg_Term(msg_, nullptr), "terminating", streamSequence_);
 }
 
+namespace {
+Status settleVia(Connection& via, natsMsg* msg, std::string_view payload, const char* what,
+                 uint64_t sequence) {
+  const char* reply = natsMsg_GetReply(msg);
+  if (reply == nullptr || reply[0] == '\0')
+    return makeError(Error::Code::kInvalidArgument,
+                     std::string(what) + " message " + std::to_string(sequence) +
+                         ": not a JetStream message (no reply subject)");
+  return settle(
+      natsConnection_Publish(via.raw(), reply, payload.data(), static_cast<int>(payload.size())),
+      what, sequence);
+}
+}  // namespace
+
+Status Message::ack(Connection& via) {
+  return settleVia(via, msg_, "+ACK", "acking", streamSequence_);
+}
+
+Status Message::nak(Connection& via) {
+  return settleVia(via, msg_, "-NAK", "nakking", streamSequence_);
+}
+
+Status Message::nakWithDelay(std::chrono::milliseconds delay, Connection& via) {
+  const std::string payload =
+      "-NAK {\"delay\":" +
+      std::to_string(std::chrono::duration_cast<std::chrono::nanoseconds>(delay).count()) + "}";
+  return settleVia(via, msg_, payload, "nakking", streamSequence_);
+}
+
+Status Message::inProgress(Connection& via) {
+  return settleVia(via, msg_, "+WPI", "marking in progress", streamSequence_);
+}
+
+Status Message::term(Connection& via) {
+  return settleVia(via, msg_, "+TERM", "terminating", streamSequence_);
+}
+
 // ---- PullSubscription ----
 
 PullSubscription::PullSubscription(natsSubscription* sub, std::shared_ptr<Connection> conn)

@@ -96,6 +96,15 @@ class Message {
   Status nakWithDelay(std::chrono::milliseconds delay);
   Status inProgress();
   Status term();
+  // The same, sent through `via` rather than the connection the message came on: a plain
+  // publish of the JetStream ack protocol ("+ACK", "-NAK", "+WPI", "+TERM") to the message's
+  // reply subject, which is what libnats does. Lets a subscription live on a connection that
+  // writes each publish at once (pull requests) while its acks are buffered on another.
+  Status ack(Connection& via);
+  Status nak(Connection& via);
+  Status nakWithDelay(std::chrono::milliseconds delay, Connection& via);
+  Status inProgress(Connection& via);
+  Status term(Connection& via);
 
  private:
   natsMsg* msg_ = nullptr;

@@ -30,6 +30,9 @@ struct ConnectionOptions {
   std::chrono::milliseconds connectTimeout{2000};
   std::chrono::milliseconds reconnectWait{1000};
   int maxReconnect = -1;  // -1: keep trying for ever once connected
+  // Write every publish (and every ack, pull request) to the socket at once. Off, libnats
+  // buffers them and its flusher thread writes them about a millisecond later.
+  bool sendAsap = false;
 };
 
 // Pure: every problem with the options, as sentences a user can act on. Empty means valid.

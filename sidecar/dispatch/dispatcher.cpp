@@ -56,8 +56,24 @@ bool Dispatcher::pause(milliseconds d) {
 }
 
 bool Dispatcher::bind() {
+  if (!pullConn_) {
+    // Pull requests on a connection of their own that writes them at once: on the shared one
+    // libnats' flusher holds each for about a millisecond, and with at most `concurrency`
+    // messages out, that wait is what bounded the throughput to a fast app. Acks, naks and
+    // in-progress stay buffered on the shared connection (settle ... *conn_).
+    nats::ConnectionOptions options = config_.nats;
+    options.sendAsap = true;
+    options.name += "/pull";
+    auto pc = nats::Connection::connect(options);
+    if (!pc.ok()) {
+      state_.setError(pc.error().message);
+      log::warn("cannot open the pull connection; retrying", {{"error", pc.error().message}});
+      return false;
+    }
+    pullConn_ = pc.value();
+  }
   if (!js_) {
-    auto js = nats::JetStream::create(conn_, std::chrono::seconds(5));
+    auto js = nats::JetStream::create(pullConn_, std::chrono::seconds(5));
     if (!js.ok()) {
       state_.setError(js.error().message);
       return false;
@@ -285,7 +301,7 @@ void Dispatcher::deliverLoop() {
       } else {
         if (now >= f.nextProgress) {
           f.nextProgress = now + f.settings->inProgressEvery;
-          if (auto st = f.msg->inProgress(); !st.ok()) {
+          if (auto st = f.msg->inProgress(*conn_); !st.ok()) {
             state_.settleErrors.inc();
             log::warn("cannot send in-progress",
                       {{"seq", f.msg->streamSequence()}, {"error", st.error().message}});
@@ -443,15 +459,15 @@ void Dispatcher::settle(nats::Message& msg, const Decision& d, const DeliveryRes
   }
   switch (applied.action) {
     case Action::kAck:
-      st = msg.ack();
+      st = msg.ack(*conn_);
       state_.acked.inc();
       break;
     case Action::kNak:
-      st = applied.delay.count() > 0 ? msg.nakWithDelay(applied.delay) : msg.nak();
+      st = applied.delay.count() > 0 ? msg.nakWithDelay(applied.delay, *conn_) : msg.nak(*conn_);
       state_.nakked.inc();
       break;
     case Action::kTerm:
-      st = msg.term();
+      st = msg.term(*conn_);
       state_.termed.inc();
       if (applied.deadLetter) state_.deadLettered.inc();
       break;
@@ -496,7 +512,7 @@ int Dispatcher::drain(milliseconds grace) {
   }
   if (app_) app_->wake();
   for (auto& m : unstarted) {
-    if (auto st = m.nak(); !st.ok()) {
+    if (auto st = m.nak(*conn_); !st.ok()) {
       state_.settleErrors.inc();
       log::warn("cannot nak unstarted message",
                 {{"seq", m.streamSequence()}, {"error", st.error().message}});

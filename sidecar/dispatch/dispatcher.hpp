@@ -83,6 +83,7 @@ class Dispatcher {
   State& state_;
   std::shared_ptr<nats::Connection> conn_;
   Reporter* reporter_;
+  std::shared_ptr<nats::Connection> pullConn_;  // the pull subscription's (see bind)
   std::optional<nats::JetStream> js_;
   std::optional<nats::PullSubscription> sub_;
   std::vector<nats::PullSubscription> retired_;  // replaced, but messages may still use them

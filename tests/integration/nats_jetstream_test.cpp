@@ -170,6 +170,44 @@ TEST_F(JetStreamTest, InProgressKeepsALongHandlerFromBeingRedelivered) {
   EXPECT_EQ(info().numRedelivered, 0);
 }
 
+// The sidecar pulls on a connection that writes each publish at once (send-asap) and settles
+// through the shared, buffered one: publishes of the ack protocol to the reply subject.
+TEST_F(JetStreamTest, SettlingThroughAnotherConnection) {
+  createQueue(1s);
+  for (const char* body : {"ok", "retry", "poison", "slow"})
+    ASSERT_TRUE(js_->publish("shop.orders.new", body).ok());
+  ConnectionOptions o = options();
+  o.sendAsap = true;
+  auto pullConn = Connection::connect(o);
+  ASSERT_TRUE(pullConn.ok()) << pullConn.error().message;
+  auto pullJs = JetStream::create(pullConn.value());
+  ASSERT_TRUE(pullJs.ok()) << pullJs.error().message;
+  auto sub = pullJs->pullSubscribe("ORDERS", "workers");
+  ASSERT_TRUE(sub.ok()) << sub.error().message;
+  auto msgs = fetch(sub.value(), 4, 5s);
+  ASSERT_EQ(msgs.size(), 4u);
+  ASSERT_TRUE(msgs[0].ack(*conn_).ok());
+  ASSERT_TRUE(msgs[1].nakWithDelay(100ms, *conn_).ok());
+  ASSERT_TRUE(msgs[2].term(*conn_).ok());
+  // "slow" is worked on for 1.6 ackWaits, with in-progress every 400 ms: only "retry" returns.
+  std::vector<std::pair<std::string, uint64_t>> back;  // body, delivery count
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(msgs[3].inProgress(*conn_).ok());
+    for (auto& m : fetch(sub.value(), 1, 400ms)) {
+      back.emplace_back(m.data(), m.deliveryCount());
+      ASSERT_TRUE(m.ack(*conn_).ok());
+    }
+  }
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(back[0].first, "retry");
+  EXPECT_EQ(back[0].second, 2u);
+  ASSERT_TRUE(msgs[3].ack(*conn_).ok());
+  ASSERT_TRUE(conn_->flush(5s).ok());
+  auto ci = info();
+  EXPECT_EQ(ci.numPending, 0u);
+  EXPECT_EQ(ci.numAckPending, 0);
+}
+
 TEST_F(JetStreamTest, FetchKeepsItsDeadlineOnRepeatedEmptyPulls) {
   createQueue();
   auto sub = subscribe();
