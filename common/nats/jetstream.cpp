@@ -264,11 +264,18 @@ PullSubscription::PullSubscription(natsSubscription* sub, std::shared_ptr<Connec
     : sub_(sub), conn_(std::move(conn)) {}
 
 PullSubscription::~PullSubscription() {
-  // Unsubscribe only drops interest; the durable consumer stays on the server.
+  // Unsubscribe only drops interest; the durable consumer stays on the server. (A second
+  // unsubscribe, after unsubscribe(), fails harmlessly.)
   if (sub_ != nullptr) {
     natsSubscription_Unsubscribe(sub_);
     natsSubscription_Destroy(sub_);
   }
+}
+
+Status PullSubscription::unsubscribe() {
+  if (natsStatus s = natsSubscription_Unsubscribe(sub_); s != NATS_OK)
+    return toError(s, "unsubscribing");
+  return {};
 }
 
 PullSubscription::PullSubscription(PullSubscription&& o) noexcept

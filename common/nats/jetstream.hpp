@@ -127,6 +127,9 @@ class PullSubscription {
   // none arrived in time. Keeps its own deadline: libnats 3.4 can return NATS_TIMEOUT early
   // on repeated calls (nats.c #631), so early timeouts are retried until the deadline.
   Result<std::vector<Message>> fetch(int batch, std::chrono::milliseconds timeout);
+  // Drops interest now (pull requests still open at the server then get nothing); the
+  // subscription object stays valid for the messages pulled from it. Also done on destruction.
+  Status unsubscribe();
 
  private:
   natsSubscription* sub_;

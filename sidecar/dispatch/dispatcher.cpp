@@ -502,6 +502,18 @@ int Dispatcher::drain(milliseconds grace) {
   roomCv_.notify_all();
   if (puller_.joinable()) puller_.join();
   state_.stopWatching(State::Loop::kPuller);
+  // Drop interest before anything is nakked. A pull request of ours can still be open at the
+  // server after the puller stopped, and the server would hand a nakked message straight back
+  // to it, to this pod that is going away (it would then return only after ackWait). Without
+  // interest the server passes over that request. The flush makes sure it has the
+  // unsubscribe before the naks, which go on the other connection.
+  if (sub_) (void)sub_->unsubscribe();
+  for (auto& r : retired_)
+    (void)r.unsubscribe();
+  if (pullConn_) {
+    if (auto st = pullConn_->flush(std::chrono::seconds(1)); !st.ok())
+      log::warn("cannot flush the unsubscribe", {{"error", st.error().message}});
+  }
   // Pulled but not started: back to the consumer at once, for another pod.
   std::deque<nats::Message> unstarted;
   {
@@ -540,8 +552,8 @@ int Dispatcher::drain(milliseconds grace) {
   }
   parkCv_.notify_all();
   if (deadLetterer_.joinable()) deadLetterer_.join();
-  // Unsubscribing drops interest; what the server sent after the last fetch returns to the
-  // consumer after ackWait.
+  // What the server sent after the last fetch returned (rare) goes back to the consumer after
+  // ackWait.
   sub_.reset();
   retired_.clear();
   // libnats buffers the settles (its flusher writes them about a millisecond later): see them
