@@ -137,7 +137,8 @@ spec:
   kube::Client client(kube::makeCpprestTransport(cfg.value(), {}), unlimited);
   auto replicas = [&] {
     auto s = client.getScale(kube::resources::deployments(), ns, "worker");
-    return s ? s->value("spec", json::object()).value("replicas", -1) : -1;
+    // 0 replicas is omitted from the Scale's spec.
+    return s ? s->value("spec", json::object()).value("replicas", 0) : -1;
   };
   auto waitReplicas = [&](auto pred, milliseconds timeout) {
     auto deadline = steady_clock::now() + timeout;

@@ -242,9 +242,15 @@ bool Scaler::prepare(ChannelState& s, const json& channel, TimePoint now) {
     if (!sub) return fail("NatsUnavailable", sub.error().message);
     s.reportSub = std::move(sub.value());
   }
-  // At zero nobody reports: listen on the Channel's own subjects so the first message wakes
-  // the target without waiting for a poll. Dropped again once pods run (it would see all
-  // traffic).
+  updateWakeSubscription(s);
+  s.lastProblem.clear();
+  return true;
+}
+
+// At zero nobody reports: listen on the Channel's own subjects so the first message wakes the
+// target without waiting for a poll. Dropped again once pods run (it would see all traffic).
+void Scaler::updateWakeSubscription(ChannelState& s) {
+  if (!s.js || !s.currentReplicas) return;
   if (*s.currentReplicas == 0 && s.wakeSubs.empty()) {
     for (const auto& subject : s.spec.subjects) {
       auto woke = s.woke;
@@ -261,8 +267,6 @@ bool Scaler::prepare(ChannelState& s, const json& channel, TimePoint now) {
   } else if (*s.currentReplicas > 0 && !s.wakeSubs.empty()) {
     s.wakeSubs.clear();
   }
-  s.lastProblem.clear();
-  return true;
 }
 
 void Scaler::readConsumer(ChannelState& s, TimePoint now) {
@@ -381,6 +385,7 @@ void Scaler::actuate(ChannelState& s, const json& channel, const Decision& d, Ti
                        {"reason", d.reason}});
   s.currentReplicas = to;
   s.targetReadAt = now;
+  updateWakeSubscription(s);  // at once: a message right after a scale to zero must wake it
   s.lastScale = {{"time", kube::formatTime(std::chrono::system_clock::now())},
                  {"from", from},
                  {"to", to},

@@ -60,6 +60,7 @@ class Scaler {
   void evaluate(ChannelState& state, const nlohmann::json& channel, TimePoint now);
   bool prepare(ChannelState& state, const nlohmann::json& channel, TimePoint now);
   void readConsumer(ChannelState& state, TimePoint now);
+  void updateWakeSubscription(ChannelState& state);
   void actuate(ChannelState& state, const nlohmann::json& channel, const Decision& d,
                TimePoint now);
   void writeStatus(ChannelState& state, const nlohmann::json& channel);
