@@ -61,4 +61,4 @@ endforeach()
 
 # The benchmark (hack/bench/sidecar.sh builds it in a release tree and runs it); not a test.
 add_executable(osmosis_sidecar_bench ${PROJECT_SOURCE_DIR}/hack/bench/sidecar_bench.cpp)
-target_link_libraries(osmosis_sidecar_bench PRIVATE osmosis_testing osmosis_warnings)
+target_link_libraries(osmosis_sidecar_bench PRIVATE osmosis_sidecar osmosis_testing osmosis_warnings)

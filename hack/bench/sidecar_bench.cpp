@@ -1,11 +1,14 @@
 // Sidecar benchmark: one run, side by side on the same stream and the same machine:
-//   1. throughput: a plain JetStream pull consumer (fetch, ack per message) vs osmosis-sidecar
-//      delivering to a no-op HTTP app (ack per message after its 200);
+//   1. throughput: a plain JetStream pull consumer (fetch 64, ack per message) vs osmosis-sidecar
+//      delivering to a no-op HTTP app (ack per message after its 200); for reference also the
+//      plain consumer on a send-asap connection, and the HTTP hop alone (the sidecar's own
+//      client keeping `concurrency` requests in flight to the same app, no NATS);
 //   2. sidecar RSS under load (peak) and idle (after the load, connected and ready);
 //   3. added latency per message: one message at a time, the time until the app has it vs the
 //      time until a raw consumer waiting in fetch has it (p50, p99).
-// Throughput is measured in rounds that alternate the two (fresh subject, consumers and sidecar
-// each round) and reported as medians: the machine's other load changes over time.
+// Throughput is measured in rounds (default 5) that alternate them (fresh subject, consumers
+// and sidecar each round): the machine's other load changes over time. Rates are medians; the
+// ratio is the median of the per-round ratios.
 // Usage: osmosis_sidecar_bench <sidecar binary> <results file> [messages] [concurrency] [rounds]
 
 #include <algorithm>
@@ -35,6 +38,7 @@
 
 #include "common/nats/connection.hpp"
 #include "common/nats/jetstream.hpp"
+#include "sidecar/dispatch/http_client.hpp"
 #include "tests/fixtures/child_process.hpp"
 #include "tests/fixtures/nats_server.hpp"
 
@@ -185,6 +189,63 @@ std::string_view headerIn(std::string_view head, std::string_view name) {
   return head.substr(start, end == std::string_view::npos ? end : end - start);
 }
 
+// A plain pull consumer: fetch 64, ack each (from the first message to the last ack flushed).
+double pullAndAck(nats::JetStream& js, const std::string& consumer, int total) {
+  auto sub = must(js.pullSubscribe("BENCH", consumer), "raw subscribe");
+  int got = 0;
+  Clock::time_point first{};
+  while (got < total) {
+    auto msgs = must(sub.fetch(64, 2000ms), "raw fetch");
+    if (msgs.empty()) break;
+    if (got == 0) first = Clock::now();
+    for (auto& m : msgs) {
+      check(m.ack(), "raw ack");
+      ++got;
+    }
+  }
+  check(js.connection()->flush(5s), "flush");
+  return got / std::chrono::duration<double>(Clock::now() - first).count();
+}
+
+// The HTTP hop alone, no NATS: the sidecar's own client keeping `concurrency` requests (the
+// sidecar's request for a bench message) in flight to the app. No sidecar can deliver faster.
+double httpOnlyRate(int port, int concurrency, int total, const std::string& payload) {
+  sidecar::AppClient client(port, concurrency);
+  for (int slot = 0; slot < concurrency; ++slot) {
+    sidecar::RequestBuilder req(client.request(slot));
+    req.begin("/", port, payload.size());
+    req.header("Osmosis-Message-Id", std::to_string(1000000 + slot));
+    req.header("Osmosis-Subject", "bench.http.load");
+    req.header("Osmosis-Delivery-Count", "1");
+    req.header("Osmosis-Channel", "bench");
+    req.header("Osmosis-Namespace", "bench");
+    req.header("Content-Type", "application/octet-stream");
+    req.end(payload);
+  }
+  std::vector<sidecar::AppClient::Done> done;
+  int started = 0, finished = 0;
+  const auto first = Clock::now();
+  for (int slot = 0; slot < concurrency && started < total; ++slot, ++started)
+    client.start(slot, &done);
+  while (finished < total) {
+    if (done.empty()) client.wait(1000ms, &done);
+    std::vector<sidecar::AppClient::Done> batch;
+    batch.swap(done);
+    for (auto& d : batch) {
+      if (d.result.status != 200) {
+        std::cerr << "http-only: " << d.result.detail << "\n";
+        std::exit(1);
+      }
+      ++finished;
+      if (started < total) {
+        ++started;
+        client.start(d.slot, &done);
+      }
+    }
+  }
+  return total / std::chrono::duration<double>(Clock::now() - first).count();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -197,7 +258,7 @@ int main(int argc, char** argv) {
   const std::string resultsPath = argv[2];
   const int total = argc > 3 ? std::atoi(argv[3]) : 20000;
   const int concurrency = argc > 4 ? std::atoi(argv[4]) : 32;
-  const int rounds = argc > 5 ? std::max(1, std::atoi(argv[5])) : 3;
+  const int rounds = argc > 5 ? std::max(1, std::atoi(argv[5])) : 5;
 
   testing::NatsServer server;
   check(server.start(), "starting nats-server");
@@ -263,8 +324,12 @@ int main(int argc, char** argv) {
   };
 
   // 1. Throughput, in rounds that alternate the two (the machine's other load changes over
-  // time; the median of each side is reported). Round r has its own subject and consumers.
-  std::vector<double> rawRates, sideRates;
+  // time; medians are reported). Round r has its own subject and consumers.
+  std::vector<double> rawRates, rawAsapRates, sideRates, httpRates;
+  nats::ConnectionOptions asapOptions = co;
+  asapOptions.sendAsap = true;
+  auto asapConn = must(nats::Connection::connect(asapOptions), "connect (send-asap)");
+  auto asapJs = must(nats::JetStream::create(asapConn), "jetstream (send-asap)");
   long peakRss = 0;
   std::optional<testing::ChildProcess> sidecar;
   std::string lastRound;
@@ -275,7 +340,7 @@ int main(int argc, char** argv) {
       (void)sidecar->waitFor(30s);
       sidecar.reset();
     }
-    for (const std::string name : {"raw-", "side-"}) {
+    for (const std::string name : {"raw-", "rawasap-", "side-"}) {
       nats::ConsumerConfig cc;
       cc.durable = name + round;
       cc.filterSubject = "bench." + round + ".>";
@@ -285,23 +350,11 @@ int main(int argc, char** argv) {
     for (int i = 0; i < total; ++i)
       must(js.publish("bench." + round + ".load", payload), "publish");
 
-    // 1a. A plain pull consumer: fetch 64, ack each.
-    {
-      auto sub = must(js.pullSubscribe("BENCH", "raw-" + round), "raw subscribe");
-      int got = 0;
-      Clock::time_point first{};
-      while (got < total) {
-        auto msgs = must(sub.fetch(64, 2000ms), "raw fetch");
-        if (msgs.empty()) break;
-        if (got == 0) first = Clock::now();
-        for (auto& m : msgs) {
-          check(m.ack(), "raw ack");
-          ++got;
-        }
-      }
-      check(conn->flush(5s), "flush");
-      rawRates.push_back(got / std::chrono::duration<double>(Clock::now() - first).count());
-    }
+    // 1a. A plain pull consumer: fetch 64, ack each; libnats' defaults (the target's
+    // baseline), and for reference the same on a connection with send-asap (its pull requests
+    // are not held by libnats' flusher, nor are its acks).
+    rawRates.push_back(pullAndAck(js, "raw-" + round, total));
+    rawAsapRates.push_back(pullAndAck(asapJs, "rawasap-" + round, total));
 
     // 1b. The sidecar (a fresh one; from the app's first request to its last).
     requests = 0;
@@ -320,6 +373,9 @@ int main(int argc, char** argv) {
     }
     sideRates.push_back(total / (static_cast<double>(lastNs - firstNs) / 1e9));
     lastRound = round;
+
+    // 1c. The HTTP hop alone (the sidecar idle meanwhile, waiting in its pull).
+    httpRates.push_back(httpOnlyRate(app->port(), concurrency, total, payload));
   }
   // 2. Idle: connected, ready, nothing to do (the last round's sidecar, after its load).
   std::this_thread::sleep_for(3s);
@@ -384,10 +440,10 @@ int main(int argc, char** argv) {
       << " B per round, " << rounds << " rounds, sidecar concurrency " << concurrency
       << ", nats-server " << server.binary() << ", " << std::thread::hardware_concurrency()
       << " cores)\n";
-  out << "per round (raw / sidecar msgs/s):";
+  out << "per round, msgs/s (raw / raw send-asap / sidecar / HTTP hop alone):";
   for (size_t i = 0; i < rawRates.size(); ++i) {
-    std::snprintf(line, sizeof line, " %.0f / %.0f (%.2f)%s", rawRates[i], sideRates[i],
-                  sideRates[i] / rawRates[i], i + 1 < rawRates.size() ? ";" : "\n");
+    std::snprintf(line, sizeof line, " %.0f / %.0f / %.0f / %.0f%s", rawRates[i], rawAsapRates[i],
+                  sideRates[i], httpRates[i], i + 1 < rawRates.size() ? ";" : "\n");
     out << line;
   }
   std::snprintf(line, sizeof line,
@@ -396,8 +452,25 @@ int main(int argc, char** argv) {
   std::snprintf(line, sizeof line,
                 "sidecar -> no-op HTTP app, ack per message:   %10.0f msgs/s (median)\n", sideRate);
   out << line;
-  std::snprintf(line, sizeof line, "ratio sidecar/raw: %.2f (target >= 0.50)\n",
-                sideRate / rawRate);
+  std::vector<double> ratios;
+  for (size_t i = 0; i < rawRates.size(); ++i)
+    ratios.push_back(sideRates[i] / rawRates[i]);
+  std::snprintf(line, sizeof line,
+                "ratio sidecar/raw: %.2f (target >= 0.50; median of the per-round ratios, each "
+                "pair measured back to back; ratio of the medians above: %.2f)\n",
+                percentile(ratios, 0.5), sideRate / rawRate);
+  out << line;
+  const double rawAsapRate = percentile(rawAsapRates, 0.5);
+  std::snprintf(line, sizeof line,
+                "raw pull consumer with send-asap, for reference: %.0f msgs/s (median); "
+                "sidecar/that: %.2f\n",
+                rawAsapRate, sideRate / rawAsapRate);
+  out << line;
+  const double httpRate = percentile(httpRates, 0.5);
+  std::snprintf(line, sizeof line,
+                "HTTP hop alone (the sidecar's client -> app, no NATS): %.0f msgs/s (median); "
+                "sidecar/that: %.2f, raw/that: %.2f\n",
+                httpRate, sideRate / httpRate, rawRate / httpRate);
   out << line;
   std::snprintf(line, sizeof line,
                 "sidecar RSS: idle %.1f MB, peak under load %.1f MB (target <= 16 MB)\n",
