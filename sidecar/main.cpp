@@ -124,7 +124,7 @@ int main(int argc, char** argv) {
 
   auto connected = connectWithRetry(config, state, shutdown);
   if (!connected) {
-    log::info("stopped before NATS was reachable", {{"component", "sidecar"}});
+    log::info("stopped", {{"component", "sidecar"}, {"note", "before NATS was reachable"}});
     server.value()->stop();
     nats_Close();
     return 0;

@@ -177,7 +177,8 @@ int main(int argc, char** argv) {
   auto readyCount = [&] {
     int ready = 0;
     for (const auto& obj : watcher.store().list()) {
-      for (const auto& c : (*obj)["status"].value("conditions", json::array()))
+      json conditions = obj->value("status", json::object()).value("conditions", json::array());
+      for (const auto& c : conditions)
         if (c.value("type", "") == "Ready" && c.value("status", "") == "True") ++ready;
     }
     return ready;

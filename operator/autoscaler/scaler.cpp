@@ -124,8 +124,12 @@ void Scaler::sync(TimePoint now) {
   std::map<std::string, bool> wanted;
   for (const auto& obj : channels_.list()) {
     if ((*obj)["metadata"].contains("deletionTimestamp")) continue;
-    auto parsed = channel::parseChannel(*obj);
-    if (!parsed.problems.empty() || !parsed.spec.scaleTarget) continue;
+    // A cheap look, not a parse (this runs twice a second over every Channel); prepare()
+    // parses the ones that ask for scaling.
+    const json spec = obj->value("spec", json::object());
+    if (!spec.is_object() || !spec.value("worker", json::object()).is_object() ||
+        !spec.value("worker", json::object()).contains("scaleTargetRef"))
+      continue;
     wanted[kube::keyOf(*obj)] = true;
   }
   for (auto it = states_.begin(); it != states_.end();) {

@@ -198,6 +198,10 @@ Result<kube::ReconcileResult> ChannelReconciler::finalize(const json& channel,
     seenStreams_.erase(kube::keyOf(channel));
     seenConsumers_.erase(kube::keyOf(channel));
   }
+  {
+    std::lock_guard lock(subjectsMu_);
+    subjects_.erase(kube::keyOf(channel));
+  }
   json finalizers = json::array();
   for (const auto& f : channel["metadata"].value("finalizers", json::array())) {
     if (f != kFinalizer) finalizers.push_back(f);
@@ -210,21 +214,41 @@ Result<kube::ReconcileResult> ChannelReconciler::finalize(const json& channel,
   return kube::ReconcileResult{};
 }
 
+// The subjects and NATS identity of a Channel, parsed once per resourceVersion: every reconcile
+// compares against every other Channel, and parsing them all each time is O(N^2) parses.
+ChannelReconciler::SubjectInfo ChannelReconciler::subjectInfo(const json& obj) const {
+  const std::string key = kube::keyOf(obj);
+  const std::string rv = obj["metadata"].value("resourceVersion", "");
+  {
+    std::lock_guard lock(subjectsMu_);
+    if (auto it = subjects_.find(key); it != subjects_.end() && it->second.resourceVersion == rv)
+      return it->second;
+  }
+  SubjectInfo info;
+  info.resourceVersion = rv;
+  ParsedChannel o = parseChannel(obj);
+  info.valid = o.problems.empty();
+  info.subjects = o.spec.subjects;
+  info.identity = natsIdentity(obj["metadata"].value("namespace", ""), o.spec);
+  std::lock_guard lock(subjectsMu_);
+  subjects_[key] = info;
+  return info;
+}
+
 std::optional<std::string> ChannelReconciler::subjectConflict(const json& channel,
                                                               const ChannelSpec& spec) const {
   const std::string self = kube::keyOf(channel);
   const std::string ns = channel["metadata"].value("namespace", "");
+  const std::string mine = natsIdentity(ns, spec);
   for (const auto& other : channels_.list()) {
     if (kube::keyOf(*other) == self || (*other)["metadata"].contains("deletionTimestamp")) continue;
     if (!olderThan(*other, channel)) continue;  // only an older Channel wins a subject
-    ParsedChannel o = parseChannel(*other);
-    if (!o.problems.empty()) continue;
-    if (natsIdentity((*other)["metadata"].value("namespace", ""), o.spec) != natsIdentity(ns, spec))
-      continue;
-    for (const auto& mine : spec.subjects) {
-      for (const auto& theirs : o.spec.subjects) {
-        if (subjectsOverlap(mine, theirs)) {
-          return "subject \"" + mine + "\" overlaps \"" + theirs + "\" of the older Channel " +
+    SubjectInfo o = subjectInfo(*other);
+    if (!o.valid || o.identity != mine) continue;
+    for (const auto& subject : spec.subjects) {
+      for (const auto& theirs : o.subjects) {
+        if (subjectsOverlap(subject, theirs)) {
+          return "subject \"" + subject + "\" overlaps \"" + theirs + "\" of the older Channel " +
                  kube::keyOf(*other) + " on the same NATS; change spec.subjects";
         }
       }

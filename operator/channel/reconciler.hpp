@@ -6,6 +6,7 @@
 // catches changes made directly on the server (deleted consumers, NATS restarts, drift).
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -44,6 +45,13 @@ class ChannelReconciler final : public kube::Reconciler {
   Result<kube::ReconcileResult> finalize(const nlohmann::json& channel,
                                          const kube::ReconcileLog& log);
   Status ensureFinalizer(const nlohmann::json& channel);
+  struct SubjectInfo {
+    std::string resourceVersion;
+    bool valid = false;
+    std::vector<std::string> subjects;
+    std::string identity;  // which NATS: "" the default, else namespace/secret
+  };
+  SubjectInfo subjectInfo(const nlohmann::json& channel) const;
   std::optional<std::string> subjectConflict(const nlohmann::json& channel,
                                              const ChannelSpec& spec) const;
   Result<std::shared_ptr<nats::JetStream>> connectionFor(const std::string& ns,
@@ -71,6 +79,8 @@ class ChannelReconciler final : public kube::Reconciler {
   // loss (recreated, a warning), not a first creation, even after a NATS outage in between.
   std::mutex seenMu_;
   std::set<std::string> seenStreams_, seenConsumers_;
+  mutable std::mutex subjectsMu_;
+  mutable std::map<std::string, SubjectInfo> subjects_;
 };
 
 }  // namespace osmosis::channel

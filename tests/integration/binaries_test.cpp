@@ -26,10 +26,14 @@ class BinaryTest : public ::testing::TestWithParam<std::string> {
   void SetUp() override { dir_ = testing::makeTempDir("osmosis-bin"); }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
-  // The operator needs an API server config to start; this one is never contacted
-  // (leader election off, no controllers yet).
+  // What each binary needs to start. The operator: an API server config (this one points
+  // nowhere; it retries, logs and still stops cleanly). The sidecar: its channel and consumer
+  // (NATS at the default URL is not there; it retries and still stops cleanly).
   std::vector<std::string> requiredArgs() {
-    if (GetParam().find("operator") == std::string::npos) return {};
+    if (GetParam().find("operator") == std::string::npos) {
+      return {"--channel",  "orders",  "--namespace", "shop",     "--stream", "SHOP_ORDERS",
+              "--consumer", "workers", "--pod",       "test-pod", "--listen", "127.0.0.1:0"};
+    }
     std::ofstream(dir_ + "/kubeconfig")
         << "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\n"
            "contexts: [{name: c, context: {cluster: c}}]\n"
