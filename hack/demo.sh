@@ -23,12 +23,9 @@ say() { printf '\033[1m[demo]\033[0m %s\n' "$*"; }
 hack/setup.sh
 tools=$(hack/tools/build.sh --print-bin-dir)
 export PATH="$tools:$PATH"
-build=${OSMOSIS_BENCH_BUILD_DIR:-build/bench}  # shared with the benchmarks
+source hack/bench/lib.sh  # the release tree shared with the benchmarks
 say "building (release) in $build"
-mkdir -p "$build"
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOSMOSIS_WERROR=OFF \
-  >"$build.configure.log" 2>&1 || { cat "$build.configure.log"; exit 1; }
-cmake --build "$build" --target osmosis-operator osmosis-sidecar osmosis-pod-runner osmosis-test-app
+bench_build osmosis-operator osmosis-sidecar osmosis-pod-runner osmosis-test-app
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/osmosis-demo-XXXXXX")
 export OSMOSIS_CP_DIR="$work/control-plane"

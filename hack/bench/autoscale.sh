@@ -5,14 +5,9 @@
 #   hack/bench/autoscale.sh [rounds]   (default 10)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-build=${OSMOSIS_BENCH_BUILD_DIR:-build/bench}
-export OSMOSIS_TOOLS_BIN=${OSMOSIS_TOOLS_BIN:-$(hack/tools/build.sh --print-bin-dir)}
-mkdir -p "$build"
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOSMOSIS_WERROR=OFF \
-  >"$build.configure.log" 2>&1 || { cat "$build.configure.log"; exit 1; }
-nice cmake --build "$build" -j2 --target osmosis_autoscale_bench osmosis-operator \
+source hack/bench/lib.sh
+bench_build osmosis_autoscale_bench osmosis-operator \
   osmosis-pod-runner osmosis-sidecar osmosis-test-app
-mkdir -p hack/bench/results
 out="hack/bench/results/autoscale-$(date -u +%Y%m%dT%H%M%SZ).txt"
 "$build/tests/osmosis_autoscale_bench" "$build/operator/osmosis-operator" \
   "$build/tests/osmosis-pod-runner" "$build/sidecar/osmosis-sidecar" \

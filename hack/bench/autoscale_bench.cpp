@@ -50,8 +50,7 @@ int main(int argc, char** argv) {
   bench::Report report;
   char buf[512];
   auto say = [&](const std::string& line) { report.say(line); };
-  auto cp = bench::controlPlaneWithCrd(testing::sourceDir() + "/crds/osmosis.dev_channels.yaml",
-                                       "channels.osmosis.dev");
+  auto cp = bench::controlPlaneWithChannels();
   if (!cp) return 1;
   auto& plane = *cp;
   testing::NatsServer natsServer;

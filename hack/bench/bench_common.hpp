@@ -64,6 +64,12 @@ inline std::unique_ptr<testing::ControlPlane> controlPlaneWithCrd(const std::str
   return std::move(cp.value());
 }
 
+// A fresh control plane with the Channel CRD from crds/ established.
+inline std::unique_ptr<testing::ControlPlane> controlPlaneWithChannels() {
+  return controlPlaneWithCrd(testing::sourceDir() + "/crds/osmosis.dev_channels.yaml",
+                             "channels.osmosis.dev");
+}
+
 // Runs fn(i) for i in [0, n) on `threads` threads.
 template <typename F>
 void parallel(int n, int threads, F fn) {

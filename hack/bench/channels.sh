@@ -6,12 +6,7 @@
 #   hack/bench/channels.sh [channels] [workers]   (default 1000 4)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-build=${OSMOSIS_BENCH_BUILD_DIR:-build/bench}
-export OSMOSIS_TOOLS_BIN=${OSMOSIS_TOOLS_BIN:-$(hack/tools/build.sh --print-bin-dir)}
-mkdir -p "$build"
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOSMOSIS_WERROR=OFF \
-  >"$build.configure.log" 2>&1 || { cat "$build.configure.log"; exit 1; }
-nice cmake --build "$build" -j2 --target osmosis_channels_bench osmosis-operator
-mkdir -p hack/bench/results
+source hack/bench/lib.sh
+bench_build osmosis_channels_bench osmosis-operator
 out="hack/bench/results/channels-$(date -u +%Y%m%dT%H%M%SZ).txt"
 "$build/tests/osmosis_channels_bench" "$build/operator/osmosis-operator" "$out" "${1:-1000}" "${2:-4}"

@@ -126,9 +126,10 @@ void Scaler::sync(TimePoint now) {
     if ((*obj)["metadata"].contains("deletionTimestamp")) continue;
     // A cheap look, not a parse (this runs twice a second over every Channel); prepare()
     // parses the ones that ask for scaling.
-    const json spec = obj->value("spec", json::object());
-    if (!spec.is_object() || !spec.value("worker", json::object()).is_object() ||
-        !spec.value("worker", json::object()).contains("scaleTargetRef"))
+    auto spec = obj->find("spec");
+    if (spec == obj->end() || !spec->is_object()) continue;
+    auto worker = spec->find("worker");
+    if (worker == spec->end() || !worker->is_object() || !worker->contains("scaleTargetRef"))
       continue;
     wanted[kube::keyOf(*obj)] = true;
   }

@@ -125,7 +125,7 @@ Result<kube::ReconcileResult> ChannelReconciler::reconcile(const kube::Request& 
     out.blocked = Condition{"Ready", "False", "SubjectConflict", *conflict, out.generation};
     events_.warning(ref, "SubjectConflict", *conflict);
   } else {
-    auto js = connectionFor(req.ns, parsed.spec);
+    auto js = connectionFor(client_, nats_, req.ns, parsed.spec.natsSecret);
     if (!js) {
       std::string reason = natsReason(js.error());
       out.blocked = Condition{"Ready", "False", reason, js.error().message, out.generation};
@@ -165,7 +165,7 @@ Result<kube::ReconcileResult> ChannelReconciler::finalize(const json& channel,
   ParsedChannel parsed = parseChannel(channel);
   const std::string stream = streamName(ns, name);
   if (parsed.spec.deleteStreamOnDelete) {
-    auto js = connectionFor(ns, parsed.spec);
+    auto js = connectionFor(client_, nats_, ns, parsed.spec.natsSecret);
     if (!js && js.error().code != Error::Code::kNotFound &&
         js.error().code != Error::Code::kInvalidArgument) {
       events_.warning(ref, "DeleteFailed",
@@ -255,11 +255,6 @@ std::optional<std::string> ChannelReconciler::subjectConflict(const json& channe
     }
   }
   return std::nullopt;
-}
-
-Result<std::shared_ptr<nats::JetStream>> ChannelReconciler::connectionFor(const std::string& ns,
-                                                                          const ChannelSpec& spec) {
-  return channel::connectionFor(client_, nats_, ns, spec.natsSecret);
 }
 
 void ChannelReconciler::reconcileStream(nats::JetStream& js, const json& channel,

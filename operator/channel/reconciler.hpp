@@ -54,8 +54,6 @@ class ChannelReconciler final : public kube::Reconciler {
   SubjectInfo subjectInfo(const nlohmann::json& channel) const;
   std::optional<std::string> subjectConflict(const nlohmann::json& channel,
                                              const ChannelSpec& spec) const;
-  Result<std::shared_ptr<nats::JetStream>> connectionFor(const std::string& ns,
-                                                         const ChannelSpec& spec);
   void reconcileStream(nats::JetStream& js, const nlohmann::json& channel, const ChannelSpec& spec,
                        Outcome& out, const kube::ReconcileLog& log);
   void reconcileConsumer(nats::JetStream& js, const nlohmann::json& channel,

@@ -2,8 +2,6 @@
 // and a real nats-server (Debian's 2.9 or the current release, from OSMOSIS_NATS_SERVER).
 // Results are read with clients we did not write: kubectl and the nats CLI.
 
-#include <csignal>
-#include <filesystem>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -16,7 +14,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using nlohmann::json;
-using testing::ChildProcess;
 using testing::eventually;
 using testing::kConverge;
 
