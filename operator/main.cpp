@@ -20,10 +20,13 @@
 #include "common/metrics/registry.hpp"
 #include "common/nats/options.hpp"
 #include "common/process/shutdown.hpp"
+#include "common/report/report.hpp"
 #include "common/util/duration.hpp"
+#include "common/util/redact.hpp"
 #include "common/version.hpp"
 #include "operator/autoscaler/scaler.hpp"
 #include "operator/channel/reconciler.hpp"
+#include "operator/flags.hpp"
 #include "operator/kube/client/client.hpp"
 #include "operator/kube/client/cpprest_transport.hpp"
 #include "operator/kube/config/rest_config.hpp"
@@ -33,34 +36,6 @@ namespace {
 
 using osmosis::cli::kExitUsage;
 
-struct Flags {
-  std::string logLevel = "info";
-  std::string kubeconfig;
-  std::string context;
-  double kubeQps = 50;
-  int kubeBurst = 100;
-  bool leaderElect = true;
-  std::string leaseNamespace;
-  std::string leaseName = "osmosis-operator";
-  std::string identity;
-  std::string leaseDuration = "15s";
-  std::string renewDeadline = "10s";
-  std::string retryPeriod = "2s";
-  std::string natsUrls = "nats://127.0.0.1:4222";
-  osmosis::nats::ConnectionOptions nats;
-  std::string httpAddress = ":8080";
-  std::string watchNamespace;
-  std::string resync = "30s";
-  int workers = 4;
-  int scaleUpMaxStep = 0;
-  double headroom = 1.2;
-  std::string reportStaleness = "5s";
-  std::string scaleDownStep = "15s";
-  std::string sidecarImage =
-      std::string("ghcr.io/osmosis-dev/osmosis-sidecar:") + osmosis::kVersion;
-  std::string sidecarNatsUrl;
-};
-
 std::string defaultIdentity() {
   std::string pod = osmosis::kube::getEnv("POD_NAME");
   if (!pod.empty()) return pod;
@@ -69,7 +44,7 @@ std::string defaultIdentity() {
   return std::string(host) + "_" + std::to_string(getpid());
 }
 
-osmosis::Result<osmosis::kube::RestConfig> loadConfig(const Flags& f) {
+osmosis::Result<osmosis::kube::RestConfig> loadConfig(const osmosis::op::Config& f) {
   using namespace osmosis::kube;
   if (!f.kubeconfig.empty()) {
     std::vector<std::string> paths;
@@ -93,104 +68,22 @@ int main(int argc, char** argv) {
   auto& shutdown = osmosis::ShutdownSignal::install();
   CLI::App app{"Osmosis operator: NATS JetStream channels with backlog-driven worker scaling",
                "osmosis-operator"};
-  Flags f;
-  osmosis::cli::addCommonFlags(app, &f.logLevel);
-  app.add_option("--kubeconfig", f.kubeconfig,
-                 "kubeconfig file(s), colon-separated (default: in-cluster config)")
-      ->envname("KUBECONFIG");
-  app.add_option("--context", f.context, "kubeconfig context (default: its current-context)");
-  app.add_option("--kube-api-qps", f.kubeQps, "sustained requests per second to the API server")
-      ->check(CLI::Range(0.1, 10000.0))
-      ->capture_default_str();
-  app.add_option("--kube-api-burst", f.kubeBurst, "request burst to the API server")
-      ->check(CLI::Range(1, 100000))
-      ->capture_default_str();
-  app.add_option("--leader-elect", f.leaderElect,
-                 "take part in leader election so only one replica acts")
-      ->capture_default_str();
-  app.add_option("--leader-election-namespace", f.leaseNamespace,
-                 "namespace of the Lease (default: POD_NAMESPACE, else the kubeconfig's namespace)")
-      ->envname("POD_NAMESPACE");
-  app.add_option("--leader-election-id", f.leaseName, "name of the Lease")->capture_default_str();
-  app.add_option("--leader-election-identity", f.identity,
-                 "this replica's identity (default: POD_NAME or host_pid)");
-  app.add_option("--leader-election-lease-duration", f.leaseDuration,
-                 "how long a non-renewed lease stays valid")
-      ->capture_default_str();
-  app.add_option("--leader-election-renew-deadline", f.renewDeadline,
-                 "how long the leader keeps trying to renew")
-      ->capture_default_str();
-  app.add_option("--leader-election-retry-period", f.retryPeriod,
-                 "how often to try to acquire or renew")
-      ->capture_default_str();
-  app.add_option("--http-address", f.httpAddress,
-                 "where /healthz, /readyz and /metrics listen (host:port)")
-      ->envname("OSMOSIS_HTTP_ADDRESS")
-      ->capture_default_str();
-  app.add_option("--watch-namespace", f.watchNamespace,
-                 "only reconcile Channels in this namespace (default: all)");
-  app.add_option("--resync-period", f.resync,
-                 "how often each Channel is checked against NATS and its backlog refreshed")
-      ->capture_default_str();
-  app.add_option("--workers", f.workers, "Channels reconciled in parallel")
-      ->check(CLI::Range(1, 64))
-      ->capture_default_str();
-  app.add_option("--scale-up-max-step", f.scaleUpMaxStep,
-                 "replicas added per scale-up at most (0: no limit)")
-      ->check(CLI::Range(0, 10000))
-      ->capture_default_str();
-  app.add_option("--scaling-headroom", f.headroom,
-                 "drain mode: capacity kept above the arrival rate (1.2 = 20% spare)")
-      ->check(CLI::Range(1.0, 10.0))
-      ->capture_default_str();
-  app.add_option("--scale-down-step-interval", f.scaleDownStep,
-                 "scale-down steps are at least this far apart")
-      ->capture_default_str();
-  app.add_option("--report-staleness", f.reportStaleness,
-                 "sidecar reports older than this are ignored")
-      ->capture_default_str();
-  app.add_option("--sidecar-image", f.sidecarImage,
-                 "image of the sidecar injected into worker pods (spec.worker.injectSidecar)")
-      ->capture_default_str();
-  app.add_option("--sidecar-nats-url", f.sidecarNatsUrl,
-                 "NATS URL injected sidecars use when the Channel names no Secret (default: "
-                 "--nats-url)");
-  osmosis::nats::addFlags(app, &f.nats, &f.natsUrls);
+  osmosis::op::RawFlags raw;
+  osmosis::cli::addCommonFlags(app, &raw.logLevel);
+  osmosis::op::addFlags(app, &raw);
   if (auto code = osmosis::cli::parse(app, argc, argv, std::cout, std::cerr)) return *code;
-  if (auto code = osmosis::cli::applyLogLevel(f.logLevel, std::cerr)) return *code;
-
-  f.nats.urls = osmosis::nats::splitUrls(f.natsUrls);
-  f.nats.name = "osmosis-operator";
-  if (auto problems = osmosis::nats::validate(f.nats); !problems.empty())
-    return fail(problems.front());
-
+  if (auto code = osmosis::cli::applyLogLevel(raw.logLevel, std::cerr)) return *code;
+  osmosis::op::Config f;
+  if (auto problems = osmosis::op::finish(raw, &f); !problems.empty()) {
+    for (const auto& p : problems)
+      std::cerr << "osmosis-operator: " << p << "\n";
+    std::cerr << "Run 'osmosis-operator --help' for usage.\n";
+    return kExitUsage;
+  }
   osmosis::kube::LeaderElectionConfig election;
-  for (auto [text, out, name] :
-       {std::tuple{&f.leaseDuration, &election.leaseDuration, "lease-duration"},
-        std::tuple{&f.renewDeadline, &election.renewDeadline, "renew-deadline"},
-        std::tuple{&f.retryPeriod, &election.retryPeriod, "retry-period"}}) {
-    auto d = osmosis::parseDuration(*text);
-    if (!d) return fail(std::string("--leader-election-") + name + ": " + d.error().message);
-    *out = std::chrono::duration_cast<std::chrono::milliseconds>(d.value());
-  }
-
-  auto resync = osmosis::parseDuration(f.resync);
-  if (!resync || resync.value() < std::chrono::seconds(1)) {
-    return fail("--resync-period: " +
-                (resync ? std::string("must be at least 1s") : resync.error().message));
-  }
-  auto staleness = osmosis::parseDuration(f.reportStaleness);
-  if (!staleness || staleness.value() < std::chrono::milliseconds(500)) {
-    return fail("--report-staleness: " +
-                (staleness ? std::string("must be at least 500ms") : staleness.error().message));
-  }
-  auto downStep = osmosis::parseDuration(f.scaleDownStep);
-  if (!downStep || downStep.value() < std::chrono::seconds(1)) {
-    return fail("--scale-down-step-interval: " +
-                (downStep ? std::string("must be at least 1s") : downStep.error().message));
-  }
-  auto listen = osmosis::http::parseListenAddress(f.httpAddress);
-  if (!listen) return fail("--http-address: " + listen.error().message);
+  election.leaseDuration = f.leaseDuration;
+  election.renewDeadline = f.renewDeadline;
+  election.retryPeriod = f.retryPeriod;
 
   auto config = loadConfig(f);
   if (!config) return fail(config.error().message);
@@ -201,6 +94,9 @@ int main(int argc, char** argv) {
     if (auto problems = osmosis::kube::validate(election); !problems.empty())
       return fail(problems.front());
   }
+  std::vector<std::string> redactedUrls;
+  for (const auto& u : f.nats.urls)
+    redactedUrls.push_back(osmosis::redactUrl(u));
 
   osmosis::kube::TransportOptions transportOptions;
   transportOptions.userAgent = std::string("osmosis-operator/") + osmosis::kVersion;
@@ -214,9 +110,15 @@ int main(int argc, char** argv) {
                                   {"component", "operator"},
                                   {"apiServer", config->server},
                                   {"config", config->source},
-                                  {"natsUrls", f.nats.urls},
+                                  {"natsUrls", redactedUrls},
                                   {"leaderElection", f.leaderElect},
                                   {"identity", election.identity}});
+  if (f.sidecarUrlStripped) {
+    osmosis::log::warn(
+        "--nats-url carries credentials; injected sidecars get it without them (give them "
+        "credentials with a Channel's spec.nats.secretRef, or set --sidecar-nats-url)",
+        {{"sidecarNatsUrl", f.sidecarNatsUrl}});
+  }
 
   // Secret material for NATS (creds, TLS) goes to files only this process can read.
   std::string privateDir =
@@ -249,9 +151,12 @@ int main(int argc, char** argv) {
        },
        [&](const osmosis::kube::ObjectPtr& o) { queue.add(osmosis::kube::keyOf(*o)); }});
   osmosis::channel::ReconcilerOptions reconcilerOptions;
-  reconcilerOptions.resync = std::chrono::duration_cast<std::chrono::milliseconds>(resync.value());
+  reconcilerOptions.resync = f.resync;
   reconcilerOptions.injection.image = f.sidecarImage;
-  reconcilerOptions.injection.natsUrl = f.sidecarNatsUrl.empty() ? f.natsUrls : f.sidecarNatsUrl;
+  reconcilerOptions.injection.natsUrl = f.sidecarNatsUrl;
+  if (f.subjectPolicy.reportPrefix != osmosis::report::kDefaultSubjectPrefix)
+    reconcilerOptions.injection.reportSubjectPrefix = f.subjectPolicy.reportPrefix;
+  reconcilerOptions.subjectPolicy = f.subjectPolicy;
   osmosis::channel::ChannelReconciler reconciler(client, channels.store(), natsPool, events,
                                                  registry, reconcilerOptions);
   osmosis::kube::Controller controller("channel", reconciler, queue, f.workers);
@@ -259,10 +164,9 @@ int main(int argc, char** argv) {
   osmosis::autoscaler::ScalerOptions scalerOptions;
   scalerOptions.operatorPolicy.scaleUpMaxStep = f.scaleUpMaxStep;
   scalerOptions.operatorPolicy.headroom = f.headroom;
-  scalerOptions.operatorPolicy.reportStaleness =
-      std::chrono::duration_cast<std::chrono::milliseconds>(staleness.value());
-  scalerOptions.operatorPolicy.scaleDownStepSeconds =
-      static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(downStep.value()).count());
+  scalerOptions.operatorPolicy.reportStaleness = f.reportStaleness;
+  scalerOptions.operatorPolicy.scaleDownStepSeconds = static_cast<int>(f.scaleDownStep.count());
+  scalerOptions.reportSubjectPrefix = f.subjectPolicy.reportPrefix;
   osmosis::autoscaler::Scaler scaler(client, channels.store(), natsPool, events, registry,
                                      scalerOptions);
   channels.addHandlers(
@@ -272,7 +176,7 @@ int main(int argc, char** argv) {
 
   std::atomic<bool> leading{!f.leaderElect};
   auto server = osmosis::http::Server::start(
-      listen->first, listen->second,
+      f.listenHost, f.listenPort,
       [&](const osmosis::http::Request& req) -> osmosis::http::Response {
         if (req.path() == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n", {}};
         if (req.path() == "/readyz") {
@@ -303,18 +207,19 @@ int main(int argc, char** argv) {
       });
   if (!server) {
     osmosis::log::error("cannot listen",
-                        {{"address", f.httpAddress}, {"error", server.error().message}});
+                        {{"address", f.listenHost + ":" + std::to_string(f.listenPort)},
+                         {"error", server.error().message}});
     return 1;
   }
   osmosis::log::info("serving /healthz, /readyz, /metrics",
-                     {{"address", listen->first + ":" + std::to_string(server.value()->port())}});
+                     {{"address", f.listenHost + ":" + std::to_string(server.value()->port())}});
 
   auto startControllers = [&] {
     channels.start();
     controller.start();
     scaler.start();
-    osmosis::log::info("controllers started",
-                       {{"controllers", {"channel", "autoscaler"}}, {"resync", f.resync}});
+    osmosis::log::info("controllers started", {{"controllers", {"channel", "autoscaler"}},
+                                               {"resync", osmosis::formatDuration(f.resync)}});
   };
 
   int exitCode = 0;

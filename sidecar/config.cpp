@@ -2,42 +2,26 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/http/path.hpp"
 #include "common/http/server.hpp"
+#include "common/nats/subject.hpp"
 #include "common/report/report.hpp"
 #include "common/util/duration.hpp"
 
 namespace osmosis::sidecar {
 namespace {
 
+// A duration flag within [min, max]: each has a consumer with a range (a timer, a poll
+// interval), so what parses can never overflow where it is used (issue 16, item 5).
 std::optional<milliseconds> duration(const std::string& flag, const std::string& text,
-                                     milliseconds min, std::vector<std::string>* problems) {
-  auto d = parseDuration(text);
+                                     milliseconds min, milliseconds max,
+                                     std::vector<std::string>* problems) {
+  auto d = parseDurationWithin(text, min, max);
   if (!d.ok()) {
     problems->push_back("--" + flag + " \"" + text + "\": " + d.error().message);
     return std::nullopt;
   }
-  auto ms = std::chrono::duration_cast<milliseconds>(d.value());
-  if (ms < min) {
-    problems->push_back("--" + flag + " \"" + text + "\" is too short: at least " +
-                        formatDuration(min));
-    return std::nullopt;
-  }
-  return ms;
-}
-
-bool isNatsToken(const std::string& s) {
-  if (s.empty()) return false;
-  for (char c : s)
-    if (c == '.' || c == '*' || c == '>' || c <= ' ') return false;
-  return true;
-}
-
-bool isSubject(const std::string& s) {
-  if (s.empty() || s.front() == '.' || s.back() == '.' || s.find("..") != std::string::npos)
-    return false;
-  for (char c : s)
-    if (c == '*' || c == '>' || c <= ' ') return false;
-  return true;
+  return std::chrono::duration_cast<milliseconds>(d.value());
 }
 
 }  // namespace
@@ -113,9 +97,13 @@ std::optional<std::vector<milliseconds>> parseBackoffList(const std::string& tex
     size_t comma = text.find(',', start);
     std::string item =
         text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    auto d = parseDuration(item);
+    auto d = parseDurationWithin(item, milliseconds(1), std::chrono::hours(24));
     if (!d.ok()) {
       *problem = "\"" + item + "\": " + d.error().message;
+      return std::nullopt;
+    }
+    if (out.size() >= kMaxBackoffSteps) {
+      *problem = "at most " + std::to_string(kMaxBackoffSteps) + " delays";
       return std::nullopt;
     }
     out.push_back(std::chrono::duration_cast<milliseconds>(d.value()));
@@ -147,26 +135,29 @@ std::vector<std::string> finish(const RawFlags& raw, Config* c, EnvLookup env) {
     auto subject = report::subjectFor(c->ns, c->channel, c->reportSubjectPrefix);
     if (!subject.ok()) problems.push_back(subject.error().message);
   }
-  if (!c->stream.empty() && !isNatsToken(c->stream))
-    problems.push_back("--stream \"" + c->stream + "\" may not contain '.', '*', '>' or spaces");
-  if (!c->consumer.empty() && !isNatsToken(c->consumer))
-    problems.push_back("--consumer \"" + c->consumer +
-                       "\" may not contain '.', '*', '>' or spaces");
+  if (!c->stream.empty()) {
+    if (auto why = nats::tokenProblem(c->stream)) problems.push_back("--stream: " + *why);
+  }
+  if (!c->consumer.empty()) {
+    if (auto why = nats::tokenProblem(c->consumer)) problems.push_back("--consumer: " + *why);
+  }
   if (c->appPort < 1 || c->appPort > 65535)
     problems.push_back("--app-port " + std::to_string(c->appPort) + " is not a port (1-65535)");
-  if (c->appPath.empty() || c->appPath.front() != '/' ||
-      c->appPath.find_first_of(" \r\n\t") != std::string::npos)
-    problems.push_back("--app-path \"" + c->appPath + "\" must start with '/' and have no spaces");
+  if (auto why = http::pathProblem(c->appPath)) problems.push_back("--app-path " + *why);
   if (c->concurrency < 1 || c->concurrency > 10000)
     problems.push_back("--concurrency " + std::to_string(c->concurrency) +
                        " must be between 1 and 10000");
   if (c->maxBatch < 1 || c->maxBatch > 10000)
     problems.push_back("--max-batch " + std::to_string(c->maxBatch) +
                        " must be between 1 and 10000");
-  if (auto d = duration("message-timeout", raw.messageTimeout, milliseconds(10), &problems))
+  using std::chrono::hours;
+  using std::chrono::minutes;
+  if (auto d =
+          duration("message-timeout", raw.messageTimeout, milliseconds(10), hours(24), &problems))
     c->messageTimeout = *d;
   if (!raw.ackWait.empty()) {
-    if (auto d = duration("ack-wait", raw.ackWait, milliseconds(100), &problems)) c->ackWait = *d;
+    if (auto d = duration("ack-wait", raw.ackWait, milliseconds(100), hours(24), &problems))
+      c->ackWait = *d;
   }
   if (!raw.backoff.empty()) {
     std::string why;
@@ -177,12 +168,14 @@ std::vector<std::string> finish(const RawFlags& raw, Config* c, EnvLookup env) {
       c->backoff = *list;
     }
   }
-  if (!c->deadLetterSubject.empty() && !isSubject(c->deadLetterSubject))
-    problems.push_back("--dead-letter-subject \"" + c->deadLetterSubject +
-                       "\" is not a literal NATS subject");
-  if (auto d = duration("report-interval", raw.reportInterval, milliseconds(100), &problems))
+  if (!c->deadLetterSubject.empty()) {
+    if (auto why = nats::subjectProblem(c->deadLetterSubject, nats::Wildcards::kForbidden))
+      problems.push_back("--dead-letter-subject: " + *why);
+  }
+  if (auto d =
+          duration("report-interval", raw.reportInterval, milliseconds(100), minutes(1), &problems))
     c->reportInterval = *d;
-  if (auto d = duration("drain-grace", raw.drainGrace, milliseconds(0), &problems))
+  if (auto d = duration("drain-grace", raw.drainGrace, milliseconds(0), hours(1), &problems))
     c->drainGrace = *d;
   if (auto listen = http::parseListenAddress(c->listen); !listen.ok())
     problems.push_back("--listen: " + listen.error().message);

@@ -63,7 +63,9 @@ void addFlags(CLI::App& app, Config* config, RawFlags* raw);
 using EnvLookup = std::string (*)(const char* name);
 std::vector<std::string> finish(const RawFlags& raw, Config* config, EnvLookup env);
 
-// Parses "1s,5s,30s" into durations (empty list refused).
+inline constexpr size_t kMaxBackoffSteps = 32;
+
+// Parses "1s,5s,30s" into durations, each 1ms..24h (empty list refused).
 std::optional<std::vector<milliseconds>> parseBackoffList(const std::string& text,
                                                           std::string* problem);
 

@@ -12,6 +12,7 @@
 #include "common/log/logger.hpp"
 #include "common/nats/connection.hpp"
 #include "common/process/shutdown.hpp"
+#include "common/util/redact.hpp"
 #include "common/version.hpp"
 #include "sidecar/config.hpp"
 #include "sidecar/dispatch/dispatcher.hpp"
@@ -99,6 +100,9 @@ int main(int argc, char** argv) {
   if (config.nats.name.empty()) config.nats.name = "osmosis-sidecar";
   config.nats.name = "osmosis-sidecar/" + config.ns + "/" + config.pod;
 
+  std::vector<std::string> redactedUrls;
+  for (const auto& u : config.nats.urls)
+    redactedUrls.push_back(redactUrl(u));
   log::info("starting", {{"version", kVersion},
                          {"component", "sidecar"},
                          {"mode", modeName(config.mode)},
@@ -107,7 +111,7 @@ int main(int argc, char** argv) {
                          {"pod", config.pod},
                          {"stream", config.stream},
                          {"consumer", config.consumer},
-                         {"natsUrls", config.nats.urls}});
+                         {"natsUrls", redactedUrls}});
 
   State state;
   std::shared_ptr<nats::Connection> conn;

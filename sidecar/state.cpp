@@ -23,6 +23,12 @@ State::State()
                               "Messages terminated (other 4xx, or last delivery failed)")),
       deadLettered(registry.counter("osmosis_sidecar_messages_dead_lettered_total",
                                     "Terminated messages published to the dead-letter subject")),
+      deadLetterFailures(registry.counter(
+          "osmosis_sidecar_dead_letter_failures_total",
+          "Dead-letter publishes that failed; the message is held and the publish retried")),
+      deadLetterHeld(registry.gauge(
+          "osmosis_sidecar_dead_letter_held",
+          "Messages held (in progress) because their dead-letter publish keeps failing")),
       pullErrors(registry.counter("osmosis_sidecar_pull_errors_total",
                                   "Failed pulls, consumer binds and NATS connects")),
       settleErrors(registry.counter("osmosis_sidecar_settle_errors_total",

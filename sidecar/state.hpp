@@ -25,6 +25,8 @@ class State {
   metrics::Counter& nakked;
   metrics::Counter& termed;
   metrics::Counter& deadLettered;
+  metrics::Counter& deadLetterFailures;  // dead-letter publishes that failed (then retried)
+  metrics::Gauge& deadLetterHeld;        // messages held while their dead-letter publish fails
   metrics::Counter& pullErrors;
   metrics::Counter& settleErrors;
   metrics::Counter& reportsPublished;

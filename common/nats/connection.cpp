@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "common/nats/error.hpp"
+#include "common/util/redact.hpp"
 
 namespace osmosis::nats {
 namespace {
@@ -11,10 +12,11 @@ struct OptionsDeleter {
   void operator()(natsOptions* o) const { natsOptions_Destroy(o); }
 };
 
+// For messages: credentials never shown.
 std::string joined(const std::vector<std::string>& urls) {
   std::string out;
   for (const auto& u : urls)
-    out += (out.empty() ? "" : ",") + u;
+    out += (out.empty() ? "" : ",") + redactUrl(u);
   return out;
 }
 
@@ -125,9 +127,9 @@ bool Connection::connected() const {
 }
 
 std::string Connection::connectedUrl() const {
-  char buf[256] = {0};
+  char buf[1024] = {0};
   if (natsConnection_GetConnectedUrl(nc_, buf, sizeof buf) != NATS_OK) return "";
-  return buf;
+  return redactUrl(buf);
 }
 
 }  // namespace osmosis::nats

@@ -10,12 +10,11 @@
 
 #include <nats/nats.h>
 
+#include "common/nats/headers.hpp"
 #include "common/nats/options.hpp"
 #include "common/util/result.hpp"
 
 namespace osmosis::nats {
-
-using Headers = std::vector<std::pair<std::string, std::string>>;
 
 class Connection {
  public:

@@ -2,6 +2,9 @@
 
 #include <string>
 
+#include "common/util/json_text.hpp"
+#include "common/util/redact.hpp"
+
 namespace osmosis::nats {
 namespace {
 
@@ -69,7 +72,9 @@ Error toError(natsStatus status, std::string_view doing, jsErrCode jsCode) {
     msg += ")";
   }
   if (static_cast<int>(jsCode) != 0) msg += " [JetStream error " + std::to_string(jsCode) + "]";
-  return makeError(codeFor(status, jsCode), std::move(msg));
+  // Error text travels to logs, Events, status and reports: never with a URL's credentials,
+  // never with bytes that would break JSON.
+  return makeError(codeFor(status, jsCode), printableText(redactCredentials(msg), 2048));
 }
 
 }  // namespace osmosis::nats

@@ -2,125 +2,13 @@
 
 #include <cstring>
 
+#include "common/log/logger.hpp"
 #include "common/nats/error.hpp"
+#include "common/nats/headers.hpp"
+#include "common/nats/jetstream_json.hpp"
+#include "common/util/json_text.hpp"
 
 namespace osmosis::nats {
-namespace {
-
-jsRetentionPolicy toNats(Retention r) {
-  switch (r) {
-    case Retention::kLimits:
-      return js_LimitsPolicy;
-    case Retention::kInterest:
-      return js_InterestPolicy;
-    case Retention::kWorkQueue:
-      return js_WorkQueuePolicy;
-  }
-  return js_WorkQueuePolicy;
-}
-
-Retention fromNats(jsRetentionPolicy r) {
-  switch (r) {
-    case js_LimitsPolicy:
-      return Retention::kLimits;
-    case js_InterestPolicy:
-      return Retention::kInterest;
-    case js_WorkQueuePolicy:
-      return Retention::kWorkQueue;
-  }
-  return Retention::kLimits;
-}
-
-// The libnats struct borrows pointers into `config` and `subjects`: keep both alive while used.
-jsStreamConfig toNats(const StreamConfig& c, std::vector<const char*>& subjects) {
-  jsStreamConfig cfg;
-  jsStreamConfig_Init(&cfg);
-  cfg.Name = c.name.c_str();
-  subjects.clear();
-  for (const auto& s : c.subjects)
-    subjects.push_back(s.c_str());
-  cfg.Subjects = subjects.data();
-  cfg.SubjectsLen = static_cast<int>(subjects.size());
-  cfg.Retention = toNats(c.retention);
-  cfg.Storage = c.storage == Storage::kFile ? js_FileStorage : js_MemoryStorage;
-  cfg.Replicas = c.replicas;
-  cfg.MaxAge = c.maxAge.count();
-  cfg.MaxBytes = c.maxBytes;
-  cfg.MaxMsgs = c.maxMsgs;
-  cfg.MaxMsgSize = c.maxMsgSize;
-  cfg.Discard = c.discard == Discard::kOld ? js_DiscardOld : js_DiscardNew;
-  cfg.Duplicates = c.duplicateWindow.count();
-  return cfg;
-}
-
-StreamInfo fromNats(const jsStreamInfo* si) {
-  StreamInfo out;
-  const jsStreamConfig* c = si->Config;
-  if (c != nullptr) {
-    out.config.name = c->Name ? c->Name : "";
-    for (int i = 0; i < c->SubjectsLen; ++i)
-      out.config.subjects.emplace_back(c->Subjects[i]);
-    out.config.retention = fromNats(c->Retention);
-    out.config.storage = c->Storage == js_FileStorage ? Storage::kFile : Storage::kMemory;
-    out.config.replicas = static_cast<int>(c->Replicas);
-    out.config.maxAge = nanoseconds(c->MaxAge);
-    out.config.maxBytes = c->MaxBytes;
-    out.config.maxMsgs = c->MaxMsgs;
-    out.config.maxMsgSize = c->MaxMsgSize;
-    out.config.discard = c->Discard == js_DiscardOld ? Discard::kOld : Discard::kNew;
-    out.config.duplicateWindow = nanoseconds(c->Duplicates);
-  }
-  out.state.messages = si->State.Msgs;
-  out.state.bytes = si->State.Bytes;
-  out.state.firstSequence = si->State.FirstSeq;
-  out.state.lastSequence = si->State.LastSeq;
-  out.state.consumers = si->State.Consumers;
-  return out;
-}
-
-jsConsumerConfig toNats(const ConsumerConfig& c, std::vector<int64_t>& backoff) {
-  jsConsumerConfig cfg;
-  jsConsumerConfig_Init(&cfg);
-  cfg.Durable = c.durable.c_str();
-  cfg.AckPolicy = js_AckExplicit;
-  cfg.DeliverPolicy = js_DeliverAll;
-  cfg.AckWait = c.ackWait.count();
-  cfg.MaxDeliver = c.maxDeliver;
-  cfg.MaxAckPending = c.maxAckPending;
-  if (!c.filterSubject.empty()) cfg.FilterSubject = c.filterSubject.c_str();
-  backoff.clear();
-  for (auto d : c.backoff)
-    backoff.push_back(d.count());
-  if (!backoff.empty()) {
-    cfg.BackOff = backoff.data();
-    cfg.BackOffLen = static_cast<int>(backoff.size());
-  }
-  return cfg;
-}
-
-ConsumerInfo fromNats(const jsConsumerInfo* ci) {
-  ConsumerInfo out;
-  out.stream = ci->Stream ? ci->Stream : "";
-  out.name = ci->Name ? ci->Name : "";
-  if (const jsConsumerConfig* c = ci->Config) {
-    out.config.durable = c->Durable ? c->Durable : "";
-    out.config.filterSubject = c->FilterSubject ? c->FilterSubject : "";
-    out.config.ackWait = nanoseconds(c->AckWait);
-    out.config.maxDeliver = c->MaxDeliver;
-    out.config.maxAckPending = c->MaxAckPending;
-    for (int i = 0; i < c->BackOffLen; ++i)
-      out.config.backoff.emplace_back(c->BackOff[i]);
-  }
-  out.numPending = ci->NumPending;
-  out.numAckPending = ci->NumAckPending;
-  out.numRedelivered = ci->NumRedelivered;
-  out.numWaiting = ci->NumWaiting;
-  out.deliveredStreamSequence = ci->Delivered.Stream;
-  out.ackFloorStreamSequence = ci->AckFloor.Stream;
-  return out;
-}
-
-}  // namespace
 
 // ---- Message ----
 
@@ -170,10 +58,25 @@ std::string_view Message::data() const {
 }
 
 Headers Message::headers() const {
+  if (auto raw = rawHeaderBlock(msg_)) {
+    if (auto block = parseHeaderBlock(*raw)) {
+      if (block->malformed > 0) {
+        log::warn("malformed NATS header lines ignored",
+                  {{"seq", streamSequence_}, {"lines", block->malformed}});
+      }
+      return std::move(block->headers);
+    }
+  }
+  // libnats' own parser: all or nothing, so say when it gave up.
   Headers out;
   const char** keys = nullptr;
   int count = 0;
-  if (natsMsgHeader_Keys(msg_, &keys, &count) != NATS_OK) return out;
+  if (natsStatus s = natsMsgHeader_Keys(msg_, &keys, &count); s != NATS_OK) {
+    if (s != NATS_NOT_FOUND)
+      log::warn("NATS headers unreadable; delivered without them",
+                {{"seq", streamSequence_}, {"error", natsStatus_GetText(s)}});
+    return out;
+  }
   for (int i = 0; i < count; ++i) {
     const char** values = nullptr;
     int nvalues = 0;
@@ -316,7 +219,7 @@ Result<JetStream> JetStream::create(std::shared_ptr<Connection> conn,
   if (natsStatus s = natsConnection_JetStream(&js, conn->raw(), &opts); s != NATS_OK) {
     return toError(s, "creating JetStream context");
   }
-  return JetStream(js, std::move(conn));
+  return JetStream(js, std::move(conn), apiTimeout);
 }
 
 JetStream::~JetStream() {
@@ -324,80 +227,84 @@ JetStream::~JetStream() {
 }
 
 JetStream::JetStream(JetStream&& o) noexcept
-    : js_(std::exchange(o.js_, nullptr)), conn_(std::move(o.conn_)) {}
+    : js_(std::exchange(o.js_, nullptr)), conn_(std::move(o.conn_)), apiTimeout_(o.apiTimeout_) {}
+
+Result<nlohmann::json> JetStream::apiRequest(const std::string& subject, const nlohmann::json& body,
+                                             const std::string& doing) {
+  const std::string data = body.is_null() ? std::string() : dumpJson(body);
+  natsMsg* reply = nullptr;
+  natsStatus s = natsConnection_Request(&reply, conn_->raw(), subject.c_str(), data.data(),
+                                        static_cast<int>(data.size()), apiTimeout_.count());
+  if (s != NATS_OK) {
+    natsMsg_Destroy(reply);
+    if (s == NATS_NO_RESPONDERS)
+      return makeError(Error::Code::kUnavailable,
+                       doing + ": no JetStream answers (is JetStream enabled on the server?)");
+    return toError(s, doing);
+  }
+  const char* text = natsMsg_GetData(reply);
+  auto parsed = parseApiReply(
+      std::string_view(text != nullptr ? text : "",
+                       text != nullptr ? static_cast<size_t>(natsMsg_GetDataLength(reply)) : 0),
+      doing);
+  natsMsg_Destroy(reply);
+  return parsed;
+}
+
+Result<StreamInfo> JetStream::streamCall(const char* verb, const std::string& name,
+                                         const nlohmann::json& body, const std::string& doing) {
+  auto reply = apiRequest(streamApiSubject(verb, name), body, doing);
+  if (!reply) return reply.error();
+  auto info = parseStreamInfo(reply.value());
+  if (!info) return makeError(info.error().code, doing + ": " + info.error().message);
+  return info;
+}
+
+Result<ConsumerInfo> JetStream::consumerCall(const char* verb, const std::string& stream,
+                                             const std::string& consumer,
+                                             const nlohmann::json& body, const std::string& doing) {
+  auto reply = apiRequest(consumerApiSubject(verb, stream, consumer), body, doing);
+  if (!reply) return reply.error();
+  auto info = parseConsumerInfo(reply.value());
+  if (!info) return makeError(info.error().code, doing + ": " + info.error().message);
+  return info;
+}
 
 Result<StreamInfo> JetStream::addStream(const StreamConfig& config) {
-  std::vector<const char*> subjects;
-  jsStreamConfig cfg = toNats(config, subjects);
-  jsStreamInfo* si = nullptr;
-  jsErrCode jerr = static_cast<jsErrCode>(0);
-  natsStatus s = js_AddStream(&si, js_, &cfg, nullptr, &jerr);
-  if (s != NATS_OK) return toError(s, "creating stream " + config.name, jerr);
-  StreamInfo out = fromNats(si);
-  jsStreamInfo_Destroy(si);
-  return out;
+  return streamCall("CREATE", config.name, toApiJson(config), "creating stream " + config.name);
 }
 
 Result<StreamInfo> JetStream::updateStream(const StreamConfig& config) {
-  std::vector<const char*> subjects;
-  jsStreamConfig cfg = toNats(config, subjects);
-  jsStreamInfo* si = nullptr;
-  jsErrCode jerr = static_cast<jsErrCode>(0);
-  natsStatus s = js_UpdateStream(&si, js_, &cfg, nullptr, &jerr);
-  if (s != NATS_OK) return toError(s, "updating stream " + config.name, jerr);
-  StreamInfo out = fromNats(si);
-  jsStreamInfo_Destroy(si);
-  return out;
+  return streamCall("UPDATE", config.name, toApiJson(config), "updating stream " + config.name);
 }
 
 Result<StreamInfo> JetStream::streamInfo(const std::string& name) {
-  jsStreamInfo* si = nullptr;
-  jsErrCode jerr = static_cast<jsErrCode>(0);
-  natsStatus s = js_GetStreamInfo(&si, js_, name.c_str(), nullptr, &jerr);
-  if (s != NATS_OK) return toError(s, "reading stream " + name, jerr);
-  StreamInfo out = fromNats(si);
-  jsStreamInfo_Destroy(si);
-  return out;
+  return streamCall("INFO", name, nullptr, "reading stream " + name);
 }
 
 Status JetStream::deleteStream(const std::string& name) {
-  jsErrCode jerr = static_cast<jsErrCode>(0);
-  natsStatus s = js_DeleteStream(js_, name.c_str(), nullptr, &jerr);
-  if (s != NATS_OK) return toError(s, "deleting stream " + name, jerr);
+  auto reply = apiRequest(streamApiSubject("DELETE", name), nullptr, "deleting stream " + name);
+  if (!reply) return reply.error();
   return {};
 }
 
 Result<ConsumerInfo> JetStream::addOrUpdateConsumer(const std::string& stream,
                                                     const ConsumerConfig& config) {
-  std::vector<int64_t> backoff;
-  jsConsumerConfig cfg = toNats(config, backoff);
-  jsConsumerInfo* ci = nullptr;
-  jsErrCode jerr = static_cast<jsErrCode>(0);
-  // With a durable name the server creates or updates (js_UpdateConsumer is the same call).
-  natsStatus s = js_AddConsumer(&ci, js_, stream.c_str(), &cfg, nullptr, &jerr);
-  if (s != NATS_OK) {
-    return toError(s, "creating consumer " + config.durable + " on stream " + stream, jerr);
-  }
-  ConsumerInfo out = fromNats(ci);
-  jsConsumerInfo_Destroy(ci);
-  return out;
+  // With a durable name the server creates or updates.
+  return consumerCall("DURABLE.CREATE", stream, config.durable, toApiJson(stream, config),
+                      "creating consumer " + config.durable + " on stream " + stream);
 }
 
 Result<ConsumerInfo> JetStream::consumerInfo(const std::string& stream,
                                              const std::string& consumer) {
-  jsConsumerInfo* ci = nullptr;
-  jsErrCode jerr = static_cast<jsErrCode>(0);
-  natsStatus s = js_GetConsumerInfo(&ci, js_, stream.c_str(), consumer.c_str(), nullptr, &jerr);
-  if (s != NATS_OK) return toError(s, "reading consumer " + stream + "/" + consumer, jerr);
-  ConsumerInfo out = fromNats(ci);
-  jsConsumerInfo_Destroy(ci);
-  return out;
+  return consumerCall("INFO", stream, consumer, nullptr,
+                      "reading consumer " + stream + "/" + consumer);
 }
 
 Status JetStream::deleteConsumer(const std::string& stream, const std::string& consumer) {
-  jsErrCode jerr = static_cast<jsErrCode>(0);
-  natsStatus s = js_DeleteConsumer(js_, stream.c_str(), consumer.c_str(), nullptr, &jerr);
-  if (s != NATS_OK) return toError(s, "deleting consumer " + stream + "/" + consumer, jerr);
+  auto reply = apiRequest(consumerApiSubject("DELETE", stream, consumer), nullptr,
+                          "deleting consumer " + stream + "/" + consumer);
+  if (!reply) return reply.error();
   return {};
 }
 

@@ -12,64 +12,13 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "common/nats/connection.hpp"
+#include "common/nats/jetstream_types.hpp"
 #include "common/util/result.hpp"
 
 namespace osmosis::nats {
-
-using std::chrono::nanoseconds;
-
-enum class Retention { kLimits, kInterest, kWorkQueue };
-enum class Storage { kFile, kMemory };
-enum class Discard { kOld, kNew };
-
-struct StreamConfig {
-  std::string name;
-  std::vector<std::string> subjects;
-  Retention retention = Retention::kWorkQueue;
-  Storage storage = Storage::kFile;
-  int replicas = 1;
-  nanoseconds maxAge{0};  // 0: unlimited
-  int64_t maxBytes = -1;
-  int64_t maxMsgs = -1;
-  int32_t maxMsgSize = -1;
-  Discard discard = Discard::kOld;
-  nanoseconds duplicateWindow{std::chrono::minutes(2)};
-};
-
-struct StreamState {
-  uint64_t messages = 0;
-  uint64_t bytes = 0;
-  uint64_t firstSequence = 0;
-  uint64_t lastSequence = 0;
-  int64_t consumers = 0;
-};
-
-struct StreamInfo {
-  StreamConfig config;
-  StreamState state;
-};
-
-struct ConsumerConfig {
-  std::string durable;
-  std::string filterSubject;  // empty: all of the stream's subjects
-  nanoseconds ackWait{std::chrono::seconds(30)};
-  int64_t maxDeliver = -1;  // -1: unlimited
-  int64_t maxAckPending = 1000;
-  std::vector<nanoseconds> backoff;
-};
-
-struct ConsumerInfo {
-  std::string stream;
-  std::string name;
-  ConsumerConfig config;
-  uint64_t numPending = 0;    // matching messages not yet delivered
-  int64_t numAckPending = 0;  // delivered, not yet acked
-  int64_t numRedelivered = 0;
-  int64_t numWaiting = 0;  // open pull requests
-  uint64_t deliveredStreamSequence = 0;
-  uint64_t ackFloorStreamSequence = 0;
-};
 
 // A message delivered by a pull consumer. Owns the libnats message.
 class Message {
@@ -169,9 +118,21 @@ class JetStream {
   const std::shared_ptr<Connection>& connection() const { return conn_; }
 
  private:
-  JetStream(jsCtx* js, std::shared_ptr<Connection> conn) : js_(js), conn_(std::move(conn)) {}
-  jsCtx* js_;
+  JetStream(jsCtx* js, std::shared_ptr<Connection> conn, std::chrono::milliseconds apiTimeout)
+      : js_(js), conn_(std::move(conn)), apiTimeout_(apiTimeout) {}
+  // One request of the management API, its body built by jetstream_json (never by libnats,
+  // which does not escape strings): the reply's object, or its error.
+  Result<nlohmann::json> apiRequest(const std::string& subject, const nlohmann::json& body,
+                                    const std::string& doing);
+  Result<StreamInfo> streamCall(const char* verb, const std::string& name,
+                                const nlohmann::json& body, const std::string& doing);
+  Result<ConsumerInfo> consumerCall(const char* verb, const std::string& stream,
+                                    const std::string& consumer, const nlohmann::json& body,
+                                    const std::string& doing);
+
+  jsCtx* js_;  // publish and pull only
   std::shared_ptr<Connection> conn_;
+  std::chrono::milliseconds apiTimeout_;
 };
 
 }  // namespace osmosis::nats

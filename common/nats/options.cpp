@@ -6,12 +6,19 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/util/json_text.hpp"
+#include "common/util/redact.hpp"
+
 namespace osmosis::nats {
 namespace {
 
 bool validUrl(const std::string& url) {
-  // Accept scheme://host:port, host:port, or a bare host; reject blanks and spaces.
-  if (url.empty() || url.find_first_of(" \t\n") != std::string::npos) return false;
+  // Accept scheme://host:port, host:port, or a bare host, in printable ASCII: no blanks,
+  // control or non-ASCII bytes (they would reach Events and logs).
+  if (url.empty() || url.size() > kMaxUrlLength) return false;
+  for (char c : url) {
+    if (c <= ' ' || c >= 0x7f) return false;
+  }
   auto scheme = url.find("://");
   if (scheme != std::string::npos) {
     std::string s = url.substr(0, scheme);
@@ -41,9 +48,15 @@ std::vector<std::string> splitUrls(const std::string& list) {
 std::vector<std::string> validate(const ConnectionOptions& o) {
   std::vector<std::string> problems;
   if (o.urls.empty()) problems.push_back("no NATS URL given (for example nats://127.0.0.1:4222)");
+  if (o.urls.size() > kMaxUrls) {
+    // libnats tries them one after the other, each up to the connect timeout.
+    problems.push_back("too many NATS URLs (" + std::to_string(o.urls.size()) + "): at most " +
+                       std::to_string(kMaxUrls) + "; the servers of a cluster find each other");
+    return problems;
+  }
   for (const auto& url : o.urls) {
     if (!validUrl(url)) {
-      problems.push_back("invalid NATS URL \"" + url +
+      problems.push_back("invalid NATS URL \"" + printableText(redactUrl(url), 256) +
                          "\": use nats://host:port or tls://host:port");
     }
   }

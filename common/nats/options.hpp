@@ -12,6 +12,9 @@ class App;
 
 namespace osmosis::nats {
 
+inline constexpr size_t kMaxUrls = 16;
+inline constexpr size_t kMaxUrlLength = 512;
+
 struct TlsOptions {
   std::string caFile;    // trusted CAs (PEM)
   std::string certFile;  // client certificate (PEM), with keyFile, for mutual TLS

@@ -1,46 +1,69 @@
 #include "common/report/report.hpp"
 
+#include <cmath>
+#include <ctime>
+
 #include <nlohmann/json.hpp>
 
 #include "common/log/logger.hpp"
+#include "common/nats/subject.hpp"
+#include "common/util/json_text.hpp"
 
 namespace osmosis::report {
 namespace {
 
-bool validToken(const std::string& s) {
-  if (s.empty()) return false;
+int digits(std::string_view s, size_t at, size_t n) {
+  int v = 0;
+  for (size_t i = at; i < at + n; ++i) {
+    if (s[i] < '0' || s[i] > '9') return -1;
+    v = v * 10 + (s[i] - '0');
+  }
+  return v;
+}
+
+bool dnsSubdomain(std::string_view s) {
+  if (s.empty() || s.size() > kMaxPodName) return false;
   for (char c : s) {
-    if (c == '.' || c == '*' || c == '>' || c <= ' ' || c == 0x7f) return false;
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.')) return false;
   }
   return true;
 }
 
-std::chrono::system_clock::time_point parseTime(const std::string& text, bool* ok) {
-  // RFC 3339 UTC as written by log::formatTime: 2026-11-23T19:02:10.123Z
-  std::tm tm{};
-  int ms = 0;
-  *ok = std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon,
-                    &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) == 7;
-  if (!*ok) return {};
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  return std::chrono::system_clock::from_time_t(timegm(&tm)) + std::chrono::milliseconds(ms);
-}
-
 }  // namespace
+
+std::optional<std::chrono::system_clock::time_point> parseTime(std::string_view text) {
+  // Exactly what log::formatTime writes: 2026-11-23T19:02:10.123Z. Years are bounded so the
+  // conversion to the clock's int64 nanoseconds cannot overflow (a year 9999 report used to
+  // kill the operator: issue 16, item 3).
+  if (text.size() != 24 || text[4] != '-' || text[7] != '-' || text[10] != 'T' || text[13] != ':' ||
+      text[16] != ':' || text[19] != '.' || text[23] != 'Z')
+    return std::nullopt;
+  const int year = digits(text, 0, 4), month = digits(text, 5, 2), day = digits(text, 8, 2);
+  const int hour = digits(text, 11, 2), minute = digits(text, 14, 2), second = digits(text, 17, 2);
+  const int ms = digits(text, 20, 3);
+  if (year < kMinYear || year > kMaxYear || month < 1 || month > 12 || day < 1 || day > 31 ||
+      hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 60 || ms < 0)
+    return std::nullopt;
+  std::tm tm{};
+  tm.tm_year = year - 1900;
+  tm.tm_mon = month - 1;
+  tm.tm_mday = day;
+  tm.tm_hour = hour;
+  tm.tm_min = minute;
+  tm.tm_sec = second;
+  const time_t secs = timegm(&tm);
+  if (tm.tm_mday != day) return std::nullopt;  // 31 February, normalised away by timegm
+  return std::chrono::system_clock::from_time_t(secs) + std::chrono::milliseconds(ms);
+}
 
 Result<std::string> subjectFor(const std::string& ns, const std::string& channel,
                                const std::string& prefix) {
-  if (!validToken(ns))
-    return makeError(Error::Code::kInvalidArgument,
-                     "namespace \"" + ns + "\" cannot be a NATS subject token");
-  if (!validToken(channel))
-    return makeError(Error::Code::kInvalidArgument,
-                     "channel \"" + channel + "\" cannot be a NATS subject token");
-  if (prefix.empty() || prefix.front() == '.' || prefix.back() == '.' ||
-      prefix.find_first_of("*> ") != std::string::npos)
-    return makeError(Error::Code::kInvalidArgument,
-                     "report subject prefix \"" + prefix + "\" is not a literal NATS subject");
+  if (auto why = nats::tokenProblem(ns))
+    return makeError(Error::Code::kInvalidArgument, "namespace: " + *why);
+  if (auto why = nats::tokenProblem(channel))
+    return makeError(Error::Code::kInvalidArgument, "channel: " + *why);
+  if (auto why = nats::subjectProblem(prefix, nats::Wildcards::kForbidden))
+    return makeError(Error::Code::kInvalidArgument, "report subject prefix: " + *why);
   return prefix + "." + ns + "." + channel;
 }
 
@@ -82,6 +105,8 @@ Result<Report> parse(std::string_view text) {
   auto bad = [](const std::string& why) {
     return makeError(Error::Code::kInvalidArgument, "malformed report: " + why);
   };
+  if (text.size() > kMaxReportBytes)
+    return bad("larger than " + std::to_string(kMaxReportBytes) + " bytes");
   nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return bad("not a JSON object");
   Report r;
@@ -90,7 +115,9 @@ Result<Report> parse(std::string_view text) {
     if (it == j.end()) return !required;
     if (!it->is_string()) return false;
     *out = it->get<std::string>();
-    return !required || !out->empty();
+    // (The error text is cut below instead: the whole report is bounded anyway.)
+    return (!required || !out->empty()) &&
+           (out->size() <= kMaxStringField || std::string_view(key) == "error");
   };
   auto num = [&](const char* key, auto* out) -> bool {
     auto it = j.find(key);
@@ -98,12 +125,11 @@ Result<Report> parse(std::string_view text) {
     if (it == j.end() || !it->is_number()) return false;
     if constexpr (std::is_floating_point_v<T>) {
       *out = it->get<T>();
-      return *out >= 0;
+      return std::isfinite(*out) && *out >= 0 && *out <= kMaxFigure;
     } else {
-      if (it->is_number_float() ||
-          (it->is_number_integer() && it->get<int64_t>() < 0 && !it->is_number_unsigned()))
-        return false;
-      *out = it->get<T>();
+      // Non-negative integers only, and no larger than any real count (2^53: exact in JSON).
+      if (!it->is_number_unsigned() || it->get<uint64_t>() > kMaxFigure) return false;
+      *out = static_cast<T>(it->get<uint64_t>());
       return true;
     }
   };
@@ -121,13 +147,20 @@ Result<Report> parse(std::string_view text) {
                           std::pair{"consumer", &r.consumer}, std::pair{"error", &r.error}}) {
     if (!str(key, out, false)) return bad(std::string(key) + " must be a string");
   }
+  if (auto why = nats::tokenProblem(r.namespace_)) return bad("namespace: " + *why);
+  if (auto why = nats::tokenProblem(r.channel)) return bad("channel: " + *why);
+  if (!dnsSubdomain(r.pod)) return bad("pod must be a pod name (lowercase DNS subdomain)");
+  if (!r.mode.empty() && r.mode != "dispatch" && r.mode != "report")
+    return bad("mode must be dispatch or report");
+  r.version = printableText(r.version, 64);
+  r.error = printableText(r.error, 1024);
   if (!num("processed", &r.processed) || !num("failed", &r.failed) ||
       !num("inFlight", &r.inFlight) || !num("rate", &r.rate) || !num("sequence", &r.sequence))
     return bad("processed, failed, inFlight, rate and sequence must be non-negative numbers");
   if (j.contains("concurrency") && !num("concurrency", &r.concurrency))
     return bad("concurrency must be a non-negative integer");
-  if (j.contains("busyFraction") && !num("busyFraction", &r.busyFraction))
-    return bad("busyFraction must be a non-negative number");
+  if (j.contains("busyFraction") && (!num("busyFraction", &r.busyFraction) || r.busyFraction > 1))
+    return bad("busyFraction must be a number within 0..1");
   for (auto [key, out] : {std::pair{"ready", &r.ready}, std::pair{"final", &r.final}}) {
     auto b = j.find(key);
     if (b != j.end()) {
@@ -145,9 +178,12 @@ Result<Report> parse(std::string_view text) {
   }
   std::string time;
   if (!str("time", &time, true)) return bad("time missing");
-  bool ok = false;
-  r.time = parseTime(time, &ok);
-  if (!ok) return bad("time \"" + time + "\" is not RFC 3339 UTC (2006-01-02T15:04:05.000Z)");
+  auto when = parseTime(time);
+  if (!when)
+    return bad("time \"" + printableText(time, 64) +
+               "\" is not RFC 3339 UTC with milliseconds (2026-01-02T15:04:05.000Z) between " +
+               std::to_string(kMinYear) + " and " + std::to_string(kMaxYear));
+  r.time = *when;
   return r;
 }
 

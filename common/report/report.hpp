@@ -15,6 +15,14 @@ namespace osmosis::report {
 inline constexpr int kSchemaVersion = 1;
 inline constexpr const char* kDefaultSubjectPrefix = "osmosis.report";
 
+// Bounds a report must keep (anything outside is malformed): a real sidecar never comes near.
+inline constexpr size_t kMaxReportBytes = 8192;
+inline constexpr size_t kMaxStringField = 1024;
+inline constexpr size_t kMaxPodName = 253;
+inline constexpr uint64_t kMaxFigure = uint64_t{1} << 53;
+inline constexpr int kMinYear = 2000;
+inline constexpr int kMaxYear = 2200;
+
 struct ConsumerFigures {
   uint64_t pending = 0;     // num_pending: not yet delivered
   int64_t ackPending = 0;   // num_ack_pending: delivered, not yet acked
@@ -45,12 +53,14 @@ struct Report {
   std::string error;  // why the sidecar is not ready, empty when it is
 };
 
-// "<prefix>.<namespace>.<channel>". Kubernetes names contain no '.', '*', '>' or spaces
-// except that namespaces and channel names may contain '.' in theory; those are refused.
+// "<prefix>.<namespace>.<channel>"; names must be NATS subject tokens (common/nats/subject.hpp).
 Result<std::string> subjectFor(const std::string& ns, const std::string& channel,
                                const std::string& prefix = kDefaultSubjectPrefix);
 
 std::string toJson(const Report& report);
+
+// The `time` field's format (log::formatTime's), strictly, years kMinYear..kMaxYear.
+std::optional<std::chrono::system_clock::time_point> parseTime(std::string_view text);
 
 // Parses and validates (schema version, required fields, types, non-negative figures).
 Result<Report> parse(std::string_view json);

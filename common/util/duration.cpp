@@ -32,8 +32,10 @@ Result<std::chrono::nanoseconds> parseDuration(std::string_view text) {
     int64_t whole = 0;
     size_t digits = 0;
     while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
-      if (whole > (std::numeric_limits<int64_t>::max() - 9) / 10) return invalid(text, "too large");
-      whole = whole * 10 + (text[i] - '0');
+      const int digit = text[i] - '0';
+      if (whole > (std::numeric_limits<int64_t>::max() - digit) / 10)
+        return invalid(text, "too large");
+      whole = whole * 10 + digit;
       ++i;
       ++digits;
     }
@@ -70,12 +72,28 @@ Result<std::chrono::nanoseconds> parseDuration(std::string_view text) {
       return invalid(text, "missing unit");
     else
       return invalid(text, "unknown unit \"" + std::string(unit) + "\"");
-    if (whole > std::numeric_limits<int64_t>::max() / mult) return invalid(text, "too large");
-    int64_t part = whole * mult + static_cast<int64_t>(fraction * static_cast<double>(mult));
-    if (total > std::numeric_limits<int64_t>::max() - part) return invalid(text, "too large");
+    // Every step checked: whole * mult, + the fraction's nanoseconds, + the running total.
+    constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+    if (whole > kMax / mult) return invalid(text, "too large");
+    const int64_t wholeNs = whole * mult;
+    // fraction < 1, so its part is below mult and fits; floor keeps it exact for ns.
+    const auto fractionNs = static_cast<int64_t>(fraction * static_cast<double>(mult));
+    if (wholeNs > kMax - fractionNs) return invalid(text, "too large");
+    const int64_t part = wholeNs + fractionNs;
+    if (total > kMax - part) return invalid(text, "too large");
     total += part;
   }
   return std::chrono::nanoseconds(total);
+}
+
+Result<std::chrono::nanoseconds> parseDurationWithin(std::string_view text,
+                                                     std::chrono::nanoseconds min,
+                                                     std::chrono::nanoseconds max) {
+  auto d = parseDuration(text);
+  if (!d) return d;
+  if (d.value() < min) return invalid(text, "shorter than the minimum " + formatDuration(min));
+  if (d.value() > max) return invalid(text, "longer than the maximum " + formatDuration(max));
+  return d;
 }
 
 std::string formatDuration(std::chrono::nanoseconds d) {

@@ -69,12 +69,28 @@ Backlog estimateBacklog(const LiveReports& reports, const std::optional<Consumer
     if (r->consumer && (best == nullptr || preferFigures(*r, *best))) best = r;
   }
 
+  const bool ownFresh =
+      consumer && freshness(consumer->readAt, now, staleness) == Freshness::kFresh;
   ConsumerCounts counts;
   if (best != nullptr) {
     b.source = BacklogSource::kReports;
     b.figuresFrom = best->pod;
     counts = *best->consumer;
-  } else if (consumer && freshness(consumer->readAt, now, staleness) == Freshness::kFresh) {
+    if (ownFresh) {
+      // Reports may add detail, never invent work (no more than the stream held) and never
+      // hide it (no less than the operator's own fresh read).
+      if (consumer->streamMessages) {
+        const uint64_t held = *consumer->streamMessages;
+        const auto heldSigned =
+            static_cast<int64_t>(std::min<uint64_t>(held, std::numeric_limits<int64_t>::max()));
+        b.boundedByStream = counts.pending > held || counts.ackPending > heldSigned;
+        counts.pending = std::min(counts.pending, held);
+        counts.ackPending = std::min(counts.ackPending, heldSigned);
+      }
+      counts.pending = std::max(counts.pending, consumer->counts.pending);
+      counts.ackPending = std::max(counts.ackPending, consumer->counts.ackPending);
+    }
+  } else if (ownFresh) {
     b.source = BacklogSource::kConsumerInfo;
     counts = consumer->counts;
   } else {
@@ -109,6 +125,7 @@ const char* sourceName(BacklogSource source) {
 std::string describe(const Backlog& b) {
   std::string s = "backlog " + std::to_string(b.total) + " (pending " + std::to_string(b.pending) +
                   ", in flight " + std::to_string(b.inFlight);
+  if (b.boundedByStream) s += ", report figures above the stream's size ignored";
   if (b.uncountedAckPending > 0) {
     s += ", " + std::to_string(b.uncountedAckPending) + " ack-pending held by no live pod ignored";
   }

@@ -9,7 +9,10 @@
 //  - Several pods report the same consumer read at different moments, so their figures
 //    disagree. The freshest report wins (it is the latest read of one quantity); on equal
 //    timestamps the larger pending, then the larger ack-pending, wins (scale-up errs high).
-//    With no fresh figures from pods, the operator's own fresh consumer read is used.
+//    With no fresh figures from pods, the operator's own fresh consumer read is used. When
+//    both are fresh, reports may add detail but never hide work (each figure is at least the
+//    operator's own read) nor invent it (no figure above the messages the stream held): a
+//    spoofed or broken report can neither hold a busy channel down nor scale an idle one up.
 //  - Ack-pending is counted only as far as live pods hold messages in flight. The rest was
 //    delivered to a pod that is gone, is waiting for redelivery after a nak, or is a count
 //    NATS never clears (nats-server #6093); live pods pull it again anyway, and counting it
@@ -56,6 +59,7 @@ struct Backlog {
   int livePods = 0;
   int staleReports = 0;
   int futureReports = 0;
+  bool boundedByStream = false;  // report figures were above the stream's size
 };
 
 Backlog estimateBacklog(const LiveReports& reports, const std::optional<ConsumerSnapshot>& consumer,

@@ -43,6 +43,8 @@ bool PodThroughput::atCapacity(const PodReport& report) const {
 }
 
 bool PodThroughput::observe(const PodReport& report, TimePoint at) {
+  // Bounded whatever the reports say (the inbox only passes live pods; this is the backstop).
+  if (pods_.size() >= kMaxPodsTracked && !pods_.count(report.pod)) return false;
   auto [it, inserted] = pods_.try_emplace(report.pod);
   Pod& pod = it->second;
   if (!inserted && at <= pod.lastAt) return false;

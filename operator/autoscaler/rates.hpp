@@ -43,6 +43,8 @@ class ArrivalRate {
 
 class PodThroughput {
  public:
+  static constexpr size_t kMaxPodsTracked = 4096;
+
   explicit PodThroughput(const Tuning& tuning) : tuning_(tuning) {}
 
   // Feeds a live pod's report stamped `at` (its receivedAt, not after now). A report not newer

@@ -15,7 +15,25 @@ PodReport toPodReport(const report::Report& r, TimePoint receivedAt) {
   return p;
 }
 
-bool ReportInbox::offer(std::string_view data, TimePoint receivedAt) {
+bool ReportInbox::newer(const std::map<std::string, Entry>& in, const report::Report& r) const {
+  auto it = in.find(r.pod);
+  if (it == in.end()) return true;
+  // A restarted sidecar counts from 1 again, with a later clock.
+  return r.sequence > it->second.sequence || r.time > it->second.time;
+}
+
+void ReportInbox::take(const report::Report& r, TimePoint receivedAt) {
+  ++stats_.accepted;
+  lastArrival_ = receivedAt;
+  if (r.final) {
+    pods_.erase(r.pod);
+  } else {
+    pods_[r.pod] = Entry{toPodReport(r, receivedAt), r.sequence, r.time};
+  }
+  dirty_ = true;
+}
+
+bool ReportInbox::offer(std::string_view data, TimePoint receivedAt, WallTime wallNow) {
   auto parsed = report::parse(data);
   std::lock_guard lock(mu_);
   if (!parsed) {
@@ -30,25 +48,53 @@ bool ReportInbox::offer(std::string_view data, TimePoint receivedAt) {
                          ns_ + "/" + channel_;
     return false;
   }
-  ++stats_.accepted;
-  lastArrival_ = receivedAt;
-  if (r.final) {
-    pods_.erase(r.pod);
-  } else {
-    pods_[r.pod] = toPodReport(r, receivedAt);
+  const auto skew = r.time > wallNow ? r.time - wallNow : wallNow - r.time;
+  if (skew > limits_.maxAge) {
+    ++stats_.stale;
+    stats_.lastProblem =
+        "report of pod " + r.pod + " stamped " +
+        std::to_string(std::chrono::duration_cast<std::chrono::seconds>(r.time - wallNow).count()) +
+        "s from now";
+    return false;
   }
-  dirty_ = true;
+  if (!newer(pods_, r)) {
+    ++stats_.outOfOrder;
+    return false;
+  }
+  if (!live_ || !live_->count(r.pod)) {
+    ++stats_.unknownPod;
+    stats_.lastProblem = "report from pod " + r.pod + ", not a live pod of the scale target";
+    if (held_.count(r.pod) || held_.size() < limits_.maxHeld) held_[r.pod] = {r, receivedAt};
+    return false;
+  }
+  take(r, receivedAt);
   return true;
+}
+
+void ReportInbox::setLivePods(std::set<std::string> pods) {
+  std::lock_guard lock(mu_);
+  for (auto it = pods_.begin(); it != pods_.end();)
+    it = pods.count(it->first) ? std::next(it) : pods_.erase(it);
+  for (const auto& [pod, held] : held_) {
+    if (pods.count(pod) && newer(pods_, held.first)) take(held.first, held.second);
+  }
+  held_.clear();
+  live_ = std::move(pods);
+}
+
+bool ReportInbox::unknownPodsWaiting() const {
+  std::lock_guard lock(mu_);
+  return !held_.empty();
 }
 
 std::vector<PodReport> ReportInbox::snapshot(TimePoint now, std::chrono::milliseconds forget) {
   std::lock_guard lock(mu_);
   std::vector<PodReport> out;
   for (auto it = pods_.begin(); it != pods_.end();) {
-    if (now - it->second.receivedAt > forget) {
+    if (now - it->second.report.receivedAt > forget) {
       it = pods_.erase(it);
     } else {
-      out.push_back(it->second);
+      out.push_back(it->second.report);
       ++it;
     }
   }

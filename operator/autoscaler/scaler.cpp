@@ -1,6 +1,7 @@
 #include "operator/autoscaler/scaler.hpp"
 
 #include <atomic>
+#include <set>
 
 #include "common/log/logger.hpp"
 #include "common/nats/subscription.hpp"
@@ -29,7 +30,10 @@ struct Scaler::ChannelState {
   std::vector<std::unique_ptr<nats::Subscription>> wakeSubs;
   std::optional<kube::Resource> target;
   std::optional<int> currentReplicas;
+  std::string selector;  // the target's pods (/scale status.selector)
   TimePoint targetReadAt{};
+  TimePoint podsListedAt{};
+  std::string podsProblem;  // logged once per change
   std::optional<ConsumerSnapshot> consumer;
   TimePoint consumerReadAt{};
   TimePoint lastEvalAt{};
@@ -114,7 +118,14 @@ void Scaler::run() {
       bool due = now - state->lastEvalAt >= options_.tick;
       bool reported = state->inbox && state->inbox->takeDirty();
       bool woke = state->woke->load();
-      if (due || reported || woke) evaluate(*state, *obj, Clock::now());
+      if (!(due || reported || woke)) continue;
+      try {
+        evaluate(*state, *obj, Clock::now());
+      } catch (const std::exception& e) {
+        // One Channel's bug must not stop scaling for every other: log, try again next tick.
+        state->lastEvalAt = Clock::now();
+        log::error("autoscaler evaluation threw", {{"channel", key}, {"error", e.what()}});
+      }
     }
   }
 }
@@ -217,6 +228,7 @@ bool Scaler::prepare(ChannelState& s, const json& channel, TimePoint now) {
       return fail("TargetUnavailable", scale.error().message);
     }
     s.currentReplicas = scale->value("spec", json::object()).value("replicas", 0);
+    s.selector = scale->value("status", json::object()).value("selector", "");
     s.targetReadAt = now;
   }
   if (now - s.hpaCheckedAt >= options_.hpaCheckPeriod) {
@@ -225,31 +237,73 @@ bool Scaler::prepare(ChannelState& s, const json& channel, TimePoint now) {
     s.hpaCheckedAt = now;
   }
 
-  if (!s.js) {
-    auto js = channel::connectionFor(client_, nats_, s.ns, s.spec.natsSecret);
-    if (!js) return fail("NatsUnavailable", js.error().message);
-    s.js = js.value();
+  // The connection the Channel reconciler resolved for this Channel (it reads the Secret);
+  // when that changes (a rotated Secret), subscribe again on the new one.
+  auto bound = nats_.boundTo(s.key);
+  if (!bound) return fail("NatsUnavailable", "waiting for the Channel's NATS connection");
+  if (bound != s.js) {
+    s.reportSub.reset();
+    s.wakeSubs.clear();
+    s.js = std::move(bound);
   }
   if (!s.reportSub) {
     s.inbox = std::make_shared<ReportInbox>(s.ns, s.name);
     auto subject = report::subjectFor(s.ns, s.name, options_.reportSubjectPrefix);
     if (!subject) return fail("InvalidName", subject.error().message);
     auto inbox = s.inbox;
-    auto sub =
-        nats::Subscription::subscribe(s.js->connection(), subject.value(),
-                                      [this, inbox](std::string_view, std::string_view data) {
-                                        if (inbox->offer(data, Clock::now())) {
-                                          std::lock_guard lock(mu_);
-                                          woken_ = true;
-                                          cv_.notify_all();
-                                        }
-                                      });
+    auto sub = nats::Subscription::subscribe(
+        s.js->connection(), subject.value(),
+        [this, inbox](std::string_view, std::string_view data) {
+          // Taken, or held until the pods are listed: either way, look soon.
+          if (inbox->offer(data, Clock::now(), std::chrono::system_clock::now()) ||
+              inbox->unknownPodsWaiting()) {
+            std::lock_guard lock(mu_);
+            woken_ = true;
+            cv_.notify_all();
+          }
+        });
     if (!sub) return fail("NatsUnavailable", sub.error().message);
     s.reportSub = std::move(sub.value());
   }
+  listPods(s, now);
   updateWakeSubscription(s);
   s.lastProblem.clear();
   return true;
+}
+
+// Only the target's live pods may report (issue 16, item 12). Listed at the start, when a
+// report names a pod not seen yet (at most every podListMinInterval), and every podListPeriod
+// while the target runs pods (to forget the ones that went).
+void Scaler::listPods(ChannelState& s, TimePoint now) {
+  const auto since = now - s.podsListedAt;
+  const bool first = s.podsListedAt == TimePoint{};
+  const bool unknown = s.inbox->unknownPodsWaiting() && since >= options_.podListMinInterval;
+  const bool periodic = s.currentReplicas.value_or(0) > 0 && since >= options_.podListPeriod;
+  if (!first && !unknown && !periodic) return;
+  s.podsListedAt = now;
+  kube::ListOptions lo;
+  lo.labelSelector = s.selector;
+  auto pods = client_.list(kube::resources::pods(), s.ns, lo);
+  metrics_
+      .counter("osmosis_pod_lists_total", "Pod listings to check which pods may report",
+               {{"result", pods ? "ok" : "error"}})
+      .inc();
+  if (!pods) {
+    if (pods.error().message != s.podsProblem) {
+      log::warn("cannot list the target's pods; their reports are ignored until it can",
+                {{"channel", s.key}, {"selector", s.selector}, {"error", pods.error().message}});
+      s.podsProblem = pods.error().message;
+    }
+    return;
+  }
+  s.podsProblem.clear();
+  std::set<std::string> live;
+  for (const auto& pod : pods->items) {
+    const std::string phase = pod.value("status", json::object()).value("phase", "");
+    if (phase == "Succeeded" || phase == "Failed") continue;
+    live.insert(pod["metadata"].value("name", ""));
+  }
+  s.inbox->setLivePods(std::move(live));
 }
 
 // At zero nobody reports: listen on the Channel's own subjects so the first message wakes the
@@ -297,6 +351,7 @@ void Scaler::readConsumer(ChannelState& s, TimePoint now) {
   ConsumerSnapshot snap;
   snap.counts = {ci->numPending, ci->numAckPending, ci->numRedelivered};
   snap.streamLastSequence = si->state.lastSequence;
+  snap.streamMessages = si->state.messages;
   snap.readAt = now;
   s.consumer = snap;
 }
@@ -310,7 +365,15 @@ void Scaler::evaluate(ChannelState& s, const json& channel, TimePoint now) {
     for (const auto& r : reports)
       fresh = fresh || now - r.receivedAt <= s.engine->policy().reportStaleness;
     bool woke = s.woke->exchange(false);
-    if (!fresh || woke || now - s.consumerReadAt >= options_.consumerReadPeriod)
+    // A report claiming more work than the stream held at the last read: read again now, so
+    // the engine bounds it by a current figure (rate-limited: a liar cannot flood NATS).
+    bool implausible = false;
+    for (const auto& r : reports) {
+      implausible = implausible || (r.consumer && s.consumer && s.consumer->streamMessages &&
+                                    r.consumer->pending > *s.consumer->streamMessages);
+    }
+    if (!fresh || woke || now - s.consumerReadAt >= options_.consumerReadPeriod ||
+        (implausible && now - s.consumerReadAt >= options_.podListMinInterval))
       readConsumer(s, now);
     Inputs in;
     in.reports = std::move(reports);

@@ -36,6 +36,10 @@ struct ScalerOptions {
   std::chrono::milliseconds consumerReadPeriod{5000};  // own consumer reads while pods report
   std::chrono::milliseconds hpaCheckPeriod{10000};
   std::chrono::milliseconds forgetSilentPods{30000};
+  // Listing the target's pods (which may report): at most this often when an unknown pod
+  // reports, and this often while pods run.
+  std::chrono::milliseconds podListMinInterval{1000};
+  std::chrono::milliseconds podListPeriod{30000};
   std::string reportSubjectPrefix = "osmosis.report";
   Policy operatorPolicy;  // the operator-level fields (headroom, scale-up step, staleness)
 };
@@ -60,6 +64,7 @@ class Scaler {
   void evaluate(ChannelState& state, const nlohmann::json& channel, TimePoint now);
   bool prepare(ChannelState& state, const nlohmann::json& channel, TimePoint now);
   void readConsumer(ChannelState& state, TimePoint now);
+  void listPods(ChannelState& state, TimePoint now);
   void updateWakeSubscription(ChannelState& state);
   void actuate(ChannelState& state, const nlohmann::json& channel, const Decision& d,
                TimePoint now);

@@ -40,6 +40,9 @@ struct ConsumerSnapshot {
   ConsumerCounts counts;
   uint64_t streamLastSequence = 0;  // the stream's last sequence: grows by one per message
   TimePoint readAt;
+  // Messages the stream held: no consumer can have more pending or ack-pending than that, so
+  // report figures above it are bounded by it. Unset: not known (no bound).
+  std::optional<uint64_t> streamMessages;
 };
 
 struct Inputs {

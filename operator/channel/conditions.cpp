@@ -1,5 +1,7 @@
 #include "operator/channel/conditions.hpp"
 
+#include "common/util/json_text.hpp"
+
 namespace osmosis::channel {
 
 nlohmann::json setCondition(const nlohmann::json& conditions, const Condition& c,
@@ -9,7 +11,7 @@ nlohmann::json setCondition(const nlohmann::json& conditions, const Condition& c
   nlohmann::json fresh = {{"type", c.type},
                           {"status", c.status},
                           {"reason", c.reason},
-                          {"message", c.message.substr(0, 4096)},
+                          {"message", printableText(c.message, 4096)},
                           {"observedGeneration", c.observedGeneration},
                           {"lastTransitionTime", now}};
   if (conditions.is_array()) {

@@ -2,11 +2,14 @@
 
 #include <cstdio>
 #include <fcntl.h>
+#include <filesystem>
 #include <functional>
+#include <regex>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/log/logger.hpp"
+#include "common/util/redact.hpp"
 #include "operator/kube/config/rest_config.hpp"
 
 namespace osmosis::channel {
@@ -33,11 +36,72 @@ Status writePrivate(const std::string& path, const std::string& content) {
   return {};
 }
 
+// The text between a PEM-style BEGIN/END pair ("NATS USER JWT", "USER NKEY SEED"), trimmed.
+std::optional<std::string> block(const std::string& text, const std::string& label) {
+  const std::string begin = "-----BEGIN " + label + "-----";
+  const std::string end = "------END " + label + "------";
+  size_t b = text.find(begin);
+  if (b == std::string::npos) return std::nullopt;
+  b += begin.size();
+  // nsc writes "------END ...------" (six dashes); accept five too.
+  size_t e = text.find(end, b);
+  if (e == std::string::npos) e = text.find("-----END " + label + "-----", b);
+  if (e == std::string::npos) return std::nullopt;
+  std::string inner = text.substr(b, e - b);
+  const size_t first = inner.find_first_not_of(" \t\r\n");
+  const size_t last = inner.find_last_not_of(" \t\r\n");
+  return first == std::string::npos ? "" : inner.substr(first, last - first + 1);
+}
+
+// A creds file as `nsc generate creds` writes it: a user JWT and a user NKey seed. libnats
+// only reads it when connecting and then reports a network failure; say what is wrong here.
+std::optional<std::string> credsProblem(const std::string& creds) {
+  auto jwt = block(creds, "NATS USER JWT");
+  auto seed = block(creds, "USER NKEY SEED");
+  if (!jwt || !seed)
+    return "creds is not a NATS credentials file (it needs a user JWT and an NKey seed, as "
+           "`nsc generate creds` writes)";
+  static const std::regex kJwt("^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$");
+  if (!std::regex_match(*jwt, kJwt)) return "creds: the user JWT is not a JWT";
+  static const std::regex kSeed("^SU[A-Z2-7]{56}$");
+  if (!std::regex_match(*seed, kSeed))
+    return "creds: the NKey seed is not a user seed (58 base32 characters starting with SU)";
+  return std::nullopt;
+}
+
+std::optional<std::string> pemProblem(const std::string& key, const std::string& content) {
+  const bool isKey = key == "tls.key";
+  const bool ok = isKey ? content.find("-----BEGIN") != std::string::npos &&
+                              content.find("PRIVATE KEY-----") != std::string::npos
+                        : content.find("-----BEGIN CERTIFICATE-----") != std::string::npos;
+  if (ok) return std::nullopt;
+  return key + " is not a PEM " + (isKey ? "private key" : "certificate");
+}
+
+std::string poolKey(const SecretConnection& s) {
+  // The key covers every setting, so an edited Secret gets a new connection.
+  std::string material = s.source + "|";
+  for (const auto& u : s.options.urls)
+    material += u + ",";
+  material += "|" + s.options.token + "|" + s.options.user + "|" + s.options.password;
+  for (const auto& [k, v] : s.files)
+    material += "|" + k + "=" + v;
+  char key[32];
+  std::snprintf(key, sizeof key, "s%016zx", std::hash<std::string>{}(material));
+  return key;
+}
+
 }  // namespace
 
 Result<SecretConnection> parseNatsSecret(const nlohmann::json& secret) {
-  const std::string name = secret.contains("metadata") ? secret["metadata"].value("name", "") : "";
-  const std::string what = "Secret " + name;
+  const nlohmann::json md = secret.contains("metadata") && secret["metadata"].is_object()
+                                ? secret["metadata"]
+                                : nlohmann::json::object();
+  SecretConnection out;
+  out.source = md.value("namespace", "").empty()
+                   ? md.value("name", "")
+                   : md.value("namespace", "") + "/" + md.value("name", "");
+  const std::string what = "Secret " + out.source;
   std::map<std::string, std::string> data;
   if (secret.contains("data") && secret["data"].is_object()) {
     for (const auto& [k, v] : secret["data"].items()) {
@@ -47,8 +111,12 @@ Result<SecretConnection> parseNatsSecret(const nlohmann::json& secret) {
       data[k] = decoded.value();
     }
   }
-  SecretConnection out;
-  auto take = [&](const char* key) { return data.count(key) ? data[key] : std::string(); };
+  auto take = [&](const char* key) {
+    auto it = data.find(key);
+    if (it == data.end() || it->second.empty()) return std::string();
+    out.keys.insert(key);
+    return it->second;
+  };
   std::string url = take("url");
   if (url.empty())
     return invalid(what + " has no \"url\" key (for example nats://nats.nats-system:4222)");
@@ -57,14 +125,14 @@ Result<SecretConnection> parseNatsSecret(const nlohmann::json& secret) {
   out.options.user = take("user");
   out.options.password = take("password");
   for (const char* key : {"creds", "ca.crt", "tls.crt", "tls.key"}) {
-    if (!take(key).empty()) out.files[key] = take(key);
+    if (std::string content = take(key); !content.empty()) out.files[key] = content;
   }
-  if (out.files.count("creds") &&
-      (out.files["creds"].find("BEGIN NATS USER JWT") == std::string::npos ||
-       out.files["creds"].find("BEGIN USER NKEY SEED") == std::string::npos)) {
-    return invalid(what +
-                   ": creds is not a NATS credentials file (it needs a user JWT and an "
-                   "NKey seed, as `nsc generate creds` writes)");
+  if (out.files.count("creds")) {
+    if (auto why = credsProblem(out.files["creds"])) return invalid(what + ": " + *why);
+  }
+  for (const char* key : {"ca.crt", "tls.crt", "tls.key"}) {
+    if (!out.files.count(key)) continue;
+    if (auto why = pemProblem(key, out.files[key])) return invalid(what + ": " + *why);
   }
   // Check with placeholder paths so the same rules apply as to flags.
   nats::ConnectionOptions check = out.options;
@@ -85,26 +153,51 @@ size_t NatsConnections::size() const {
   return pool_.size();
 }
 
+void NatsConnections::bind(const std::string& channel, std::shared_ptr<nats::JetStream> js) {
+  std::lock_guard lock(mu_);
+  bound_[channel] = std::move(js);
+}
+
+void NatsConnections::unbind(const std::string& channel) {
+  std::lock_guard lock(mu_);
+  bound_.erase(channel);
+}
+
+std::shared_ptr<nats::JetStream> NatsConnections::boundTo(const std::string& channel) const {
+  std::lock_guard lock(mu_);
+  auto it = bound_.find(channel);
+  return it == bound_.end() ? nullptr : it->second;
+}
+
+void NatsConnections::collect() {
+  for (auto it = pool_.begin(); it != pool_.end();) {
+    if (it->first != "default" && it->second.js.use_count() == 1) {
+      log::info("NATS connection closed: no Channel uses it", {{"connection", it->first}});
+      std::error_code ec;
+      if (!it->second.dir.empty()) std::filesystem::remove_all(it->second.dir, ec);
+      it = pool_.erase(it);  // (the last reference: the connection closes here)
+    } else {
+      ++it;
+    }
+  }
+}
+
 Result<std::shared_ptr<nats::JetStream>> NatsConnections::get(
     const std::optional<SecretConnection>& secret) {
-  if (!secret) return connect("default", defaults_);
-  // The key covers every setting, so an edited Secret gets a new connection.
-  std::string material;
-  for (const auto& u : secret->options.urls)
-    material += u + ",";
-  material +=
-      "|" + secret->options.token + "|" + secret->options.user + "|" + secret->options.password;
-  for (const auto& [k, v] : secret->files)
-    material += "|" + k + "=" + v;
-  char key[32];
-  std::snprintf(key, sizeof key, "s%016zx", std::hash<std::string>{}(material));
   {
     std::lock_guard lock(mu_);
-    if (auto it = pool_.find(key); it != pool_.end()) return it->second;
+    collect();
+  }
+  if (!secret) return connect("default", defaults_, "", "--nats-url");
+  const std::string key = poolKey(*secret);
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = pool_.find(key); it != pool_.end()) return it->second.js;
   }
   nats::ConnectionOptions options = secret->options;
+  std::string dir;
   if (!secret->files.empty()) {
-    std::string dir = dir_ + "/" + key;
+    dir = dir_ + "/" + key;
     ::mkdir(dir.c_str(), 0700);
     for (const auto& [name, content] : secret->files) {
       std::string path = dir + "/" + name;
@@ -115,31 +208,45 @@ Result<std::shared_ptr<nats::JetStream>> NatsConnections::get(
       if (name == "tls.key") options.tls.keyFile = path;
     }
   }
-  return connect(key, options);
+  auto js = connect(key, options, dir, "Secret " + secret->source);
+  if (!js && !dir.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+  return js;
 }
 
 Result<std::shared_ptr<nats::JetStream>> NatsConnections::connect(const std::string& key,
-                                                                  nats::ConnectionOptions options) {
+                                                                  nats::ConnectionOptions options,
+                                                                  const std::string& dir,
+                                                                  const std::string& source) {
   {
     std::lock_guard lock(mu_);
-    if (auto it = pool_.find(key); it != pool_.end()) return it->second;
+    if (auto it = pool_.find(key); it != pool_.end()) return it->second.js;
   }
   options.name = "osmosis-operator";
   options.connectTimeout = std::chrono::milliseconds(2000);
   auto conn = nats::Connection::connect(options);
-  if (!conn) return conn.error();
+  if (!conn) {
+    Error e = conn.error();
+    // Name the Secret's key, not the operator's private file (issue 16, item 20).
+    if (!dir.empty()) {
+      for (size_t at; (at = e.message.find(dir + "/")) != std::string::npos;)
+        e.message.replace(at, dir.size() + 1, source + " key ");
+    }
+    return e;
+  }
   auto js = nats::JetStream::create(conn.value(), std::chrono::seconds(3));
   if (!js) return js.error();
   auto shared = std::make_shared<nats::JetStream>(std::move(js.value()));
-  log::info("connected to NATS", {{"connection", key}, {"url", conn.value()->connectedUrl()}});
+  log::info("connected to NATS",
+            {{"connection", key}, {"for", source}, {"url", conn.value()->connectedUrl()}});
   std::lock_guard lock(mu_);
-  return pool_.emplace(key, shared).first->second;
+  return pool_.emplace(key, Entry{shared, dir}).first->second.js;
 }
 
-Result<std::shared_ptr<nats::JetStream>> connectionFor(kube::Client& client, NatsConnections& pool,
-                                                       const std::string& ns,
-                                                       const std::string& secretName) {
-  if (secretName.empty()) return pool.get(std::nullopt);
+Result<SecretConnection> readNatsSecret(kube::Client& client, const std::string& ns,
+                                        const std::string& secretName) {
   auto secret = client.get(kube::resources::secrets(), ns, secretName);
   if (!secret) {
     if (kube::isNotFound(secret.error())) {
@@ -148,9 +255,7 @@ Result<std::shared_ptr<nats::JetStream>> connectionFor(kube::Client& client, Nat
     }
     return secret.error();
   }
-  auto parsed = parseNatsSecret(secret.value());
-  if (!parsed) return parsed.error();
-  return pool.get(parsed.value());
+  return parseNatsSecret(secret.value());
 }
 
 }  // namespace osmosis::channel

@@ -5,10 +5,17 @@
 // settings (1,000 Channels on one NATS need one connection). libnats 3.4 reads creds and TLS
 // material only from files, so Secret material is written to private (0600) files in a
 // private (0700) directory, never to a shared temporary file.
+//
+// The Channel reconciler resolves a Channel's connection (reading its Secret) and binds it to
+// the Channel; the autoscaler uses the bound one, so a Secret is read by one controller only.
+// A connection nobody holds any more (its Channels deleted, its Secret rotated) is closed and
+// its files removed at the next resolve (issue 16, item 15).
 
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -20,12 +27,15 @@
 namespace osmosis::channel {
 
 struct SecretConnection {
+  std::string source;               // "namespace/name" of the Secret, for messages
   nats::ConnectionOptions options;  // file paths still empty
-  std::map<std::string, std::string>
-      files;  // "creds" | "ca.crt" | "tls.crt" | "tls.key" -> content
+  // "creds" | "ca.crt" | "tls.crt" | "tls.key" -> content
+  std::map<std::string, std::string> files;
+  std::set<std::string> keys;  // every non-empty key the Secret has that Osmosis uses
 };
 
-// Pure: a Secret object -> connection settings, or why it cannot be used.
+// Pure: a Secret object -> connection settings, or why it cannot be used (InvalidArgument,
+// with a message that names the key and never shows a value).
 Result<SecretConnection> parseNatsSecret(const nlohmann::json& secret);
 
 class NatsConnections {
@@ -34,23 +44,35 @@ class NatsConnections {
 
   // The JetStream context for the default connection (secret == nullopt) or a Secret's.
   Result<std::shared_ptr<nats::JetStream>> get(const std::optional<SecretConnection>& secret);
+  // Open connections.
   size_t size() const;
 
+  // Which connection a Channel ("namespace/name") uses now, as its reconciler last resolved.
+  void bind(const std::string& channel, std::shared_ptr<nats::JetStream> js);
+  void unbind(const std::string& channel);
+  std::shared_ptr<nats::JetStream> boundTo(const std::string& channel) const;
+
  private:
+  struct Entry {
+    std::shared_ptr<nats::JetStream> js;
+    std::string dir;  // its private files, if any
+  };
   Result<std::shared_ptr<nats::JetStream>> connect(const std::string& key,
-                                                   nats::ConnectionOptions options);
+                                                   nats::ConnectionOptions options,
+                                                   const std::string& dir,
+                                                   const std::string& source);
+  // Closes connections only the pool holds. Under mu_.
+  void collect();
 
   nats::ConnectionOptions defaults_;
   std::string dir_;
   mutable std::mutex mu_;
-  std::map<std::string, std::shared_ptr<nats::JetStream>> pool_;
+  std::map<std::string, Entry> pool_;
+  std::map<std::string, std::shared_ptr<nats::JetStream>> bound_;
 };
 
-// The JetStream context a Channel in `ns` uses: the default connection when `secretName` is
-// empty, else the one its Secret describes (NotFound if the Secret is missing, InvalidArgument
-// if it is unusable).
-Result<std::shared_ptr<nats::JetStream>> connectionFor(kube::Client& client, NatsConnections& pool,
-                                                       const std::string& ns,
-                                                       const std::string& secretName);
+// Reads the Secret `secretName` in `ns` (NotFound if missing, InvalidArgument if unusable).
+Result<SecretConnection> readNatsSecret(kube::Client& client, const std::string& ns,
+                                        const std::string& secretName);
 
 }  // namespace osmosis::channel

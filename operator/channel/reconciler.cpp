@@ -3,7 +3,6 @@
 #include "operator/channel/conditions.hpp"
 #include "operator/channel/drift.hpp"
 #include "operator/channel/naming.hpp"
-#include "operator/channel/subjects.hpp"
 #include "operator/kube/api/time_format.hpp"
 
 namespace osmosis::channel {
@@ -54,14 +53,6 @@ std::string natsIdentity(const std::string& ns, const ChannelSpec& s) {
 bool conditionTrue(const json& status, const std::string& type) {
   json c = findCondition(status.value("conditions", json()), type);
   return c.is_object() && c.value("status", "") == "True";
-}
-
-// Older Channel first; the younger one of an overlapping pair is refused.
-bool olderThan(const json& a, const json& b) {
-  auto ta = a["metadata"].value("creationTimestamp", ""),
-       tb = b["metadata"].value("creationTimestamp", "");
-  if (ta != tb) return ta < tb;
-  return kube::keyOf(a) < kube::keyOf(b);
 }
 
 }  // namespace
@@ -121,27 +112,50 @@ Result<kube::ReconcileResult> ChannelReconciler::reconcile(const kube::Request& 
     out.blocked = Condition{"Ready", "False", "InvalidSpec", msg, out.generation};
     events_.warning(ref, "InvalidSpec", msg);
     log.warn("invalid Channel", {{"problems", msg}});
-  } else if (auto conflict = subjectConflict(channel, parsed.spec)) {
+  } else if (auto owned = subjectPolicyProblems(req.ns, parsed.spec, options_.subjectPolicy);
+             !owned.empty()) {
+    std::string msg = describe(owned);
+    out.blocked = Condition{"Ready", "False", "SubjectNotPermitted", msg, out.generation};
+    events_.warning(ref, "SubjectNotPermitted", msg);
+    log.warn("Channel uses subjects outside its namespace", {{"problems", msg}});
+  } else if (auto conflict = subjectConflict(channel)) {
     out.blocked = Condition{"Ready", "False", "SubjectConflict", *conflict, out.generation};
     events_.warning(ref, "SubjectConflict", *conflict);
   } else {
-    auto js = connectionFor(client_, nats_, req.ns, parsed.spec.natsSecret);
+    std::optional<SecretConnection> secret;
+    auto js = resolveNats(req.ns, parsed.spec.natsSecret, &secret);
     if (!js) {
       std::string reason = natsReason(js.error());
       out.blocked = Condition{"Ready", "False", reason, js.error().message, out.generation};
       events_.warning(ref, reason, js.error().message);
-      out.retry = js.error();
+      // A broken Secret or option will not fix itself: the next resync (or an edit) retries.
+      if (js.error().code != Error::Code::kInvalidArgument &&
+          js.error().code != Error::Code::kNotFound)
+        out.retry = js.error();
     } else {
+      nats_.bind(req.key(), js.value());
       reconcileStream(*js.value(), channel, parsed.spec, out, log);
       if (out.stream.status == "True")
         reconcileConsumer(*js.value(), channel, parsed.spec, out, log);
-      reconcileInjection(channel, parsed.spec, out, log);
+      reconcileInjection(channel, parsed.spec, secret ? secret->keys : std::set<std::string>{}, out,
+                         log);
     }
   }
 
   if (auto st = writeStatus(channel, out); !st) return st.error();
   if (out.retry) return *out.retry;
   return kube::ReconcileResult{false, options_.resync};
+}
+
+// The connection a Channel uses: the operator's default, or its Secret's (read here, the only
+// place Secrets are read).
+Result<std::shared_ptr<nats::JetStream>> ChannelReconciler::resolveNats(
+    const std::string& ns, const std::string& secretName, std::optional<SecretConnection>* read) {
+  if (secretName.empty()) return nats_.get(std::nullopt);
+  auto secret = readNatsSecret(client_, ns, secretName);
+  if (!secret) return secret.error();
+  if (read != nullptr) *read = secret.value();
+  return nats_.get(secret.value());
 }
 
 Status ChannelReconciler::ensureFinalizer(const json& channel) {
@@ -165,7 +179,7 @@ Result<kube::ReconcileResult> ChannelReconciler::finalize(const json& channel,
   ParsedChannel parsed = parseChannel(channel);
   const std::string stream = streamName(ns, name);
   if (parsed.spec.deleteStreamOnDelete) {
-    auto js = connectionFor(client_, nats_, ns, parsed.spec.natsSecret);
+    auto js = resolveNats(ns, parsed.spec.natsSecret, nullptr);
     if (!js && js.error().code != Error::Code::kNotFound &&
         js.error().code != Error::Code::kInvalidArgument) {
       events_.warning(ref, "DeleteFailed",
@@ -193,6 +207,7 @@ Result<kube::ReconcileResult> ChannelReconciler::finalize(const json& channel,
                    "stream " + stream + " kept with its messages (deletionPolicy Retain)");
     log.info("stream retained", {{"stream", stream}});
   }
+  nats_.unbind(kube::keyOf(channel));
   {
     std::lock_guard lock(seenMu_);
     seenStreams_.erase(kube::keyOf(channel));
@@ -200,7 +215,7 @@ Result<kube::ReconcileResult> ChannelReconciler::finalize(const json& channel,
   }
   {
     std::lock_guard lock(subjectsMu_);
-    subjects_.erase(kube::keyOf(channel));
+    claims_.erase(kube::keyOf(channel));
   }
   json finalizers = json::array();
   for (const auto& f : channel["metadata"].value("finalizers", json::array())) {
@@ -214,47 +229,37 @@ Result<kube::ReconcileResult> ChannelReconciler::finalize(const json& channel,
   return kube::ReconcileResult{};
 }
 
-// The subjects and NATS identity of a Channel, parsed once per resourceVersion: every reconcile
-// compares against every other Channel, and parsing them all each time is O(N^2) parses.
-ChannelReconciler::SubjectInfo ChannelReconciler::subjectInfo(const json& obj) const {
+// The subject claim of a Channel, parsed once per resourceVersion: every reconcile looks at
+// every other Channel, and parsing them all each time is O(N^2) parses. Invalid, refused or
+// deleting Channels claim nothing.
+std::optional<SubjectClaim> ChannelReconciler::claimOf(const json& obj) const {
   const std::string key = kube::keyOf(obj);
   const std::string rv = obj["metadata"].value("resourceVersion", "");
   {
     std::lock_guard lock(subjectsMu_);
-    if (auto it = subjects_.find(key); it != subjects_.end() && it->second.resourceVersion == rv)
-      return it->second;
+    if (auto it = claims_.find(key); it != claims_.end() && it->second.resourceVersion == rv)
+      return it->second.claim;
   }
-  SubjectInfo info;
-  info.resourceVersion = rv;
+  CachedClaim cached;
+  cached.resourceVersion = rv;
+  const std::string ns = obj["metadata"].value("namespace", "");
   ParsedChannel o = parseChannel(obj);
-  info.valid = o.problems.empty();
-  info.subjects = o.spec.subjects;
-  info.identity = natsIdentity(obj["metadata"].value("namespace", ""), o.spec);
+  if (o.problems.empty() && subjectPolicyProblems(ns, o.spec, options_.subjectPolicy).empty()) {
+    cached.claim = SubjectClaim{key, obj["metadata"].value("creationTimestamp", ""),
+                                natsIdentity(ns, o.spec), o.spec.subjects};
+  }
   std::lock_guard lock(subjectsMu_);
-  subjects_[key] = info;
-  return info;
+  claims_[key] = cached;
+  return cached.claim;
 }
 
-std::optional<std::string> ChannelReconciler::subjectConflict(const json& channel,
-                                                              const ChannelSpec& spec) const {
-  const std::string self = kube::keyOf(channel);
-  const std::string ns = channel["metadata"].value("namespace", "");
-  const std::string mine = natsIdentity(ns, spec);
+std::optional<std::string> ChannelReconciler::subjectConflict(const json& channel) const {
+  std::vector<SubjectClaim> claims;
   for (const auto& other : channels_.list()) {
-    if (kube::keyOf(*other) == self || (*other)["metadata"].contains("deletionTimestamp")) continue;
-    if (!olderThan(*other, channel)) continue;  // only an older Channel wins a subject
-    SubjectInfo o = subjectInfo(*other);
-    if (!o.valid || o.identity != mine) continue;
-    for (const auto& subject : spec.subjects) {
-      for (const auto& theirs : o.subjects) {
-        if (subjectsOverlap(subject, theirs)) {
-          return "subject \"" + subject + "\" overlaps \"" + theirs + "\" of the older Channel " +
-                 kube::keyOf(*other) + " on the same NATS; change spec.subjects";
-        }
-      }
-    }
+    if ((*other)["metadata"].contains("deletionTimestamp")) continue;
+    if (auto claim = claimOf(*other)) claims.push_back(std::move(*claim));
   }
-  return std::nullopt;
+  return channel::subjectConflict(kube::keyOf(channel), claims);
 }
 
 void ChannelReconciler::reconcileStream(nats::JetStream& js, const json& channel,
@@ -398,7 +403,8 @@ void ChannelReconciler::reconcileConsumer(nats::JetStream& js, const json& chann
 // Puts osmosis-sidecar into the scale target's pod template while spec.worker.injectSidecar
 // asks for it, and takes it out (from the target it went into) when it no longer does.
 void ChannelReconciler::reconcileInjection(const json& channel, const ChannelSpec& spec,
-                                           Outcome& out, const kube::ReconcileLog& log) {
+                                           const std::set<std::string>& secretKeys, Outcome& out,
+                                           const kube::ReconcileLog& log) {
   kube::ObjectRef ref = kube::ObjectRef::from(channel);
   const std::string ns = channel["metadata"].value("namespace", "");
   const std::string was = channel.value("status", json::object()).value("sidecarInjectedInto", "");
@@ -441,7 +447,7 @@ void ChannelReconciler::reconcileInjection(const json& channel, const ChannelSpe
   settings.nativeSidecar = nativeSidecars_.value_or(false);
   auto res = client_.resourceFor(target.apiVersion, target.kind);
   auto r = res ? client_.patch(res.value(), ns, target.name, kube::PatchType::kApply,
-                               injectionApply(target, ns, ref.name, spec, settings), po)
+                               injectionApply(target, ns, ref.name, spec, secretKeys, settings), po)
                : Result<json>(res.error());
   if (!r) {
     std::string msg = "cannot add osmosis-sidecar to " + want + ": " + r.error().message;

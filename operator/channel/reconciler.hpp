@@ -17,6 +17,7 @@
 #include "operator/channel/nats_connections.hpp"
 #include "operator/channel/sidecar_injection.hpp"
 #include "operator/channel/spec.hpp"
+#include "operator/channel/subject_claims.hpp"
 #include "operator/kube/cache/informer.hpp"
 #include "operator/kube/controller/controller.hpp"
 #include "operator/kube/events/event_recorder.hpp"
@@ -28,6 +29,7 @@ inline constexpr const char* kFinalizer = "osmosis.dev/stream";
 struct ReconcilerOptions {
   std::chrono::milliseconds resync{std::chrono::seconds(30)};
   InjectionSettings injection;  // nativeSidecar is decided from the server's version
+  SubjectPolicy subjectPolicy;
 };
 
 class ChannelReconciler final : public kube::Reconciler {
@@ -45,21 +47,18 @@ class ChannelReconciler final : public kube::Reconciler {
   Result<kube::ReconcileResult> finalize(const nlohmann::json& channel,
                                          const kube::ReconcileLog& log);
   Status ensureFinalizer(const nlohmann::json& channel);
-  struct SubjectInfo {
-    std::string resourceVersion;
-    bool valid = false;
-    std::vector<std::string> subjects;
-    std::string identity;  // which NATS: "" the default, else namespace/secret
-  };
-  SubjectInfo subjectInfo(const nlohmann::json& channel) const;
-  std::optional<std::string> subjectConflict(const nlohmann::json& channel,
-                                             const ChannelSpec& spec) const;
+  std::optional<SubjectClaim> claimOf(const nlohmann::json& channel) const;
+  std::optional<std::string> subjectConflict(const nlohmann::json& channel) const;
   void reconcileStream(nats::JetStream& js, const nlohmann::json& channel, const ChannelSpec& spec,
                        Outcome& out, const kube::ReconcileLog& log);
   void reconcileConsumer(nats::JetStream& js, const nlohmann::json& channel,
                          const ChannelSpec& spec, Outcome& out, const kube::ReconcileLog& log);
-  void reconcileInjection(const nlohmann::json& channel, const ChannelSpec& spec, Outcome& out,
+  void reconcileInjection(const nlohmann::json& channel, const ChannelSpec& spec,
+                          const std::set<std::string>& secretKeys, Outcome& out,
                           const kube::ReconcileLog& log);
+  Result<std::shared_ptr<nats::JetStream>> resolveNats(const std::string& ns,
+                                                       const std::string& secretName,
+                                                       std::optional<SecretConnection>* read);
   Status writeStatus(const nlohmann::json& channel, const Outcome& out);
   void natsCall(const char* op, bool ok);
   bool seen(const std::set<std::string>& set, const std::string& key);
@@ -77,8 +76,12 @@ class ChannelReconciler final : public kube::Reconciler {
   // loss (recreated, a warning), not a first creation, even after a NATS outage in between.
   std::mutex seenMu_;
   std::set<std::string> seenStreams_, seenConsumers_;
+  struct CachedClaim {
+    std::string resourceVersion;
+    std::optional<SubjectClaim> claim;
+  };
   mutable std::mutex subjectsMu_;
-  mutable std::map<std::string, SubjectInfo> subjects_;
+  mutable std::map<std::string, CachedClaim> claims_;
 };
 
 }  // namespace osmosis::channel

@@ -15,12 +15,28 @@ bool injectable(const ScaleTargetRef& t) {
           t.kind == "DaemonSet");
 }
 
+namespace {
+
+// Where the Channel Secret's files appear in the sidecar.
+constexpr const char* kNatsVolume = "osmosis-nats";
+constexpr const char* kNatsMountPath = "/etc/osmosis/nats";
+
+json fieldEnv(const char* name, const char* fieldPath) {
+  return {{"name", name}, {"valueFrom", {{"fieldRef", {{"fieldPath", fieldPath}}}}}};
+}
+
+json secretEnv(const char* name, const std::string& secret, const char* key) {
+  return {{"name", name}, {"valueFrom", {{"secretKeyRef", {{"name", secret}, {"key", key}}}}}};
+}
+
+}  // namespace
+
 json injectionApply(const ScaleTargetRef& target, const std::string& ns, const std::string& name,
-                    const ChannelSpec& spec, const InjectionSettings& settings) {
+                    const ChannelSpec& spec, const std::set<std::string>& secretKeys,
+                    const InjectionSettings& settings) {
   json env = json::array({
-      {{"name", "POD_NAME"}, {"valueFrom", {{"fieldRef", {{"fieldPath", "metadata.name"}}}}}},
-      {{"name", "OSMOSIS_POD_NAME"},
-       {"valueFrom", {{"fieldRef", {{"fieldPath", "metadata.name"}}}}}},
+      fieldEnv("POD_NAME", "metadata.name"),
+      fieldEnv("OSMOSIS_POD_NAME", "metadata.name"),
       {{"name", "OSMOSIS_NAMESPACE"}, {"value", ns}},
       {{"name", "OSMOSIS_CHANNEL"}, {"value", name}},
       {{"name", "OSMOSIS_STREAM"}, {"value", spec.stream.name}},
@@ -30,13 +46,37 @@ json injectionApply(const ScaleTargetRef& target, const std::string& ns, const s
       {{"name", "OSMOSIS_ACK_WAIT"}, {"value", formatDuration(spec.consumer.ackWait)}},
       {{"name", "OSMOSIS_LISTEN"}, {"value", "0.0.0.0:" + std::to_string(settings.healthPort)}},
   });
+  if (!settings.reportSubjectPrefix.empty())
+    env.push_back(
+        {{"name", "OSMOSIS_REPORT_SUBJECT_PREFIX"}, {"value", settings.reportSubjectPrefix}});
   if (!spec.deadLetterSubject.empty())
     env.push_back({{"name", "OSMOSIS_DEAD_LETTER_SUBJECT"}, {"value", spec.deadLetterSubject}});
+  json volumeMounts = json::array();
+  json volumes = json::array();
   if (!spec.natsSecret.empty()) {
-    // The Channel's own connection: the URL from its Secret (credentials stay for the user to
-    // mount; the sidecar takes --nats-creds and the like as flags).
-    env.push_back({{"name", "OSMOSIS_NATS_URL"},
-                   {"valueFrom", {{"secretKeyRef", {{"name", spec.natsSecret}, {"key", "url"}}}}}});
+    // The Channel's own connection, every secret value by reference (issue 16, item 9): the
+    // Deployment never holds a credential, only the name of the Secret that does.
+    env.push_back(secretEnv("OSMOSIS_NATS_URL", spec.natsSecret, "url"));
+    for (auto [key, var] :
+         {std::pair{"token", "OSMOSIS_NATS_TOKEN"}, std::pair{"user", "OSMOSIS_NATS_USER"},
+          std::pair{"password", "OSMOSIS_NATS_PASSWORD"}}) {
+      if (secretKeys.count(key)) env.push_back(secretEnv(var, spec.natsSecret, key));
+    }
+    json items = json::array();
+    for (auto [key, var] :
+         {std::pair{"creds", "OSMOSIS_NATS_CREDS"}, std::pair{"ca.crt", "OSMOSIS_NATS_TLS_CA"},
+          std::pair{"tls.crt", "OSMOSIS_NATS_TLS_CERT"},
+          std::pair{"tls.key", "OSMOSIS_NATS_TLS_KEY"}}) {
+      if (!secretKeys.count(key)) continue;
+      items.push_back({{"key", key}, {"path", key}});
+      env.push_back({{"name", var}, {"value", std::string(kNatsMountPath) + "/" + key}});
+    }
+    if (!items.empty()) {
+      volumes.push_back(
+          {{"name", kNatsVolume}, {"secret", {{"secretName", spec.natsSecret}, {"items", items}}}});
+      volumeMounts.push_back(
+          {{"name", kNatsVolume}, {"mountPath", kNatsMountPath}, {"readOnly", true}});
+    }
   } else {
     env.push_back({{"name", "OSMOSIS_NATS_URL"}, {"value", settings.natsUrl}});
   }
@@ -53,6 +93,7 @@ json injectionApply(const ScaleTargetRef& target, const std::string& ns, const s
        {{"httpGet", {{"path", "/healthz"}, {"port", settings.healthPort}}}, {"periodSeconds", 10}}},
       {"resources",
        {{"requests", {{"cpu", "50m"}, {"memory", "16Mi"}}}, {"limits", {{"memory", "64Mi"}}}}}};
+  if (!volumeMounts.empty()) container["volumeMounts"] = volumeMounts;
   json podSpec = json::object();
   if (settings.nativeSidecar) {
     container["restartPolicy"] = "Always";
@@ -60,6 +101,7 @@ json injectionApply(const ScaleTargetRef& target, const std::string& ns, const s
   } else {
     podSpec["containers"] = json::array({container});
   }
+  if (!volumes.empty()) podSpec["volumes"] = volumes;
   return {{"apiVersion", target.apiVersion},
           {"kind", target.kind},
           {"metadata", {{"name", target.name}, {"namespace", ns}}},

@@ -7,6 +7,7 @@
 // apply without them removes them, leaving the user's containers alone.
 
 #include <optional>
+#include <set>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -20,7 +21,8 @@ inline constexpr const char* kSidecarContainerName = "osmosis-sidecar";
 
 struct InjectionSettings {
   std::string image;    // e.g. ghcr.io/osmosis/osmosis-sidecar:0.1.0
-  std::string natsUrl;  // what the pods use when the Channel has no Secret
+  std::string natsUrl;  // what the pods use when the Channel has no Secret (no credentials)
+  std::string reportSubjectPrefix;  // empty: the sidecar's default
   bool nativeSidecar = true;
   int healthPort = 8081;
 };
@@ -28,9 +30,12 @@ struct InjectionSettings {
 // Only resources with a pod template at spec.template can be injected.
 bool injectable(const ScaleTargetRef& target);
 
-// The apply body with the sidecar (namespace `ns`, Channel `name`).
+// The apply body with the sidecar (namespace `ns`, Channel `name`). `secretKeys`: the keys the
+// Channel's NATS Secret has (token, user, password, creds, ca.crt, tls.crt, tls.key); the
+// sidecar gets each by reference (secretKeyRef, a Secret volume), never as a value.
 nlohmann::json injectionApply(const ScaleTargetRef& target, const std::string& ns,
                               const std::string& name, const ChannelSpec& spec,
+                              const std::set<std::string>& secretKeys,
                               const InjectionSettings& settings);
 
 // The apply body without it: applying it under kInjectorFieldManager removes the sidecar.

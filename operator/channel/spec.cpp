@@ -2,9 +2,10 @@
 
 #include <set>
 
+#include "common/http/path.hpp"
+#include "common/nats/subject.hpp"
 #include "common/util/duration.hpp"
 #include "operator/channel/naming.hpp"
-#include "operator/channel/subjects.hpp"
 
 namespace osmosis::channel {
 namespace {
@@ -75,15 +76,15 @@ class Reader {
     }
     return v.get<bool>();
   }
-  std::chrono::nanoseconds duration(const char* key, const std::string& def, bool allowZero) const {
+  // A duration within [min, max]: `max` is what the field's consumer can hold (see the bounds
+  // in spec.hpp), checked here so an accepted value can never overflow later.
+  std::chrono::nanoseconds duration(const char* key, const std::string& def,
+                                    std::chrono::nanoseconds min,
+                                    std::chrono::nanoseconds max) const {
     std::string text = str(key, def);
-    auto d = parseDuration(text);
+    auto d = parseDurationWithin(text, min, max);
     if (!d) {
       problems_.push_back({field(key), d.error().message});
-      return parseDuration(def).value();
-    }
-    if (!allowZero && d.value().count() == 0) {
-      problems_.push_back({field(key), "must be longer than 0"});
       return parseDuration(def).value();
     }
     return d.value();
@@ -104,55 +105,59 @@ std::string describe(const std::vector<Problem>& problems) {
   return out;
 }
 
-ParsedChannel parseChannel(const json& channel) {
-  ParsedChannel out;
-  auto& problems = out.problems;
-  auto& s = out.spec;
-  const json md = channel.contains("metadata") ? channel["metadata"] : json::object();
+namespace {
+
+using std::chrono::nanoseconds;
+
+// metadata.namespace and metadata.name become NATS subject tokens and stream names.
+void parseNames(const json& md, std::vector<Problem>& problems) {
   const std::string ns = md.value("namespace", "");
   const std::string name = md.value("name", "");
-  if (ns.empty() || name.empty())
+  if (ns.empty() || name.empty()) {
     problems.push_back({"metadata", "namespace and name are required"});
+    return;
+  }
+  if (auto why = nats::tokenProblem(ns)) problems.push_back({"metadata.namespace", *why});
+  if (auto why = nats::tokenProblem(name)) problems.push_back({"metadata.name", *why});
+}
 
-  Reader spec(channel.contains("spec") ? channel["spec"] : json::object(), "spec", problems);
-
-  // Subjects.
+void parseSubjects(const Reader& spec, const std::string& ns, const std::string& name,
+                   ChannelSpec& s, std::vector<Problem>& problems) {
   const json& subjects = spec.get("subjects");
   if (subjects.is_null()) {
     s.subjects = defaultSubjects(ns, name);
-  } else if (!subjects.is_array() || subjects.empty()) {
+    return;
+  }
+  if (!subjects.is_array() || subjects.empty()) {
     problems.push_back({"spec.subjects", "must be a non-empty list of subjects"});
-  } else {
-    std::set<std::string> seen;
-    for (size_t i = 0; i < subjects.size(); ++i) {
-      std::string f = "spec.subjects[" + std::to_string(i) + "]";
-      if (!subjects[i].is_string()) {
-        problems.push_back({f, "must be a string"});
-        continue;
-      }
-      std::string subj = subjects[i].get<std::string>();
-      if (auto why = subjectProblem(subj)) {
-        problems.push_back({f, "invalid subject \"" + subj + "\": " + *why});
-        continue;
-      }
-      for (const auto& other : s.subjects) {
-        if (subjectsOverlap(subj, other)) {
-          problems.push_back({f, "\"" + subj + "\" overlaps \"" + other + "\" in the same list"});
-        }
-      }
-      if (seen.insert(subj).second) s.subjects.push_back(subj);
-    }
+    return;
   }
-  for (const auto& subj : s.subjects) {
-    if (subj.rfind("$JS.", 0) == 0 || subj.rfind("$SYS.", 0) == 0 ||
-        subj.rfind("osmosis.report.", 0) == 0 || subj == ">" || subj.rfind("_INBOX.", 0) == 0) {
-      problems.push_back(
-          {"spec.subjects",
-           "\"" + subj + "\" would capture NATS system, inbox or Osmosis report traffic"});
-    }
+  if (subjects.size() > kMaxSubjects) {
+    problems.push_back({"spec.subjects", "at most " + std::to_string(kMaxSubjects) + " subjects"});
+    return;
   }
+  std::set<std::string> seen;
+  for (size_t i = 0; i < subjects.size(); ++i) {
+    std::string f = "spec.subjects[" + std::to_string(i) + "]";
+    if (!subjects[i].is_string()) {
+      problems.push_back({f, "must be a string"});
+      continue;
+    }
+    std::string subj = subjects[i].get<std::string>();
+    if (auto why = nats::subjectProblem(subj)) {
+      problems.push_back({f, "invalid subject: " + *why});
+      continue;
+    }
+    for (const auto& other : s.subjects) {
+      if (nats::subjectsOverlap(subj, other))
+        problems.push_back({f, "\"" + subj + "\" overlaps \"" + other + "\" in the same list"});
+    }
+    if (seen.insert(subj).second) s.subjects.push_back(subj);
+  }
+}
 
-  // Stream.
+void parseStream(const Reader& spec, const std::string& ns, const std::string& name, ChannelSpec& s,
+                 std::vector<Problem>& problems) {
   Reader stream = spec.child("stream");
   s.stream.name = streamName(ns, name);
   s.stream.subjects = s.subjects;
@@ -165,76 +170,74 @@ ParsedChannel parseChannel(const json& channel) {
                          ? nats::Storage::kMemory
                          : nats::Storage::kFile;
   s.stream.replicas = static_cast<int>(stream.integer("replicas", 1, 1, 5));
-  s.stream.maxAge = stream.duration("maxAge", "0", true);
+  s.stream.maxAge = stream.duration("maxAge", "0", nanoseconds(0), kMaxStreamAge);
   s.stream.maxBytes = stream.integer("maxBytes", -1, -1, INT64_MAX);
   s.stream.maxMsgs = stream.integer("maxMsgs", -1, -1, INT64_MAX);
   s.stream.maxMsgSize = static_cast<int32_t>(stream.integer("maxMsgSize", -1, -1, 64 << 20));
   s.stream.discard = stream.oneOf("discard", "Old", {"Old", "New"}) == "New" ? nats::Discard::kNew
                                                                              : nats::Discard::kOld;
-  s.stream.duplicateWindow = stream.duration("duplicateWindow", "2m", true);
+  s.stream.duplicateWindow =
+      stream.duration("duplicateWindow", "2m", nanoseconds(0), kMaxDuplicateWindow);
   if (s.stream.maxAge.count() > 0 && s.stream.duplicateWindow > s.stream.maxAge) {
     problems.push_back(
         {"spec.stream.duplicateWindow", "must not be longer than spec.stream.maxAge"});
   }
+}
 
-  // Consumer.
+void parseBackoff(const Reader& consumer, ChannelSpec& s, std::vector<Problem>& problems) {
+  const json& backoff = consumer.get("backoff");
+  if (backoff.is_null()) return;
+  if (!backoff.is_array() || backoff.size() > kMaxBackoffSteps) {
+    problems.push_back(
+        {"spec.consumer.backoff",
+         "must be a list of at most " + std::to_string(kMaxBackoffSteps) + " durations"});
+    return;
+  }
+  for (size_t i = 0; i < backoff.size(); ++i) {
+    std::string f = "spec.consumer.backoff[" + std::to_string(i) + "]";
+    if (!backoff[i].is_string()) {
+      problems.push_back({f, "must be a duration string such as 5s"});
+      continue;
+    }
+    auto d = parseDurationWithin(backoff[i].get<std::string>(), nanoseconds(1), kMaxBackoffStep);
+    if (!d) {
+      problems.push_back({f, d.error().message});
+    } else {
+      s.consumer.backoff.push_back(d.value());
+    }
+  }
+  if (s.consumer.maxDeliver != -1 &&
+      static_cast<int64_t>(s.consumer.backoff.size()) >= s.consumer.maxDeliver) {
+    problems.push_back({"spec.consumer.backoff", "must have fewer entries than maxDeliver"});
+  }
+}
+
+void parseConsumer(const Reader& spec, ChannelSpec& s, std::vector<Problem>& problems) {
   Reader consumer = spec.child("consumer");
   s.consumer.durable = kConsumerName;
-  s.consumer.ackWait = consumer.duration("ackWait", "30s", false);
+  s.consumer.ackWait = consumer.duration("ackWait", "30s", kMinAckWait, kMaxAckWait);
   s.consumer.maxDeliver = consumer.integer("maxDeliver", 5, -1, 1000000);
   if (s.consumer.maxDeliver == 0)
     problems.push_back({"spec.consumer.maxDeliver", "must be -1 or at least 1"});
   s.consumer.maxAckPending = consumer.integer("maxAckPending", 1000, 1, 1000000);
-  const json& backoff = consumer.get("backoff");
-  if (!backoff.is_null()) {
-    if (!backoff.is_array()) {
-      problems.push_back({"spec.consumer.backoff", "must be a list of durations"});
-    } else {
-      for (size_t i = 0; i < backoff.size(); ++i) {
-        std::string f = "spec.consumer.backoff[" + std::to_string(i) + "]";
-        auto d = backoff[i].is_string()
-                     ? parseDuration(backoff[i].get<std::string>())
-                     : Result<std::chrono::nanoseconds>(
-                           makeError(Error::Code::kInvalidArgument, "must be a duration string"));
-        if (!d || d.value().count() <= 0) {
-          problems.push_back({f, d ? "must be longer than 0" : d.error().message});
-        } else {
-          s.consumer.backoff.push_back(d.value());
-        }
-      }
-      if (s.consumer.maxDeliver != -1 &&
-          static_cast<int64_t>(s.consumer.backoff.size()) >= s.consumer.maxDeliver) {
-        problems.push_back({"spec.consumer.backoff", "must have fewer entries than maxDeliver"});
-      }
-    }
-  }
+  parseBackoff(consumer, s, problems);
   s.deadLetterSubject = consumer.str("deadLetterSubject", "");
-  if (!s.deadLetterSubject.empty()) {
-    if (auto why = subjectProblem(s.deadLetterSubject)) {
-      problems.push_back({"spec.consumer.deadLetterSubject", *why});
-    } else if (s.deadLetterSubject.find_first_of("*>") != std::string::npos) {
+  if (s.deadLetterSubject.empty()) return;
+  if (auto why = nats::subjectProblem(s.deadLetterSubject, nats::Wildcards::kForbidden)) {
+    problems.push_back({"spec.consumer.deadLetterSubject", *why});
+    return;
+  }
+  for (const auto& subj : s.subjects) {
+    if (nats::subjectCovers(subj, s.deadLetterSubject)) {
       problems.push_back(
-          {"spec.consumer.deadLetterSubject", "must be a concrete subject (no wildcards)"});
-    } else {
-      for (const auto& subj : s.subjects) {
-        if (subjectCovers(subj, s.deadLetterSubject)) {
-          problems.push_back({"spec.consumer.deadLetterSubject",
-                              "\"" + s.deadLetterSubject +
-                                  "\" is captured by the channel's own subject \"" + subj +
-                                  "\": dead letters would be redelivered"});
-        }
-      }
+          {"spec.consumer.deadLetterSubject", "\"" + s.deadLetterSubject +
+                                                  "\" is captured by the channel's own subject \"" +
+                                                  subj + "\": dead letters would be redelivered"});
     }
   }
+}
 
-  s.deleteStreamOnDelete = spec.oneOf("deletionPolicy", "Retain", {"Retain", "Delete"}) == "Delete";
-  Reader natsRef = spec.child("nats").child("secretRef");
-  s.natsSecret = natsRef.str("name", "");
-  if (spec.child("nats").has("secretRef") && s.natsSecret.empty()) {
-    problems.push_back({"spec.nats.secretRef.name", "is required"});
-  }
-
-  // Worker.
+void parseWorker(const Reader& spec, ChannelSpec& s, std::vector<Problem>& problems) {
   Reader worker = spec.child("worker");
   if (worker.has("scaleTargetRef")) {
     Reader ref = worker.child("scaleTargetRef");
@@ -252,10 +255,13 @@ ParsedChannel parseChannel(const json& channel) {
   Reader app = worker.child("app");
   s.appPort = static_cast<int>(app.integer("port", 8080, 1, 65535));
   s.appPath = app.str("path", "/");
-  if (s.appPath.empty() || s.appPath[0] != '/')
-    problems.push_back({"spec.worker.app.path", "must start with /"});
+  if (auto why = http::pathProblem(s.appPath)) {
+    problems.push_back({"spec.worker.app.path", *why});
+    s.appPath = "/";
+  }
+}
 
-  // Scaling (used by the autoscaler; validated here so mistakes show at once).
+void parseScaling(const Reader& spec, ChannelSpec& s, std::vector<Problem>& problems) {
   Reader scaling = spec.child("scaling");
   s.scaling.minReplicas = static_cast<int>(scaling.integer("minReplicas", 0, 0, 10000));
   s.scaling.maxReplicas = static_cast<int>(scaling.integer("maxReplicas", 10, 1, 10000));
@@ -272,7 +278,48 @@ ParsedChannel parseChannel(const json& channel) {
   s.scaling.maxStepPercent = static_cast<int>(down.integer("maxStepPercent", 50, 1, 100));
   s.scaling.scaleToZeroAfterSeconds =
       static_cast<int>(scaling.integer("scaleToZeroAfterSeconds", 120, 0, 86400));
+}
+
+}  // namespace
+
+ParsedChannel parseChannel(const json& channel) {
+  ParsedChannel out;
+  auto& problems = out.problems;
+  auto& s = out.spec;
+  const json md = channel.contains("metadata") && channel["metadata"].is_object()
+                      ? channel["metadata"]
+                      : json::object();
+  parseNames(md, problems);
+  const std::string ns = md.value("namespace", "");
+  const std::string name = md.value("name", "");
+  Reader spec(channel.contains("spec") ? channel["spec"] : json::object(), "spec", problems);
+  parseSubjects(spec, ns, name, s, problems);
+  parseStream(spec, ns, name, s, problems);
+  parseConsumer(spec, s, problems);
+  s.deleteStreamOnDelete = spec.oneOf("deletionPolicy", "Retain", {"Retain", "Delete"}) == "Delete";
+  Reader natsRef = spec.child("nats").child("secretRef");
+  s.natsSecret = natsRef.str("name", "");
+  if (spec.child("nats").has("secretRef") && s.natsSecret.empty()) {
+    problems.push_back({"spec.nats.secretRef.name", "is required"});
+  }
+  parseWorker(spec, s, problems);
+  // Used by the autoscaler; validated here so mistakes show at once.
+  parseScaling(spec, s, problems);
   return out;
+}
+
+std::vector<Problem> subjectPolicyProblems(const std::string& ns, const ChannelSpec& spec,
+                                           const SubjectPolicy& policy) {
+  std::vector<Problem> problems;
+  for (size_t i = 0; i < spec.subjects.size(); ++i) {
+    if (auto why = subjectOwnershipProblem(ns, spec.subjects[i], policy))
+      problems.push_back({"spec.subjects[" + std::to_string(i) + "]", *why});
+  }
+  if (!spec.deadLetterSubject.empty()) {
+    if (auto why = subjectOwnershipProblem(ns, spec.deadLetterSubject, policy))
+      problems.push_back({"spec.consumer.deadLetterSubject", *why});
+  }
+  return problems;
 }
 
 }  // namespace osmosis::channel

@@ -12,8 +12,20 @@
 #include <nlohmann/json.hpp>
 
 #include "common/nats/jetstream.hpp"
+#include "operator/channel/subject_policy.hpp"
 
 namespace osmosis::channel {
+
+// Bounds of what a Channel may ask for: each is what the field's consumer can hold or a sane
+// limit well inside it (the CRD states the same bounds). Durations outside are refused when
+// the Channel is read, never wrapped later (issue 16, item 5).
+inline constexpr std::chrono::hours kMaxStreamAge{876000};      // 100 years
+inline constexpr std::chrono::hours kMaxDuplicateWindow{8760};  // 1 year
+inline constexpr std::chrono::milliseconds kMinAckWait{100};
+inline constexpr std::chrono::hours kMaxAckWait{24};
+inline constexpr std::chrono::hours kMaxBackoffStep{24};
+inline constexpr size_t kMaxBackoffSteps = 32;
+inline constexpr size_t kMaxSubjects = 32;
 
 struct Problem {
   std::string field;  // e.g. "spec.consumer.ackWait"
@@ -58,6 +70,10 @@ struct ParsedChannel {
 
 // Pure: the whole Channel object (metadata for names and defaults, spec) -> spec or problems.
 ParsedChannel parseChannel(const nlohmann::json& channel);
+
+// Pure: the subject ownership rule (subject_policy.hpp) applied to a parsed spec.
+std::vector<Problem> subjectPolicyProblems(const std::string& ns, const ChannelSpec& spec,
+                                           const SubjectPolicy& policy);
 
 // One line listing the problems, for conditions and Events.
 std::string describe(const std::vector<Problem>& problems);

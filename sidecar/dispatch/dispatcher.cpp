@@ -29,6 +29,15 @@ bool reservedHeader(const std::string& name) {
   return name.size() >= 8 && ::strncasecmp(name.c_str(), "osmosis-", 8) == 0;
 }
 
+// NATS headers that steer a JetStream publish (Nats-Msg-Id, Nats-Expected-*, Nats-Rollup,
+// Nats-TTL, ...) or claim to be ours (Osmosis-*): copied into a dead letter they made the
+// publish fail, deduplicated it away (a second message reusing an id was lost), or spoofed
+// its metadata (issue 16, items 8 and 14).
+bool controlHeader(const std::string& name) {
+  return (name.size() >= 5 && ::strncasecmp(name.c_str(), "nats-", 5) == 0) ||
+         (name.size() >= 8 && ::strncasecmp(name.c_str(), "osmosis-", 8) == 0);
+}
+
 }  // namespace
 
 Dispatcher::Dispatcher(const Config& config, State& state, std::shared_ptr<nats::Connection> conn,
@@ -378,12 +387,14 @@ bool Dispatcher::finish(Flight& f, const DeliveryResult& r) {
   if (d.action == Decision::Action::kTerm && d.deadLetter) {
     {
       std::lock_guard lock(parkMu_);
-      parked_.push_back(Parked{std::move(msg), std::move(d), r, f.settings});
+      Parked p{std::move(msg), std::move(d), r, f.settings};
+      p.nextProgress = Clock::now() + f.settings->inProgressEvery;
+      parked_.push_back(std::move(p));
     }
     parkCv_.notify_one();
     return false;
   }
-  settle(msg, d, r, policy);
+  settle(msg, d);
   state_.leaveFlight();
   return true;
 }
@@ -401,24 +412,88 @@ void Dispatcher::release(int n) {
 }
 
 void Dispatcher::deadLetterLoop() {
+  std::unique_lock lock(parkMu_);
   for (;;) {
-    std::optional<Parked> p;
-    {
-      std::unique_lock lock(parkMu_);
-      parkCv_.wait(lock, [&] { return parkClosed_ || !parked_.empty(); });
-      if (parked_.empty()) return;  // closed and nothing left
-      p.emplace(std::move(parked_.front()));
-      parked_.pop_front();
+    if (parked_.empty()) {
+      if (parkClosed_) return;
+      parkCv_.wait(lock);
+      continue;
     }
-    settle(p->msg, p->decision, p->result, p->settings->policy);
-    p.reset();
-    state_.leaveFlight();
-    release(1);
+    // The earliest due first; wait for it (or for a newcomer, or the drain's end).
+    auto due = std::min_element(
+        parked_.begin(), parked_.end(),
+        [](const Parked& a, const Parked& b) { return a.nextAttempt < b.nextAttempt; });
+    const bool givingUp = parkClosed_ && abandon_.load();
+    if (!givingUp && due->nextAttempt > Clock::now()) {
+      parkCv_.wait_until(lock, due->nextAttempt);
+      continue;
+    }
+    Parked p = std::move(*due);
+    parked_.erase(due);
+    lock.unlock();
+    const bool settled = tryDeadLetter(p, givingUp);
+    lock.lock();
+    if (settled) {
+      lock.unlock();
+      state_.leaveFlight();
+      release(1);
+      lock.lock();
+    } else {
+      parked_.push_back(std::move(p));
+    }
+    state_.deadLetterHeld.set(static_cast<double>(parked_.size()));
   }
 }
 
-bool Dispatcher::deadLetter(nats::Message& msg, const Decision& d, const DeliveryResult& r) {
-  nats::Headers headers = msg.headers();
+bool Dispatcher::tryDeadLetter(Parked& p, bool givingUp) {
+  const uint64_t seq = p.msg.streamSequence();
+  Status published = deadLetter(p.msg, p.decision, p.result);
+  if (published) {
+    settle(p.msg, p.decision);
+    if (p.failures > 0) log::info("dead-letter publish succeeded after retries", {{"seq", seq}});
+    return true;
+  }
+  state_.deadLetterFailures.inc();
+  if (givingUp) {
+    // Stopping with the publish still failing: hand it back. On its last delivery the server
+    // keeps it without delivering it again; say so, loudly, with its sequence.
+    log::error("giving up on a dead-letter publish at shutdown; the message stays in the stream",
+               {{"seq", seq},
+                {"deliveryCount", p.msg.deliveryCount()},
+                {"error", published.error().message}});
+    Decision nak{Decision::Action::kNak, milliseconds(0), false,
+                 p.decision.reason + "; dead-letter publish failed"};
+    settle(p.msg, nak);
+    return true;
+  }
+  const auto now = Clock::now();
+  if (p.failures++ == 0 || p.failures % 10 == 0) {
+    log::error("cannot publish to the dead-letter subject; holding the message and retrying",
+               {{"seq", seq},
+                {"subject", config_.deadLetterSubject},
+                {"failures", p.failures},
+                {"error", published.error().message}});
+  }
+  // Keep the server from redelivering it meanwhile.
+  if (now >= p.nextProgress) {
+    if (auto st = p.msg.inProgress(*conn_); !st.ok()) state_.settleErrors.inc();
+    p.nextProgress = now + p.settings->inProgressEvery;
+  }
+  p.nextAttempt =
+      now + std::min(jitteredBackoff(p.failures - 1, milliseconds(500), milliseconds(30000)),
+                     p.settings->inProgressEvery);
+  return false;
+}
+
+Status Dispatcher::deadLetter(nats::Message& msg, const Decision& d, const DeliveryResult& r) {
+  nats::Headers headers;
+  for (auto& [k, v] : msg.headers()) {
+    if (::strcasecmp(k.c_str(), "nats-msg-id") == 0) {
+      headers.emplace_back("Osmosis-Original-Msg-Id", v);
+    } else if (!controlHeader(k)) {
+      headers.emplace_back(std::move(k), std::move(v));
+    }
+  }
   headers.emplace_back("Osmosis-Channel", config_.channel);
   headers.emplace_back("Osmosis-Namespace", config_.ns);
   headers.emplace_back("Osmosis-Original-Subject", msg.subject());
@@ -427,36 +502,29 @@ bool Dispatcher::deadLetter(nats::Message& msg, const Decision& d, const Deliver
   headers.emplace_back("Osmosis-Error", d.reason);
   if (r.kind == DeliveryResult::Kind::kResponse)
     headers.emplace_back("Osmosis-Error-Status", std::to_string(r.status));
+  // An id of this message alone: a retried publish of it is stored once, and no other message
+  // can be mistaken for it.
+  const std::string id =
+      "osmosis-dl:" + config_.stream + ":" + std::to_string(msg.streamSequence());
   // Stored by a stream when one captures the subject (and then confirmed); plain NATS when none.
-  auto pub = js_->publish(config_.deadLetterSubject, msg.data(), "", headers);
-  if (pub.ok()) return true;
+  auto pub = js_->publish(config_.deadLetterSubject, msg.data(), id, headers);
+  if (pub.ok()) return {};
   if (pub.error().code == Error::Code::kUnavailable) {
     auto st = conn_->publish(config_.deadLetterSubject, msg.data(), headers);
     if (st.ok()) {
       log::warn("dead-letter subject has no stream; published without storage",
                 {{"subject", config_.deadLetterSubject}, {"seq", msg.streamSequence()}});
-      return true;
+      return {};
     }
-    log::error("cannot publish to the dead-letter subject",
-               {{"subject", config_.deadLetterSubject}, {"error", st.error().message}});
-    return false;
+    return st.error();
   }
-  log::error("cannot publish to the dead-letter subject",
-             {{"subject", config_.deadLetterSubject}, {"error", pub.error().message}});
-  return false;
+  return pub.error();
 }
 
-void Dispatcher::settle(nats::Message& msg, const Decision& d, const DeliveryResult& r,
-                        const RetryPolicy& policy) {
+void Dispatcher::settle(nats::Message& msg, const Decision& applied) {
   using Action = Decision::Action;
   const uint64_t seq = msg.streamSequence();
   Status st;
-  Decision applied = d;
-  if (d.action == Action::kTerm && d.deadLetter && !deadLetter(msg, d, r)) {
-    // Never drop a message we could not park: try again later.
-    applied = Decision{Action::kNak, backoffDelay(msg.deliveryCount(), policy), false,
-                       d.reason + "; dead-letter publish failed"};
-  }
   switch (applied.action) {
     case Action::kAck:
       st = msg.ack(*conn_);

@@ -54,12 +54,17 @@ class Dispatcher {
     Clock::time_point deadline;
     Clock::time_point nextProgress;
   };
-  // A term waiting for its dead-letter publish.
+  // A term waiting for its dead-letter publish. Held (in progress) and retried while the
+  // publish fails: never nakked on its last delivery, where the server would then keep it
+  // but never deliver it again (issue 16, item 11).
   struct Parked {
     nats::Message msg;
     Decision decision;
     DeliveryResult result;
     std::shared_ptr<const Settings> settings;
+    int failures = 0;
+    Clock::time_point nextAttempt{};
+    Clock::time_point nextProgress{};
   };
   void pullLoop();
   void deliverLoop();
@@ -71,11 +76,15 @@ class Dispatcher {
   bool finish(Flight& flight, const DeliveryResult& r);
   // Empties the flight; its message goes to `dead`, freed in batches.
   void retire(Flight& flight, std::vector<nats::Message>& dead);
-  void settle(nats::Message& msg, const Decision& d, const DeliveryResult& r,
-              const RetryPolicy& policy);
+  // Acks, naks or terms (a dead-letter publish, if any, succeeded before).
+  void settle(nats::Message& msg, const Decision& d);
   // `n` messages settled: room for the puller, and maybe the end of a drain.
   void release(int n);
-  bool deadLetter(nats::Message& msg, const Decision& d, const DeliveryResult& r);
+  // One try at publishing the dead-letter copy; the error when it failed.
+  Status deadLetter(nats::Message& msg, const Decision& d, const DeliveryResult& r);
+  // Tries the parked message once; true when it is settled (published and termed, or given up
+  // on because the sidecar stops).
+  bool tryDeadLetter(Parked& p, bool givingUp);
   // Sleeps up to `d` unless pulling stops first; false when it stopped.
   bool pause(milliseconds d);
 

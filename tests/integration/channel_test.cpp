@@ -221,7 +221,9 @@ TEST_F(ChannelTest, MetricsHealthAndReadiness) {
 // Every kind of bad Channel ends in a clear rejection (from the API server's schema) or a clear
 // condition (from the operator), while a valid Channel keeps working beside them.
 TEST_F(ChannelTest, InvalidChannelsGetClearErrorsAndValidOnesKeepWorking) {
-  ASSERT_EQ(apply(manifest("good", "  subjects: [orders.>]\n")).code, 0);
+  // Subjects start with the namespace (the ownership rule, docs/security.md).
+  auto own = [&](const std::string& s) { return ns_ + "." + s; };
+  ASSERT_EQ(apply(manifest("good", "  subjects: [" + own("orders.>") + "]\n")).code, 0);
   waitCondition("good", "Ready", "True");
 
   // 1. Rejected by the API server: kubectl fails and names the field.
@@ -251,11 +253,25 @@ TEST_F(ChannelTest, InvalidChannelsGetClearErrorsAndValidOnesKeepWorking) {
       {"r-path", "  worker: {app: {path: orders}}", "spec.worker.app.path"},
       {"r-nosubjects", "  subjects: []", "spec.subjects"},
       {"r-space", "  subjects: ['a b']", "spec.subjects"},
+      {"r-empty-token", "  subjects: ['a..b']", "spec.subjects"},
+      {"r-partial-wild", "  subjects: ['a.b*']", "spec.subjects"},
       {"r-secret", "  nats: {secretRef: {}}", "spec.nats.secretRef.name"},
       {"r-target", "  worker: {scaleTargetRef: {kind: Deployment}}",
        "spec.worker.scaleTargetRef.name"},
       {"r-step", "  scaling: {scaleDown: {maxStepPercent: 0}}", "maxStepPercent"},
       {"r-unknown-type", "  stream: {maxMsgs: lots}", "spec.stream.maxMsgs"},
+      // Hostile input (issue 16): JSON injection through a subject (item 1), durations that
+      // overflow (item 5), a path that splits the request line (item 18).
+      {"r-inject",
+       R"(  subjects: ['inj3.a"],"sources":[{"name":"VICTIM3_DATA"}],"subjects":["inj3.a'])",
+       "spec.subjects"},
+      {"r-quote-dead", "  consumer: {deadLetterSubject: 'dead\",\"x'}",
+       "spec.consumer.deadLetterSubject"},
+      {"r-maxage-overflow", "  stream: {maxAge: 2562047.9h}", "maxAge"},
+      {"r-ackwait-overflow", "  consumer: {ackWait: 2562047.9h}", "ackWait"},
+      {"r-dupwindow-overflow", "  stream: {duplicateWindow: 2562047.9h}", "duplicateWindow"},
+      {"r-backoff-overflow", "  consumer: {backoff: [1s, 2562047.9h]}", "backoff"},
+      {"r-path-crlf", "  worker: {app: {path: \"/x y\\r\\nHost: evil\"}}", "spec.worker.app.path"},
   };
   for (const auto& c : rejected) {
     auto r = apply(manifest(c.name, std::string(c.spec) + "\n"));
@@ -280,26 +296,41 @@ TEST_F(ChannelTest, InvalidChannelsGetClearErrorsAndValidOnesKeepWorking) {
       testing::base64("t") +
       "}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: bad-creds}\ndata: {url: " +
       testing::base64(authNats.url()) + ", creds: " + testing::base64("this is not a creds file") +
-      "}\n";
+      "}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: bad-url}\ndata: {url: " +
+      testing::base64("nats://\x80") +
+      "}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: bad-tls}\ndata: {url: " +
+      testing::base64(authNats.url()) + ", ca.crt: " + testing::base64("garbage") + "}\n";
   ASSERT_EQ(apply(secrets).code, 0);
 
   struct Refused {
     const char* name;
-    const char* spec;
+    std::string spec;
     std::set<std::string> reasons;  // acceptable Ready reasons
     const char* mentions;
   };
   std::vector<Refused> refused = {
-      {"s-empty-token", "  subjects: ['a..b']", {"InvalidSpec"}, "empty token"},
-      {"s-partial-wild", "  subjects: ['a.b*']", {"InvalidSpec"}, "whole tokens"},
-      {"s-everything", "  subjects: ['>']", {"InvalidSpec"}, "capture"},
-      {"s-jsapi", "  subjects: ['$JS.API.>']", {"InvalidSpec"}, "capture"},
-      {"s-overlap-list", "  subjects: ['x.*', 'x.y']", {"InvalidSpec"}, "overlaps"},
+      {"s-everything", "  subjects: ['>']", {"SubjectNotPermitted"}, "report subjects"},
+      {"s-jsapi", "  subjects: ['$JS.API.>']", {"SubjectNotPermitted"}, "reserved for NATS"},
+      {"s-reports", "  subjects: ['osmosis.report.>']", {"SubjectNotPermitted"}, "report"},
+      // Hostile input (issue 16, item 2): another namespace's subjects are not for squatting.
+      {"s-squat", "  subjects: ['victim2.jobs.>']", {"SubjectNotPermitted"}, "--subject-grant"},
+      {"s-dead-squat",
+       "  consumer: {deadLetterSubject: victim2.dead}",
+       {"SubjectNotPermitted"},
+       "deadLetterSubject"},
+      {"s-overlap-list",
+       "  subjects: ['" + own("x.*") + "', '" + own("x.y") + "']",
+       {"InvalidSpec"},
+       "overlaps"},
       {"s-dead-captured",
-       "  subjects: ['pay.>']\n  consumer: {deadLetterSubject: pay.dead}",
+       "  subjects: ['" + own("pay.>") + "']\n  consumer: {deadLetterSubject: " + own("pay.dead") +
+           "}",
        {"InvalidSpec"},
        "captured"},
-      {"s-overlap-other", "  subjects: ['orders.created']", {"SubjectConflict"}, "good"},
+      {"s-overlap-other",
+       "  subjects: ['" + own("orders.created") + "']",
+       {"SubjectConflict"},
+       "good"},
       {"s-no-secret",
        "  nats: {secretRef: {name: does-not-exist}}",
        {"NatsSecretNotFound"},
@@ -307,13 +338,14 @@ TEST_F(ChannelTest, InvalidChannelsGetClearErrorsAndValidOnesKeepWorking) {
       {"s-unreachable", "  nats: {secretRef: {name: unreachable}}", {"NatsUnavailable"}, ""},
       {"s-wrong-password", "  nats: {secretRef: {name: wrong-password}}", {"NatsAuthFailed"}, ""},
       {"s-no-url", "  nats: {secretRef: {name: no-url}}", {"NatsConfigInvalid"}, "url"},
-      {"s-bad-creds",
-       "  nats: {secretRef: {name: bad-creds}}",
-       {"NatsConfigInvalid", "NatsAuthFailed"},
-       ""},
+      {"s-bad-creds", "  nats: {secretRef: {name: bad-creds}}", {"NatsConfigInvalid"}, "creds"},
+      // Hostile input (issue 16, items 4 and 20): a non-UTF-8 URL and garbage TLS material are
+      // configuration errors with a readable reason, not a crash or "unavailable" for ever.
+      {"s-bad-url", "  nats: {secretRef: {name: bad-url}}", {"NatsConfigInvalid"}, "NATS URL"},
+      {"s-bad-tls", "  nats: {secretRef: {name: bad-tls}}", {"NatsConfigInvalid"}, "ca.crt"},
   };
   for (const auto& c : refused) {
-    ASSERT_EQ(apply(manifest(c.name, std::string(c.spec) + "\n")).code, 0) << c.name;
+    ASSERT_EQ(apply(manifest(c.name, c.spec + "\n")).code, 0) << c.name;
   }
   for (const auto& c : refused) {
     json ready;
@@ -333,16 +365,19 @@ TEST_F(ChannelTest, InvalidChannelsGetClearErrorsAndValidOnesKeepWorking) {
   auto ls = nats({"stream", "ls", "--names"});
   EXPECT_EQ(ls.out.find("S-"), std::string::npos) << ls.out;
   EXPECT_EQ(condition("good", "Ready").value("status", ""), "True");
+  // No status or Event echoes the private directory the operator keeps Secret files in.
+  auto events = kubectl({"get", "events", "-o", "json"});
+  EXPECT_EQ(events.out.find("osmosis-operator-"), std::string::npos) << "a private path leaked";
   ASSERT_EQ(apply(manifest("late", "  {}\n")).code, 0);
   waitCondition("late", "Ready", "True");
   EXPECT_TRUE(op_.running());
 
   // Fixing a refused Channel clears its condition.
-  ASSERT_EQ(kubectl({"patch", "channel", "s-empty-token", "--type", "merge", "-p",
-                     R"({"spec":{"subjects":["fixed.>"]}})"})
+  ASSERT_EQ(kubectl({"patch", "channel", "s-squat", "--type", "merge", "-p",
+                     R"({"spec":{"subjects":[")" + own("fixed.>") + R"("]}})"})
                 .code,
             0);
-  waitCondition("s-empty-token", "Ready", "True");
+  waitCondition("s-squat", "Ready", "True");
 }
 
 }  // namespace

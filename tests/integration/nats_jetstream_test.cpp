@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <nats/nats.h>
+#include <nlohmann/json.hpp>
 
 #include "common/nats/connection.hpp"
 #include "common/nats/jetstream.hpp"
@@ -378,6 +379,63 @@ TEST(NatsConnect, TokenIsCheckedByTheServer) {
   o.token = "s3cret";
   auto ok = Connection::connect(o);
   EXPECT_TRUE(ok.ok()) << ok.error().message;
+}
+
+// Hostile input (issue 16, item 1). libnats 3.4.1 wrote subjects into the stream-create JSON
+// unescaped: this subject made a stream that sourced another namespace's stream. Our requests
+// are built with nlohmann/json, so the server sees one (odd) subject string and no more.
+TEST_F(JetStreamTest, AStreamConfigCannotBeInjectedThroughASubject) {
+  StreamConfig victim;
+  victim.name = "VICTIM3_DATA";
+  victim.subjects = {"victim3.>"};
+  victim.retention = Retention::kLimits;
+  ASSERT_TRUE(js_->addStream(victim).ok());
+  ASSERT_TRUE(js_->publish("victim3.secret", "payroll").ok());
+
+  StreamConfig attack;
+  attack.name = "RD_INJ3";
+  attack.subjects = {R"(inj3.a"],"sources":[{"name":"VICTIM3_DATA"}],"subjects":["inj3.a)"};
+  attack.retention = Retention::kLimits;
+  auto created = js_->addStream(attack);
+  // Depending on the server version the odd subject is refused or kept literally; either way
+  // nothing else of the request is obeyed.
+  natsMsg* reply = nullptr;
+  ASSERT_EQ(
+      natsConnection_RequestString(&reply, conn_->raw(), "$JS.API.STREAM.INFO.RD_INJ3", "", 2000),
+      NATS_OK);
+  std::string info(natsMsg_GetData(reply), static_cast<size_t>(natsMsg_GetDataLength(reply)));
+  natsMsg_Destroy(reply);
+  auto j = nlohmann::json::parse(info);
+  EXPECT_FALSE(j.contains("sources") ||
+               j.value("config", nlohmann::json::object()).contains("sources"))
+      << info;
+  if (created) {
+    EXPECT_EQ(j["config"]["subjects"], nlohmann::json(attack.subjects)) << info;
+    EXPECT_EQ(created->config.subjects, attack.subjects);
+    EXPECT_EQ(created->state.messages, 0u) << "nothing copied from the victim";
+  } else {
+    EXPECT_NE(info.find("stream not found"), std::string::npos) << info;
+  }
+}
+
+// A server reply we cannot read is an error with a reason, never a crash.
+TEST_F(JetStreamTest, ErrorsFromTheApiNameTheOperationAndTheServersWords) {
+  auto missing = js_->streamInfo("NOPE");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, Error::Code::kNotFound);
+  EXPECT_NE(missing.error().message.find("reading stream NOPE"), std::string::npos);
+  StreamConfig a;
+  a.name = "A";
+  a.subjects = {"x.>"};
+  ASSERT_TRUE(js_->addStream(a).ok());
+  StreamConfig b = a;
+  b.name = "B";
+  auto overlap = js_->addStream(b);
+  ASSERT_FALSE(overlap.ok());
+  EXPECT_EQ(overlap.error().code, Error::Code::kConflict) << overlap.error().message;
+  auto consumer = js_->consumerInfo("A", "nobody");
+  ASSERT_FALSE(consumer.ok());
+  EXPECT_EQ(consumer.error().code, Error::Code::kNotFound);
 }
 
 }  // namespace

@@ -66,7 +66,8 @@ PodReport busyReport(const std::string& pod, TimePoint receivedAt, uint64_t proc
 
 ConsumerSnapshot snapshot(TimePoint readAt, uint64_t pending, int64_t ackPending = 0,
                           uint64_t streamLastSequence = 0) {
-  return ConsumerSnapshot{ConsumerCounts{pending, ackPending, 0}, streamLastSequence, readAt};
+  return ConsumerSnapshot{ConsumerCounts{pending, ackPending, 0}, streamLastSequence, readAt,
+                          std::nullopt};
 }
 
 Inputs fromReports(int current, std::vector<PodReport> reports) {
@@ -306,14 +307,35 @@ TEST(EngineBacklog, ConsumerReadWhenNoPodReportsFigures) {
   EXPECT_EQ(b.staleReports, 1);
   EXPECT_EQ(b.inFlight, 2);
   EXPECT_EQ(b.total, 72u);
-  // Fresh pod figures beat even a newer consumer read.
+  // Fresh pod figures are used, but a fresh consumer read is a floor: reports may add detail,
+  // never hide work (issue 16, item 12).
   reports = {report("a", t0 - 2s, 10)};
   b = estimateBacklog(selectLive(reports, t0, 5s), snapshot(t0, 999), t0, 5s, 0);
   EXPECT_EQ(b.source, BacklogSource::kReports);
-  EXPECT_EQ(b.total, 10u);
+  EXPECT_EQ(b.total, 999u);
+  b = estimateBacklog(selectLive(reports, t0, 5s), snapshot(t0, 3), t0, 5s, 0);
+  EXPECT_EQ(b.total, 10u) << "reports may show more than an older read";
   // A stale read and no live pod: nothing to go on.
   b = estimateBacklog(selectLive({}, t0, 5s), snapshot(t0 - 6s, 999), t0, 5s, 0);
   EXPECT_EQ(b.source, BacklogSource::kNone);
+}
+
+// Hostile input (issue 16, item 12): a report cannot invent work (pending 1e18 scaled to the
+// maximum) nor hide it (a fake "0" held replicas at 1 while 3,000 messages waited).
+TEST(EngineBacklog, ReportsCannotInventOrHideWork) {
+  ConsumerSnapshot own = snapshot(t0, 3000, 0, 5000);
+  own.streamMessages = 3000;
+  auto liar = report("fake", t0, 0);
+  auto b = estimateBacklog(selectLive({liar}, t0, 5s), own, t0, 5s, 0);
+  EXPECT_EQ(b.total, 3000u) << "the operator's own read is a floor";
+  liar.consumer->pending = uint64_t{1} << 53;
+  liar.consumer->ackPending = int64_t{1} << 53;
+  liar.inFlight = int64_t{1} << 53;
+  b = estimateBacklog(selectLive({liar}, t0, 5s), own, t0, 5s, 0);
+  EXPECT_EQ(b.pending, 3000u) << "no more than the stream held";
+  EXPECT_LE(b.total, 6000u);
+  EXPECT_TRUE(b.boundedByStream);
+  EXPECT_NE(describe(b).find("above the stream's size ignored"), std::string::npos) << describe(b);
 }
 
 TEST(EngineBacklog, NegativeFiguresCountAsZero) {

@@ -33,16 +33,23 @@ report::Report sample(const std::string& pod) {
   return r;
 }
 
+// Offers `r` as received at `at`, its own time being the operator's wall clock now.
+bool offer(ReportInbox& inbox, const report::Report& r, TimePoint at) {
+  return inbox.offer(report::toJson(r), at, r.time);
+}
+
 TEST(ReportInbox, KeepsTheLatestReportOfEachPod) {
   ReportInbox inbox("shop", "orders");
+  inbox.setLivePods({"a", "b"});
   TimePoint t0{};
   EXPECT_FALSE(inbox.takeDirty());
-  ASSERT_TRUE(inbox.offer(report::toJson(sample("a")), t0 + 1s));
+  ASSERT_TRUE(offer(inbox, sample("a"), t0 + 1s));
   auto b = sample("b");
   b.inFlight = 2;
-  ASSERT_TRUE(inbox.offer(report::toJson(b), t0 + 2s));
+  ASSERT_TRUE(offer(inbox, b, t0 + 2s));
   b.inFlight = 5;
-  ASSERT_TRUE(inbox.offer(report::toJson(b), t0 + 3s));
+  b.sequence++;
+  ASSERT_TRUE(offer(inbox, b, t0 + 3s));
   EXPECT_TRUE(inbox.takeDirty());
   EXPECT_FALSE(inbox.takeDirty()) << "dirty is taken once";
   auto snap = inbox.snapshot(t0 + 3s, 30s);
@@ -59,11 +66,13 @@ TEST(ReportInbox, KeepsTheLatestReportOfEachPod) {
 
 TEST(ReportInbox, DropsMalformedAndForeignReports) {
   ReportInbox inbox("shop", "orders");
-  EXPECT_FALSE(inbox.offer("not json", TimePoint{}));
-  EXPECT_FALSE(inbox.offer(R"({"schemaVersion":99})", TimePoint{}));
+  inbox.setLivePods({"x"});
+  const auto now = std::chrono::system_clock::now();
+  EXPECT_FALSE(inbox.offer("not json", TimePoint{}, now));
+  EXPECT_FALSE(inbox.offer(R"({"schemaVersion":99})", TimePoint{}, now));
   auto other = sample("x");
   other.channel = "payments";
-  EXPECT_FALSE(inbox.offer(report::toJson(other), TimePoint{}));
+  EXPECT_FALSE(offer(inbox, other, TimePoint{}));
   auto stats = inbox.stats();
   EXPECT_EQ(stats.malformed, 2u);
   EXPECT_EQ(stats.mismatched, 1u);
@@ -74,13 +83,15 @@ TEST(ReportInbox, DropsMalformedAndForeignReports) {
 
 TEST(ReportInbox, AFinalReportRemovesThePodAndSilentPodsAreForgotten) {
   ReportInbox inbox("shop", "orders");
+  inbox.setLivePods({"a", "b"});
   TimePoint t0{};
-  inbox.offer(report::toJson(sample("a")), t0);
-  inbox.offer(report::toJson(sample("b")), t0 + 20s);
+  offer(inbox, sample("a"), t0);
+  offer(inbox, sample("b"), t0 + 20s);
   auto fin = sample("a");
   fin.final = true;
   fin.inFlight = 0;
-  inbox.offer(report::toJson(fin), t0 + 21s);
+  fin.sequence++;
+  offer(inbox, fin, t0 + 21s);
   auto snap = inbox.snapshot(t0 + 21s, 30s);
   ASSERT_EQ(snap.size(), 1u);
   EXPECT_EQ(snap[0].pod, "b");
@@ -89,12 +100,65 @@ TEST(ReportInbox, AFinalReportRemovesThePodAndSilentPodsAreForgotten) {
 
 TEST(ReportInbox, AReportWithoutFiguresHasNoConsumerCounts) {
   ReportInbox inbox("shop", "orders");
+  inbox.setLivePods({"a"});
   auto r = sample("a");
   r.figures.reset();
   r.ready = false;
   r.error = "consumer not found";
-  ASSERT_TRUE(inbox.offer(report::toJson(r), TimePoint{}));
+  ASSERT_TRUE(offer(inbox, r, TimePoint{}));
   EXPECT_FALSE(inbox.snapshot(TimePoint{}, 30s)[0].consumer.has_value());
+}
+
+// Hostile input (issue 16, item 12): only the target's live pods may report. A name the last
+// listing did not have is held (bounded) until the next listing decides.
+TEST(ReportInbox, OnlyLivePodsReportAndUnknownOnesWaitForTheNextListing) {
+  InboxLimits limits;
+  limits.maxHeld = 4;
+  ReportInbox inbox("shop", "orders", limits);
+  EXPECT_FALSE(offer(inbox, sample("new-pod"), TimePoint{})) << "no listing yet";
+  EXPECT_TRUE(inbox.unknownPodsWaiting());
+  for (int i = 0; i < 1000; ++i)
+    offer(inbox, sample("fake-" + std::to_string(i)), TimePoint{});
+  EXPECT_EQ(inbox.stats().unknownPod, 1001u);
+  inbox.setLivePods({"new-pod", "other"});
+  EXPECT_FALSE(inbox.unknownPodsWaiting());
+  auto snap = inbox.snapshot(TimePoint{}, 30s);
+  ASSERT_EQ(snap.size(), 1u) << "the held report of the live pod is taken; the fakes dropped";
+  EXPECT_EQ(snap[0].pod, "new-pod");
+  EXPECT_FALSE(offer(inbox, sample("fake-1"), TimePoint{}));
+  // A pod that went is forgotten at the next listing.
+  inbox.setLivePods({"other"});
+  EXPECT_TRUE(inbox.snapshot(TimePoint{}, 30s).empty());
+}
+
+// Hostile input (issue 16, items 3 and 19): reports are current and in order.
+TEST(ReportInbox, DropsStaleFutureAndReplayedReports) {
+  ReportInbox inbox("shop", "orders");
+  inbox.setLivePods({"a"});
+  const auto now = std::chrono::system_clock::now();
+  auto r = sample("a");
+  r.time = now - 1h;
+  EXPECT_FALSE(inbox.offer(report::toJson(r), TimePoint{}, now));
+  r.time = now + 1h;
+  EXPECT_FALSE(inbox.offer(report::toJson(r), TimePoint{}, now));
+  EXPECT_EQ(inbox.stats().stale, 2u);
+  r.time = now;
+  r.sequence = 10;
+  EXPECT_TRUE(inbox.offer(report::toJson(r), TimePoint{}, now));
+  EXPECT_FALSE(inbox.offer(report::toJson(r), TimePoint{}, now)) << "the same report again";
+  r.sequence = 9;
+  EXPECT_FALSE(inbox.offer(report::toJson(r), TimePoint{}, now)) << "an older one, late";
+  EXPECT_EQ(inbox.stats().outOfOrder, 2u);
+  r.sequence = 1;  // the sidecar restarted: counts from 1, with a later clock
+  r.time = now + 2s;
+  EXPECT_TRUE(inbox.offer(report::toJson(r), TimePoint{}, now));
+  for (
+      const char* hostile :
+      {R"({"schemaVersion":1,"namespace":"shop","channel":"orders","pod":"a","version":"1","processed":0,"failed":0,"inFlight":0,"rate":0,"sequence":99,"time":"9999-12-31T23:59:59.999Z"})",
+       R"({"schemaVersion":1,"namespace":"shop","channel":"orders","pod":"a","version":"1","processed":0,"failed":0,"inFlight":0,"rate":0,"sequence":99,"time":"0001-01-01T00:00:00.000Z"})"}) {
+    EXPECT_FALSE(inbox.offer(hostile, TimePoint{}, now));
+  }
+  EXPECT_EQ(inbox.stats().malformed, 2u);
 }
 
 TEST(ScalingStatus, PolicyTakesTheChannelsFieldsAndTheOperatorsRest) {

@@ -1,6 +1,8 @@
 // Drift between the wanted and the actual stream/consumer, status conditions, and reading a
 // NATS connection Secret: all pure.
 
+#include <set>
+
 #include <gtest/gtest.h>
 
 #include "operator/channel/conditions.hpp"
@@ -136,9 +138,14 @@ std::string b64(const std::string& in) {
   return out;
 }
 
+// The shape `nsc generate creds` writes (not a working key).
 const char* kCreds =
-    "-----BEGIN NATS USER JWT-----\neyJ0\n------END NATS USER JWT------\n"
-    "-----BEGIN USER NKEY SEED-----\nSUAB\n------END USER NKEY SEED------\n";
+    "-----BEGIN NATS USER JWT-----\neyJ0eXAiOiJKV1QifQ.eyJzdWIiOiJVQUJDIn0.c2lnbmF0dXJl\n"
+    "------END NATS USER JWT------\n\n"
+    "-----BEGIN USER NKEY SEED-----\nSUAIBDPBAUTWCWBKIO6XHQNINK5FWJW4OHLXC3HQ2KFE4PEJUA44CNHTC4\n"
+    "------END USER NKEY SEED------\n";
+const char* kCert = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+const char* kKey = "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n";
 
 TEST(NatsSecret, UrlTokenAndFiles) {
   auto r = parseNatsSecret(
@@ -147,10 +154,11 @@ TEST(NatsSecret, UrlTokenAndFiles) {
   EXPECT_EQ(r.value().options.urls.size(), 2u);
   EXPECT_EQ(r.value().options.token, "s3cret");
   r = parseNatsSecret(
-      secret({{"url", b64("tls://a:4222")}, {"creds", b64(kCreds)}, {"ca.crt", b64("ca")}}));
+      secret({{"url", b64("tls://a:4222")}, {"creds", b64(kCreds)}, {"ca.crt", b64(kCert)}}));
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r.value().files.at("creds"), kCreds);
-  EXPECT_EQ(r.value().files.at("ca.crt"), "ca");
+  EXPECT_EQ(r.value().files.at("ca.crt"), kCert);
+  EXPECT_EQ(r.value().keys, (std::set<std::string>{"url", "creds", "ca.crt"}));
   EXPECT_TRUE(r.value().options.credsFile.empty()) << "paths are set when the files are written";
 }
 
@@ -172,21 +180,40 @@ TEST(NatsSecret, BadSecretsSayWhatIsWrong) {
            {secret({{"url", "%%%"}}), "not base64"},
            {secret({{"url", 5}}), "not a string"},
            {secret({{"url", b64("http://x:80")}}), "nats"},
-           {secret({{"url", b64("nats://x:4222")}, {"tls.crt", b64("cert")}}), "key"},
+           {secret({{"url", b64("nats://x:4222")}, {"tls.crt", b64(kCert)}}), "key"},
            {secret({{"url", b64("nats://x:4222")},
                     {"token", b64("t")},
                     {"user", b64("u")},
                     {"password", b64("p")}}),
             "one NATS authentication method"},
-           {json{{"metadata", {{"name", "nats"}}}}, "no \"url\""},
+           {json{{"metadata", {{"name", "nats"}, {"namespace", "shop"}}}}, "no \"url\""},
            {secret({{"url", b64("nats://x:4222")}, {"creds", b64("not creds")}}),
             "not a NATS credentials file"},
+           // Hostile input (issue 16, items 4, 20 and the URL list): refused with a reason
+           // instead of a crash, a retry loop or a minutes-long connect.
+           {secret({{"url", b64("nats://\x80")}}), "invalid NATS URL"},
+           {secret({{"url", b64("nats://a:1,nats://b:1,nats://c:1,nats://d:1,nats://e:1,"
+                                "nats://f:1,nats://g:1,nats://h:1,nats://i:1,nats://j:1,"
+                                "nats://k:1,nats://l:1,nats://m:1,nats://n:1,nats://o:1,"
+                                "nats://p:1,nats://q:1")}}),
+            "too many NATS URLs"},
+           {secret({{"url", b64("nats://x:4222")},
+                    {"creds", b64(std::string(kCreds).replace(std::string(kCreds).find("SUAI"), 4,
+                                                              "XXAI"))}}),
+            "not a user seed"},
+           {secret({{"url", b64("tls://x:4222")}, {"ca.crt", b64("garbage")}}),
+            "ca.crt is not a PEM certificate"},
+           {secret({{"url", b64("tls://x:4222")}, {"tls.crt", b64(kCert)}, {"tls.key", b64("k")}}),
+            "tls.key is not a PEM private key"},
+           {secret({{"url", b64("tls://x:4222")}, {"tls.crt", b64("c")}, {"tls.key", b64(kKey)}}),
+            "tls.crt is not a PEM certificate"},
        }) {
     auto r = parseNatsSecret(c.s);
     ASSERT_FALSE(r.ok()) << c.s.dump();
     EXPECT_EQ(r.error().code, Error::Code::kInvalidArgument);
     EXPECT_NE(r.error().message.find(c.expect), std::string::npos) << r.error().message;
-    EXPECT_NE(r.error().message.find("Secret nats"), std::string::npos) << r.error().message;
+    EXPECT_NE(r.error().message.find("Secret shop/nats"), std::string::npos) << r.error().message;
+    EXPECT_EQ(r.error().message.find("\x80"), std::string::npos) << "printable only";
   }
 }
 

@@ -1,5 +1,7 @@
 // The sidecar injection bodies (server-side apply), pure.
 
+#include <map>
+
 #include <gtest/gtest.h>
 
 #include "operator/channel/sidecar_injection.hpp"
@@ -21,6 +23,15 @@ ChannelSpec spec() {
   return p.spec;
 }
 
+InjectionSettings settings(const std::string& image, const std::string& natsUrl,
+                           bool native = true) {
+  InjectionSettings s;
+  s.image = image;
+  s.natsUrl = natsUrl;
+  s.nativeSidecar = native;
+  return s;
+}
+
 std::string envValue(const json& container, const std::string& name) {
   for (const auto& e : container["env"])
     if (e["name"] == name) return e.contains("value") ? e["value"].get<std::string>() : "<ref>";
@@ -28,8 +39,8 @@ std::string envValue(const json& container, const std::string& name) {
 }
 
 TEST(SidecarInjection, NativeSidecarIsAnInitContainerThatAlwaysRestarts) {
-  InjectionSettings s{"img:1", "nats://nats:4222", true, 8081};
-  json body = injectionApply(*spec().scaleTarget, "shop", "orders", spec(), s);
+  json body = injectionApply(*spec().scaleTarget, "shop", "orders", spec(), {},
+                             settings("img:1", "nats://nats:4222"));
   EXPECT_EQ(body["apiVersion"], "apps/v1");
   EXPECT_EQ(body["kind"], "Deployment");
   EXPECT_EQ(body["metadata"]["name"], "worker");
@@ -57,7 +68,8 @@ TEST(SidecarInjection, NativeSidecarIsAnInitContainerThatAlwaysRestarts) {
 TEST(SidecarInjection, OlderClustersGetAPlainContainerAndSecretsGiveTheUrl) {
   ChannelSpec sp = spec();
   sp.natsSecret = "nats-conn";
-  json body = injectionApply(*sp.scaleTarget, "shop", "orders", sp, {"img:1", "x", false, 8081});
+  json body =
+      injectionApply(*sp.scaleTarget, "shop", "orders", sp, {"url"}, settings("img:1", "x", false));
   const json& pod = body["spec"]["template"]["spec"];
   EXPECT_FALSE(pod.contains("initContainers"));
   ASSERT_EQ(pod["containers"].size(), 1u);
@@ -67,6 +79,39 @@ TEST(SidecarInjection, OlderClustersGetAPlainContainerAndSecretsGiveTheUrl) {
       EXPECT_EQ(e["valueFrom"]["secretKeyRef"], (json{{"name", "nats-conn"}, {"key", "url"}}));
     }
   }
+}
+
+// Hostile input (issue 16, item 9): the Deployment holds no credential, only references to the
+// Channel's Secret; keys the Secret lacks are not referenced (the sidecar would not start).
+TEST(SidecarInjection, CredentialsOnlyEverByReferenceToTheChannelsSecret) {
+  ChannelSpec sp = spec();
+  sp.natsSecret = "nats-conn";
+  json body = injectionApply(*sp.scaleTarget, "shop", "orders", sp,
+                             {"url", "user", "password", "creds", "ca.crt"},
+                             settings("img:1", "nats://default:4222"));
+  const json& pod = body["spec"]["template"]["spec"];
+  const json& c = pod["initContainers"][0];
+  std::map<std::string, json> env;
+  for (const auto& e : c["env"])
+    env[e["name"].get<std::string>()] = e;
+  for (auto [var, key] :
+       {std::pair{"OSMOSIS_NATS_URL", "url"}, std::pair{"OSMOSIS_NATS_USER", "user"},
+        std::pair{"OSMOSIS_NATS_PASSWORD", "password"}}) {
+    ASSERT_TRUE(env.count(var)) << var;
+    EXPECT_FALSE(env[var].contains("value")) << var << " must not be a plain value";
+    EXPECT_EQ(env[var]["valueFrom"]["secretKeyRef"], (json{{"name", "nats-conn"}, {"key", key}}));
+  }
+  EXPECT_FALSE(env.count("OSMOSIS_NATS_TOKEN")) << "the Secret has no token";
+  EXPECT_EQ(env["OSMOSIS_NATS_CREDS"]["value"], "/etc/osmosis/nats/creds");
+  EXPECT_EQ(env["OSMOSIS_NATS_TLS_CA"]["value"], "/etc/osmosis/nats/ca.crt");
+  EXPECT_FALSE(env.count("OSMOSIS_NATS_TLS_CERT"));
+  ASSERT_EQ(pod["volumes"].size(), 1u);
+  EXPECT_EQ(pod["volumes"][0]["secret"]["secretName"], "nats-conn");
+  EXPECT_EQ(pod["volumes"][0]["secret"]["items"].size(), 2u);
+  EXPECT_EQ(c["volumeMounts"][0]["mountPath"], "/etc/osmosis/nats");
+  EXPECT_TRUE(c["volumeMounts"][0]["readOnly"].get<bool>());
+  EXPECT_EQ(body.dump().find("nats://default"), std::string::npos)
+      << "the operator's default URL is not used for a Channel with its own Secret";
 }
 
 TEST(SidecarInjection, RemovalIsAnApplyWithNothingOwned) {

@@ -146,9 +146,37 @@ INSTANTIATE_TEST_SUITE_P(
         InvalidCase{"PartialWildcard", {{"subjects", {"a.b*"}}}, "spec.subjects[0]"},
         InvalidCase{"GtNotLast", {{"subjects", {"a.>.b"}}}, "spec.subjects[0]"},
         InvalidCase{"OverlapInList", {{"subjects", {"a.*", "a.b"}}}, "spec.subjects[1]"},
-        InvalidCase{"CapturesEverything", {{"subjects", {">"}}}, "spec.subjects"},
-        InvalidCase{"CapturesJetStreamApi", {{"subjects", {"$JS.API.>"}}}, "spec.subjects"},
-        InvalidCase{"CapturesReports", {{"subjects", {"osmosis.report.x"}}}, "spec.subjects"},
+        // Hostile input (issue 16): JSON injection (item 1), overflowing durations (item 5), a
+        // path that splits the request line (item 18). Reserved and foreign subjects (items 2
+        // and 17) are the subject policy's: see channel_subjects_test.cpp.
+        InvalidCase{
+            "SubjectBreaksOutOfJson",
+            {{"subjects", {R"(inj3.a"],"sources":[{"name":"VICTIM3_DATA"}],"subjects":["inj3.a)"}}},
+            "spec.subjects[0]"},
+        InvalidCase{"SubjectNonAscii", {{"subjects", {"caf\xc3\xa9.x"}}}, "spec.subjects[0]"},
+        InvalidCase{"TooManySubjects",
+                    {{"subjects", json(std::vector<std::string>(33, "a"))}},
+                    "spec.subjects"},
+        InvalidCase{
+            "MaxAgeOverflows", {{"stream", {{"maxAge", "2562047.9h"}}}}, "spec.stream.maxAge"},
+        InvalidCase{"MaxAgeOverBound", {{"stream", {{"maxAge", "900000h"}}}}, "spec.stream.maxAge"},
+        InvalidCase{"DuplicateWindowOverflows",
+                    {{"stream", {{"duplicateWindow", "2562047.9h"}}}},
+                    "spec.stream.duplicateWindow"},
+        InvalidCase{"AckWaitOverflows",
+                    {{"consumer", {{"ackWait", "2562047.9h"}}}},
+                    "spec.consumer.ackWait"},
+        InvalidCase{
+            "AckWaitOverBound", {{"consumer", {{"ackWait", "25h"}}}}, "spec.consumer.ackWait"},
+        InvalidCase{"BackoffOverflows",
+                    {{"consumer", {{"backoff", {"1s", "2562047.9h"}}}}},
+                    "spec.consumer.backoff[1]"},
+        InvalidCase{"AppPathSplitsTheRequestLine",
+                    {{"worker", {{"app", {{"path", "/x y\r\nHost: evil"}}}}}},
+                    "spec.worker.app.path"},
+        InvalidCase{"DeadLetterBreaksOutOfJson",
+                    {{"consumer", {{"deadLetterSubject", "dead\",\"x"}}}},
+                    "spec.consumer.deadLetterSubject"},
         InvalidCase{
             "BadRetention", {{"stream", {{"retention", "Forever"}}}}, "spec.stream.retention"},
         InvalidCase{"BadStorage", {{"stream", {{"storage", "Disk"}}}}, "spec.stream.storage"},

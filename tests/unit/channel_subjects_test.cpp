@@ -1,18 +1,28 @@
 // Subject syntax and overlap rules (what NATS itself would refuse, and which Channels would
-// fight over a message), plus the NATS-side names derived from Kubernetes names.
+// fight over a message), who may use which subjects, plus the NATS-side names derived from
+// Kubernetes names.
 
 #include <set>
+#include <vector>
 
 #include <gtest/gtest.h>
 
+#include "common/nats/subject.hpp"
 #include "operator/channel/naming.hpp"
-#include "operator/channel/subjects.hpp"
+#include "operator/channel/spec.hpp"
+#include "operator/channel/subject_claims.hpp"
+#include "operator/channel/subject_policy.hpp"
 
 namespace osmosis::channel {
 namespace {
 
+using nats::subjectCovers;
+using nats::subjectProblem;
+using nats::subjectsOverlap;
+
 TEST(Subjects, ValidSubjects) {
-  for (const char* s : {"a", "a.b", "a.*", "a.>", "*.b", "*", "orders.created.v1", "A-b_c.9"}) {
+  for (const char* s : {"a", "a.b", "a.*", "a.>", "*.b", "*", "orders.created.v1", "A-b_c.9",
+                        "a=b.c+d.e@f.%.$g./h.#i.~j"}) {
     EXPECT_FALSE(subjectProblem(s).has_value()) << s;
   }
 }
@@ -22,11 +32,33 @@ TEST(Subjects, InvalidSubjectsSayWhy) {
   EXPECT_NE(subjectProblem("a..b")->find("empty token"), std::string::npos);
   EXPECT_NE(subjectProblem(".a")->find("empty token"), std::string::npos);
   EXPECT_NE(subjectProblem("a.")->find("empty token"), std::string::npos);
-  EXPECT_NE(subjectProblem("a b")->find("whitespace"), std::string::npos);
-  EXPECT_NE(subjectProblem("a.\tb")->find("whitespace"), std::string::npos);
+  EXPECT_NE(subjectProblem("a b")->find("character"), std::string::npos);
+  EXPECT_NE(subjectProblem("a.\tb")->find("character"), std::string::npos);
   EXPECT_NE(subjectProblem("a.b*")->find("whole tokens"), std::string::npos);
   EXPECT_NE(subjectProblem("a.>>")->find("whole tokens"), std::string::npos);
   EXPECT_NE(subjectProblem("a.>.b")->find("last"), std::string::npos);
+}
+
+// Hostile input (issue 16, item 1): libnats wrote subjects into the stream-create JSON
+// unescaped; every character that can leave a JSON string, a header line or the ASCII range
+// is refused by the one grammar every parser uses.
+TEST(Subjects, RefusesEveryCharacterThatCanBreakOutOfJsonOrAHeader) {
+  EXPECT_TRUE(
+      subjectProblem(R"(inj3.a"],"sources":[{"name":"VICTIM3_DATA"}],"subjects":["inj3.a)"));
+  for (const std::string& bad :
+       std::vector<std::string>{"a\"b", "a'b", "a[b", "a]b", "a{b", "a}b", "a,b", "a:b", "a\\b",
+                                "a\rb", "a\nb", "a b", std::string("a\0b", 3), "a\x7f",
+                                "a\x80"
+                                "b",
+                                "caf\xc3\xa9", "a;b", "a<b", "a`b"}) {
+    EXPECT_TRUE(subjectProblem(bad).has_value()) << bad;
+    EXPECT_TRUE(nats::tokenProblem(bad).has_value()) << bad;
+  }
+  EXPECT_TRUE(subjectProblem(std::string(256, 'a')).has_value()) << "too long";
+  EXPECT_FALSE(subjectProblem(std::string(255, 'a')).has_value());
+  EXPECT_TRUE(subjectProblem("a.>", nats::Wildcards::kForbidden).has_value());
+  EXPECT_TRUE(subjectProblem("a.*.b", nats::Wildcards::kForbidden).has_value());
+  EXPECT_FALSE(subjectProblem("a.b", nats::Wildcards::kForbidden).has_value());
 }
 
 TEST(Subjects, Overlap) {
@@ -63,6 +95,102 @@ TEST(Subjects, Covers) {
   EXPECT_FALSE(subjectCovers("a.*", "a.>"));
   EXPECT_TRUE(subjectCovers("a.b", "a.b"));
   EXPECT_FALSE(subjectCovers("a.b", "a.*"));
+}
+
+// Hostile input (issue 16, item 2): a namespace may only use subjects starting with its own
+// name, unless the operator grants more; report and NATS subjects are nobody's (item 17).
+TEST(SubjectPolicy, ANamespaceOwnsItsFirstTokenAndGrantsAddMore) {
+  SubjectPolicy policy;
+  EXPECT_FALSE(subjectOwnershipProblem("shop", "shop.orders.>", policy));
+  EXPECT_FALSE(subjectOwnershipProblem("shop", "shop", policy));
+  auto squat = subjectOwnershipProblem("rd", "victim2.jobs.>", policy);
+  ASSERT_TRUE(squat);
+  EXPECT_NE(squat->find("--subject-grant rd=PATTERN"), std::string::npos) << *squat;
+  EXPECT_TRUE(subjectOwnershipProblem("rd", "*.jobs", policy));
+  EXPECT_TRUE(subjectOwnershipProblem("rd", ">", policy));
+  EXPECT_TRUE(subjectOwnershipProblem("shopx", "shop.orders", policy)) << "a prefix is not a token";
+
+  policy.grants.push_back(parseSubjectGrant("legacy=orders.>").value());
+  EXPECT_FALSE(subjectOwnershipProblem("legacy", "orders.created", policy));
+  EXPECT_FALSE(subjectOwnershipProblem("legacy", "orders.>", policy));
+  EXPECT_TRUE(subjectOwnershipProblem("legacy", "orders", policy)) << "orders.> does not cover it";
+  EXPECT_TRUE(subjectOwnershipProblem("other", "orders.created", policy))
+      << "granted to legacy only";
+}
+
+TEST(SubjectPolicy, ReportAndNatsSubjectsAreReservedForEveryone) {
+  SubjectPolicy policy;
+  policy.grants.push_back(parseSubjectGrant("osmosis=osmosis.>").value());
+  for (const char* reserved : {"osmosis.>", "osmosis.report.shop.orders", "osmosis.*.shop.x"}) {
+    auto why = subjectOwnershipProblem("osmosis", reserved, policy);
+    ASSERT_TRUE(why) << reserved;
+    EXPECT_NE(why->find("report subjects"), std::string::npos) << *why;
+  }
+  EXPECT_FALSE(subjectOwnershipProblem("osmosis", "osmosis.jobs.>", policy));
+  // A configured prefix is the reserved one.
+  policy.reportPrefix = "ops.telemetry";
+  EXPECT_FALSE(subjectOwnershipProblem("osmosis", "osmosis.report.x", policy));
+  policy.grants.push_back(parseSubjectGrant("ops=ops.>").value());
+  EXPECT_TRUE(subjectOwnershipProblem("ops", "ops.telemetry.a.b", policy));
+  EXPECT_TRUE(subjectOwnershipProblem("ops", "ops.>", policy));
+  for (const char* nats : {"$JS.API.>", "$SYS.x", "_INBOX.abc"}) {
+    policy.grants.push_back({"x", nats});
+    EXPECT_TRUE(subjectOwnershipProblem("x", nats, policy)) << nats;
+  }
+}
+
+TEST(SubjectPolicy, GrantsAreCheckedWhenTheOperatorStarts) {
+  EXPECT_TRUE(parseSubjectGrant("legacy=orders.>").ok());
+  for (const char* bad : {"legacy", "=orders.>", "legacy=", "legacy=*.x", "legacy=>",
+                          "le gacy=orders", "legacy=or\"ders"}) {
+    auto g = parseSubjectGrant(bad);
+    ASSERT_FALSE(g.ok()) << bad;
+    EXPECT_NE(g.error().message.find("--subject-grant"), std::string::npos);
+  }
+}
+
+TEST(SubjectPolicy, AppliesToTheDeadLetterSubjectToo) {
+  ParsedChannel p =
+      parseChannel({{"metadata", {{"namespace", "rd"}, {"name", "x"}}},
+                    {"spec", {{"consumer", {{"deadLetterSubject", "victim.dead"}}}}}});
+  ASSERT_TRUE(p.problems.empty()) << describe(p.problems);
+  auto problems = subjectPolicyProblems("rd", p.spec, SubjectPolicy{});
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].field, "spec.consumer.deadLetterSubject");
+  EXPECT_TRUE(subjectPolicyProblems(
+                  "rd", parseChannel({{"metadata", {{"namespace", "rd"}, {"name", "x"}}}}).spec,
+                  SubjectPolicy{})
+                  .empty());
+}
+
+// Hostile input (issue 16, item 13): a refused Channel holds nothing, so it blocks nobody.
+TEST(SubjectClaims, ARefusedChannelBlocksNobody) {
+  std::vector<SubjectClaim> claims = {
+      {"blk1/a", "2026-01-01T00:00:00Z", "", {"blk1.x.>"}},
+      {"blk1/b", "2026-01-01T00:00:01Z", "", {"blk1.*.y"}},  // overlaps a: refused
+      {"blk1/c", "2026-01-01T00:00:02Z", "", {"blk1.z.y"}},  // overlaps only b: honoured
+      {"blk1/d", "2026-01-01T00:00:03Z", "", {"blk1.x.q"}},  // overlaps a: refused
+  };
+  EXPECT_FALSE(subjectConflict("blk1/a", claims));
+  auto b = subjectConflict("blk1/b", claims);
+  ASSERT_TRUE(b);
+  EXPECT_NE(b->find("older Channel blk1/a"), std::string::npos) << *b;
+  EXPECT_FALSE(subjectConflict("blk1/c", claims)) << "b is refused, so it holds nothing";
+  EXPECT_TRUE(subjectConflict("blk1/d", claims));
+  EXPECT_FALSE(subjectConflict("missing/x", claims));
+}
+
+TEST(SubjectClaims, OnlyChannelsOnTheSameNatsCompeteAndOrderDoesNotMatter) {
+  std::vector<SubjectClaim> claims = {
+      {"shop/b", "2026-01-01T00:00:01Z", "shop/other-nats", {"shop.orders.>"}},
+      {"shop/a", "2026-01-01T00:00:00Z", "", {"shop.orders.>"}},
+      {"shop/c", "2026-01-01T00:00:02Z", "", {"shop.orders.new"}},
+      {"shop/d", "2026-01-01T00:00:00Z", "", {"shop.orders.old"}},  // same time as a: name order
+  };
+  EXPECT_FALSE(subjectConflict("shop/a", claims));
+  EXPECT_FALSE(subjectConflict("shop/b", claims)) << "another NATS";
+  EXPECT_TRUE(subjectConflict("shop/c", claims));
+  EXPECT_TRUE(subjectConflict("shop/d", claims)) << "a is older by name on equal timestamps";
 }
 
 TEST(Naming, StreamNameIsUpperCaseNamespaceAndName) {

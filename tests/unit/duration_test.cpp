@@ -1,5 +1,7 @@
 #include "common/util/duration.hpp"
 
+#include <limits>
+
 #include <gtest/gtest.h>
 
 namespace osmosis {
@@ -25,6 +27,36 @@ TEST(ParseDuration, RejectsMalformedInputWithAClearMessage) {
     EXPECT_EQ(r.error().code, Error::Code::kInvalidArgument) << bad;
     EXPECT_NE(r.error().message.find("invalid duration"), std::string::npos) << r.error().message;
   }
+}
+
+// Hostile input (issue 16, item 5): the fraction overflowed where the whole part did not.
+TEST(ParseDuration, RefusesEveryOverflowInsteadOfWrapping) {
+  for (const char* bad :
+       {"2562047.9h", "2562048h", "9223372037s", "2562047h47m16s854775808ns", "153722867m280s",
+        "1h9223372036854775807ns", "9223372036854775807ns1ns"}) {
+    auto r = parseDuration(bad);
+    ASSERT_FALSE(r.ok()) << bad << " parsed as " << r.value().count();
+    EXPECT_NE(r.error().message.find("too large"), std::string::npos) << r.error().message;
+  }
+  // The largest representable duration is still accepted.
+  EXPECT_EQ(parseDuration("2562047h47m16s854775807ns").value().count(),
+            std::numeric_limits<int64_t>::max());
+  EXPECT_EQ(parseDuration("9223372036854775807ns").value().count(),
+            std::numeric_limits<int64_t>::max());
+}
+
+TEST(ParseDurationWithin, SaysWhichBoundIsBroken) {
+  using std::chrono::nanoseconds;
+  EXPECT_EQ(parseDurationWithin("30s", nanoseconds(1s), nanoseconds(1h)).value(), 30s);
+  auto low = parseDurationWithin("10ms", nanoseconds(1s), nanoseconds(1h));
+  ASSERT_FALSE(low.ok());
+  EXPECT_NE(low.error().message.find("shorter than the minimum 1s"), std::string::npos)
+      << low.error().message;
+  auto high = parseDurationWithin("600000h", nanoseconds(1s), nanoseconds(1h));
+  ASSERT_FALSE(high.ok());
+  EXPECT_NE(high.error().message.find("longer than the maximum 1h"), std::string::npos)
+      << high.error().message;
+  EXPECT_FALSE(parseDurationWithin("2562047.9h", nanoseconds(0), nanoseconds::max()).ok());
 }
 
 TEST(FormatDuration, RoundTripsThroughParse) {

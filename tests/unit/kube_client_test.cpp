@@ -7,6 +7,7 @@
 
 #include "operator/kube/cache/store.hpp"
 #include "operator/kube/client/client.hpp"
+#include "operator/kube/events/event_recorder.hpp"
 
 namespace osmosis::kube {
 namespace {
@@ -193,6 +194,25 @@ TEST(Store, ReplaceReportsAddsUpdatesAndDeletes) {
   EXPECT_EQ(s.size(), 3u);
   EXPECT_EQ(s.listNamespace("ns").size(), 3u);
   EXPECT_TRUE(s.listNamespace("other").empty());
+}
+
+// Hostile input (issue 16, item 4): a Secret's URL with a byte 0x80 reached an Event; dump()
+// threw in the recorder's thread and the operator died, at every restart again.
+TEST(EventRecorder, InvalidUtf8InAMessageIsReplacedNotFatal) {
+  auto t = std::make_shared<ScriptedTransport>();
+  t->replies.push_back(HttpResponse{201, R"({"metadata":{"name":"e"}})", ""});
+  Client c(t, fastRetries());
+  EventRecorder events(c, EventRecorderOptions{});
+  ObjectRef ref;
+  ref.kind = "Channel";
+  ref.ns = "shop";
+  ref.name = "orders";
+  events.warning(ref, "NatsConfigInvalid", std::string("invalid NATS URL \"nats://\x80\xff\""));
+  ASSERT_TRUE(events.flush(5s));
+  ASSERT_EQ(t->requests.size(), 1u);
+  auto body = nlohmann::json::parse(t->requests[0].body);  // valid JSON, valid UTF-8
+  EXPECT_NE(body["message"].get<std::string>().find("nats://\xef\xbf\xbd"), std::string::npos);
+  EXPECT_EQ(events.stats().created, 1u);
 }
 
 }  // namespace

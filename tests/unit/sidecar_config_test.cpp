@@ -132,6 +132,18 @@ TEST(SidecarConfig, EveryBadValueIsRejectedWithItsFlag) {
       {{"--channel", "or.ders"}, "channel"},
       {{"--report-subject-prefix", "x.*"}, "prefix"},
       {{"--nats-url", ""}, "URL"},
+      // Hostile input (issue 16, items 5 and 18): accepted at start, overflowing later.
+      {{"--message-timeout", "2562047.9h"}, "--message-timeout"},
+      {{"--message-timeout", "25h"}, "--message-timeout"},
+      {{"--drain-grace", "2562047h"}, "--drain-grace"},
+      {{"--drain-grace", "2h"}, "--drain-grace"},
+      {{"--report-interval", "2562047h"}, "--report-interval"},
+      {{"--report-interval", "2m"}, "--report-interval"},
+      {{"--ack-wait", "2562047.9h"}, "--ack-wait"},
+      {{"--backoff", "1s,2562047.9h"}, "--backoff"},
+      {{"--app-path", "/x y\r\nHost: evil"}, "--app-path"},
+      {{"--stream", "A\"B"}, "--stream"},
+      {{"--dead-letter-subject", "dead\",\"x"}, "--dead-letter-subject"},
   };
   for (const auto& c : cases) {
     auto p = parseArgs(with(c.args));

@@ -99,5 +99,38 @@ TEST(ReportMessage, RejectsMalformed) {
   EXPECT_NE(err.error().message.find("schemaVersion 2"), std::string::npos);
 }
 
+// Hostile input (issue 16, items 3 and 19): a year the clock cannot hold killed the operator;
+// 100 KB names and nonsense dates were taken.
+TEST(ReportMessage, RefusesTimesAndFieldsOutsideTheirBounds) {
+  std::string good = toJson(sample());
+  auto with = [&](const std::string& key, nlohmann::json v) {
+    auto j = nlohmann::json::parse(good);
+    j[key] = v;
+    return j.dump();
+  };
+  for (const char* time :
+       {"9999-12-31T23:59:59.999Z", "0001-01-01T00:00:00.000Z", "2262-04-12T00:00:00.000Z",
+        "1677-09-21T00:12:43.145Z", "2026-02-31T00:00:00.000Z", "2026-13-01T00:00:00.000Z",
+        "2026-01-01T24:00:00.000Z", "2026-01-01T00:00:00Z", "2026-01-01T00:00:00.000+01:00",
+        "+026-01-01T00:00:00.000Z", "2026-01-01T00:00:00.000Zjunk"}) {
+    auto r = parse(with("time", time));
+    EXPECT_FALSE(r.ok()) << time;
+  }
+  EXPECT_TRUE(parse(with("time", "2200-12-31T23:59:59.999Z")).ok());
+  EXPECT_FALSE(parse(with("pod", std::string(100 * 1024, 'a'))).ok());
+  EXPECT_FALSE(parse(with("pod", "Pod_Name")).ok());
+  EXPECT_FALSE(parse(with("namespace", "a\"b")).ok());
+  EXPECT_FALSE(parse(with("mode", "turbo")).ok());
+  EXPECT_FALSE(parse(with("pending", 1e18)).ok()) << "a float";
+  EXPECT_FALSE(parse(with("pending", uint64_t{1} << 60)).ok()) << "beyond any real count";
+  EXPECT_FALSE(parse(with("rate", 1e300)).ok());
+  EXPECT_FALSE(parse(with("busyFraction", 1.5)).ok());
+  EXPECT_FALSE(parse(std::string(9000, ' ')).ok()) << "too large to parse at all";
+  auto err = parse(with("error", std::string("x\x01") + std::string(5000, 'e')));
+  ASSERT_TRUE(err.ok()) << "a long error is cut, not refused";
+  EXPECT_LE(err->error.size(), 1024u);
+  EXPECT_NO_THROW((void)nlohmann::json(err->error).dump());
+}
+
 }  // namespace
 }  // namespace osmosis::report

@@ -18,6 +18,9 @@ Resource secrets() {
 Resource events() {
   return {"", "v1", "events", "Event", true};
 }
+Resource pods() {
+  return {"", "v1", "pods", "Pod", true};
+}
 Resource serviceAccounts() {
   return {"", "v1", "serviceaccounts", "ServiceAccount", true};
 }

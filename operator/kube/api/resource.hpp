@@ -24,6 +24,7 @@ Resource namespaces();
 Resource configMaps();
 Resource secrets();
 Resource events();
+Resource pods();
 Resource serviceAccounts();
 Resource deployments();
 Resource statefulSets();

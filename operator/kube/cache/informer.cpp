@@ -49,16 +49,21 @@ InformerStats Informer::stats() const {
 
 void Informer::dispatch(const Delta& d) {
   for (const auto& h : handlers_) {
-    switch (d.type) {
-      case Delta::Type::kAdded:
-        if (h.onAdd) h.onAdd(d.object);
-        break;
-      case Delta::Type::kUpdated:
-        if (h.onUpdate) h.onUpdate(d.oldObject, d.object);
-        break;
-      case Delta::Type::kDeleted:
-        if (h.onDelete) h.onDelete(d.oldObject);
-        break;
+    try {
+      switch (d.type) {
+        case Delta::Type::kAdded:
+          if (h.onAdd) h.onAdd(d.object);
+          break;
+        case Delta::Type::kUpdated:
+          if (h.onUpdate) h.onUpdate(d.oldObject, d.object);
+          break;
+        case Delta::Type::kDeleted:
+          if (h.onDelete) h.onDelete(d.oldObject);
+          break;
+      }
+    } catch (const std::exception& e) {
+      // A handler's bug must not stop the watch for every other object.
+      log::error("event handler threw", {{"resource", resource_.plural}, {"error", e.what()}});
     }
   }
 }

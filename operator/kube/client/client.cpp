@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "common/log/logger.hpp"
+#include "common/util/json_text.hpp"
 #include "operator/kube/watch/line_splitter.hpp"
 
 namespace osmosis::kube {
@@ -128,7 +129,7 @@ Result<ListResult> Client::list(const Resource& r, const std::string& ns, ListOp
 }
 
 Result<json> Client::create(const Resource& r, const std::string& ns, const json& object) {
-  return call("POST", resourcePath(r, ns), object.dump(), "application/json",
+  return call("POST", resourcePath(r, ns), dumpJson(object), "application/json",
               "create " + r.plural + " " + (ns.empty() ? "" : ns + "/") + nameOf(object));
 }
 
@@ -137,7 +138,7 @@ Result<json> Client::update(const Resource& r, const std::string& ns, const json
   std::string name = nameOf(object);
   if (name.empty())
     return makeError(Error::Code::kInvalidArgument, "update " + r.plural + ": object has no name");
-  return call("PUT", resourcePath(r, ns, name, subresource), object.dump(), "application/json",
+  return call("PUT", resourcePath(r, ns, name, subresource), dumpJson(object), "application/json",
               "update " + r.plural + " " + (ns.empty() ? "" : ns + "/") + name +
                   (subresource.empty() ? "" : "/" + subresource));
 }
@@ -150,7 +151,7 @@ Result<json> Client::patch(const Resource& r, const std::string& ns, const std::
   std::string target =
       resourcePath(r, ns, name, o.subresource) +
       queryString({{"fieldManager", o.fieldManager}, {"force", o.force ? "true" : ""}});
-  return call("PATCH", target, patchBody.dump(), contentTypeFor(type),
+  return call("PATCH", target, dumpJson(patchBody), contentTypeFor(type),
               "patch " + r.plural + " " + (ns.empty() ? "" : ns + "/") + name +
                   (o.subresource.empty() ? "" : "/" + o.subresource));
 }
@@ -163,8 +164,8 @@ Status Client::remove(const Resource& r, const std::string& ns, const std::strin
     body["preconditions"] = {{"resourceVersion", o.preconditionResourceVersion}};
   }
   auto r2 =
-      call("DELETE", resourcePath(r, ns, name), body.empty() ? "" : body.dump(), "application/json",
-           "delete " + r.plural + " " + (ns.empty() ? "" : ns + "/") + name);
+      call("DELETE", resourcePath(r, ns, name), body.empty() ? "" : dumpJson(body),
+           "application/json", "delete " + r.plural + " " + (ns.empty() ? "" : ns + "/") + name);
   if (!r2) return r2.error();
   return {};
 }
@@ -202,7 +203,7 @@ Status Client::watch(const Resource& r, const std::string& ns, const WatchOption
         return;
       }
       if (ev->type == WatchEvent::Type::kError) {
-        ended = apiError(200, ev->object.dump(), doing);
+        ended = apiError(200, dumpJson(ev->object), doing);
         keepGoing = false;
         return;
       }

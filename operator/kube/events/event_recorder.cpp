@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "common/log/logger.hpp"
+#include "common/util/json_text.hpp"
 #include "operator/kube/api/time_format.hpp"
 
 namespace osmosis::kube {
@@ -53,7 +54,10 @@ void EventRecorder::record(const ObjectRef& ref, const std::string& type, const 
     log::warn("event queue full, dropping event", {{"object", objectKey}, {"reason", reason}});
     return;
   }
-  queue_.push_back({ref, type, reason, message, clock_.wallNow()});
+  // Messages carry text from outside (Secrets, servers, peers): made valid UTF-8 and
+  // printable here, once, so no later JSON step can throw on them (issue 16, item 4).
+  queue_.push_back({ref, type, printableText(reason, 128), printableText(message, kMaxMessageBytes),
+                    clock_.wallNow()});
   cv_.notify_one();
 }
 
@@ -79,7 +83,14 @@ void EventRecorder::loop() {
     queue_.pop_front();
     busy_ = true;
     lock.unlock();
-    send(p);
+    try {
+      send(p);
+    } catch (const std::exception& e) {
+      // An Event is not worth the process: drop it, say so, go on.
+      log::error("cannot send event", {{"reason", p.reason}, {"error", e.what()}});
+      std::lock_guard failed(mu_);
+      ++stats_.failed;
+    }
     lock.lock();
     busy_ = false;
     if (queue_.empty()) idle_.notify_all();
@@ -130,7 +141,7 @@ void EventRecorder::send(const Pending& p) {
                            {"uid", p.ref.uid},
                            {"resourceVersion", p.ref.resourceVersion}}},
                          {"reason", p.reason},
-                         {"message", p.message.substr(0, 1024)},
+                         {"message", p.message},
                          {"type", p.type},
                          {"count", 1},
                          {"firstTimestamp", now},

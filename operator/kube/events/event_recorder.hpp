@@ -48,6 +48,9 @@ struct EventStats {
 
 class EventRecorder {
  public:
+  // An Event's message is cut to this (the events API stores at most 1 kB).
+  static constexpr size_t kMaxMessageBytes = 1024;
+
   EventRecorder(Client& client, EventRecorderOptions options,
                 const Clock& clock = RealClock::instance());
   ~EventRecorder();

@@ -68,7 +68,13 @@ bool LeaderElector::tryAcquireOrRenew() {
                             {"metadata", {{"name", config_.name}, {"namespace", config_.ns}}},
                             {"spec", leaseSpec(nlohmann::json(), true)}};
     auto created = client_.create(resources::leases(), config_.ns, lease);
-    if (!created) return false;
+    if (!created) {
+      // (Another candidate creating it first is the normal race, not worth a line.)
+      if (!isAlreadyExists(created.error()))
+        log::warn("cannot create lease",
+                  {{"lease", config_.ns + "/" + config_.name}, {"error", created.error().message}});
+      return false;
+    }
     std::lock_guard lock(mu_);
     observedSpec_ = created->value("spec", nlohmann::json::object());
     observedAt_ = clock_.now();

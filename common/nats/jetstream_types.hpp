@@ -1,0 +1,67 @@
+#pragma once
+
+// The JetStream model Osmosis uses: stream and consumer settings and state, as plain structs
+// (no libnats types), shared by the management API's JSON and by callers.
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace osmosis::nats {
+
+using std::chrono::nanoseconds;
+
+enum class Retention { kLimits, kInterest, kWorkQueue };
+enum class Storage { kFile, kMemory };
+enum class Discard { kOld, kNew };
+
+struct StreamConfig {
+  std::string name;
+  std::vector<std::string> subjects;
+  Retention retention = Retention::kWorkQueue;
+  Storage storage = Storage::kFile;
+  int replicas = 1;
+  nanoseconds maxAge{0};  // 0: unlimited
+  int64_t maxBytes = -1;
+  int64_t maxMsgs = -1;
+  int32_t maxMsgSize = -1;
+  Discard discard = Discard::kOld;
+  nanoseconds duplicateWindow{std::chrono::minutes(2)};
+};
+
+struct StreamState {
+  uint64_t messages = 0;
+  uint64_t bytes = 0;
+  uint64_t firstSequence = 0;
+  uint64_t lastSequence = 0;
+  int64_t consumers = 0;
+};
+
+struct StreamInfo {
+  StreamConfig config;
+  StreamState state;
+};
+
+struct ConsumerConfig {
+  std::string durable;
+  std::string filterSubject;  // empty: all of the stream's subjects
+  nanoseconds ackWait{std::chrono::seconds(30)};
+  int64_t maxDeliver = -1;  // -1: unlimited
+  int64_t maxAckPending = 1000;
+  std::vector<nanoseconds> backoff;
+};
+
+struct ConsumerInfo {
+  std::string stream;
+  std::string name;
+  ConsumerConfig config;
+  uint64_t numPending = 0;    // matching messages not yet delivered
+  int64_t numAckPending = 0;  // delivered, not yet acked
+  int64_t numRedelivered = 0;
+  int64_t numWaiting = 0;  // open pull requests
+  uint64_t deliveredStreamSequence = 0;
+  uint64_t ackFloorStreamSequence = 0;
+};
+
+}  // namespace osmosis::nats

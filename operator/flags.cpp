@@ -1,0 +1,185 @@
+#include "operator/flags.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include "common/http/server.hpp"
+#include "common/nats/subject.hpp"
+#include "common/util/duration.hpp"
+#include "common/util/redact.hpp"
+#include "common/version.hpp"
+
+namespace osmosis::op {
+namespace {
+
+using std::chrono::hours;
+using std::chrono::nanoseconds;
+using std::chrono::seconds;
+
+// A duration flag within [min, max], or a problem naming the flag.
+std::optional<milliseconds> bounded(const char* flag, const std::string& text, nanoseconds min,
+                                    nanoseconds max, std::vector<std::string>* problems) {
+  auto d = parseDurationWithin(text, min, max);
+  if (!d) {
+    problems->push_back(std::string("--") + flag + ": " + d.error().message);
+    return std::nullopt;
+  }
+  return std::chrono::duration_cast<milliseconds>(d.value());
+}
+
+}  // namespace
+
+void addFlags(CLI::App& app, RawFlags* f) {
+  f->sidecarImage = std::string("ghcr.io/osmosis-dev/osmosis-sidecar:") + kVersion;
+  app.add_option("--kubeconfig", f->kubeconfig,
+                 "kubeconfig file(s), colon-separated (default: in-cluster config)")
+      ->envname("KUBECONFIG");
+  app.add_option("--context", f->context, "kubeconfig context (default: its current-context)");
+  app.add_option("--kube-api-qps", f->kubeQps, "sustained requests per second to the API server")
+      ->check(CLI::Range(0.1, 10000.0))
+      ->capture_default_str();
+  app.add_option("--kube-api-burst", f->kubeBurst, "request burst to the API server")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  app.add_option("--leader-elect", f->leaderElect,
+                 "take part in leader election so only one replica acts")
+      ->capture_default_str();
+  app.add_option("--leader-election-namespace", f->leaseNamespace,
+                 "namespace of the Lease (default: POD_NAMESPACE, else the kubeconfig's namespace)")
+      ->envname("POD_NAMESPACE");
+  app.add_option("--leader-election-id", f->leaseName, "name of the Lease")->capture_default_str();
+  app.add_option("--leader-election-identity", f->identity,
+                 "this replica's identity (default: POD_NAME or host_pid)");
+  app.add_option("--leader-election-lease-duration", f->leaseDuration,
+                 "how long a non-renewed lease stays valid (1s..1h)")
+      ->capture_default_str();
+  app.add_option("--leader-election-renew-deadline", f->renewDeadline,
+                 "how long the leader keeps trying to renew")
+      ->capture_default_str();
+  app.add_option("--leader-election-retry-period", f->retryPeriod,
+                 "how often to try to acquire or renew")
+      ->capture_default_str();
+  app.add_option("--http-address", f->httpAddress,
+                 "where /healthz, /readyz and /metrics listen (host:port)")
+      ->envname("OSMOSIS_HTTP_ADDRESS")
+      ->capture_default_str();
+  app.add_option("--watch-namespace", f->watchNamespace,
+                 "only reconcile Channels in this namespace (default: all)");
+  app.add_option("--resync-period", f->resync,
+                 "how often each Channel is checked against NATS and its backlog refreshed "
+                 "(1s..24h)")
+      ->capture_default_str();
+  app.add_option("--workers", f->workers, "Channels reconciled in parallel")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  app.add_option("--scale-up-max-step", f->scaleUpMaxStep,
+                 "replicas added per scale-up at most (0: no limit)")
+      ->check(CLI::Range(0, 10000))
+      ->capture_default_str();
+  app.add_option("--scaling-headroom", f->headroom,
+                 "drain mode: capacity kept above the arrival rate (1.2 = 20% spare)")
+      ->check(CLI::Range(1.0, 10.0))
+      ->capture_default_str();
+  app.add_option("--scale-down-step-interval", f->scaleDownStep,
+                 "scale-down steps are at least this far apart (1s..1h)")
+      ->capture_default_str();
+  app.add_option("--report-staleness", f->reportStaleness,
+                 "sidecar reports older than this are ignored (500ms..10m)")
+      ->capture_default_str();
+  app.add_option("--report-subject-prefix", f->reportSubjectPrefix,
+                 "sidecars report on <prefix>.<namespace>.<channel>; no Channel may use subjects "
+                 "under it")
+      ->envname("OSMOSIS_REPORT_SUBJECT_PREFIX")
+      ->capture_default_str();
+  app.add_option("--subject-grant", f->subjectGrants,
+                 "NAMESPACE=PATTERN: lets Channels in NAMESPACE use subjects PATTERN covers, "
+                 "beyond their own NAMESPACE.> (repeatable; docs/security.md)");
+  app.add_option("--sidecar-image", f->sidecarImage,
+                 "image of the sidecar injected into worker pods (spec.worker.injectSidecar)")
+      ->capture_default_str();
+  app.add_option("--sidecar-nats-url", f->sidecarNatsUrl,
+                 "NATS URL injected sidecars use when the Channel names no Secret, without "
+                 "credentials (default: --nats-url without its credentials)");
+  nats::addFlags(app, &f->nats, &f->natsUrls);
+}
+
+std::vector<std::string> finish(const RawFlags& raw, Config* c) {
+  std::vector<std::string> problems;
+  c->kubeconfig = raw.kubeconfig;
+  c->context = raw.context;
+  c->kubeQps = raw.kubeQps;
+  c->kubeBurst = raw.kubeBurst;
+  c->leaderElect = raw.leaderElect;
+  c->leaseNamespace = raw.leaseNamespace;
+  c->leaseName = raw.leaseName;
+  c->identity = raw.identity;
+  // The Lease stores whole seconds in an int32; an hour is far beyond any sane election.
+  if (auto d = bounded("leader-election-lease-duration", raw.leaseDuration, seconds(1), hours(1),
+                       &problems))
+    c->leaseDuration = *d;
+  if (auto d = bounded("leader-election-renew-deadline", raw.renewDeadline, milliseconds(100),
+                       hours(1), &problems))
+    c->renewDeadline = *d;
+  if (auto d = bounded("leader-election-retry-period", raw.retryPeriod, milliseconds(100), hours(1),
+                       &problems))
+    c->retryPeriod = *d;
+  if (auto d = bounded("resync-period", raw.resync, seconds(1), hours(24), &problems))
+    c->resync = *d;
+  if (auto d = bounded("report-staleness", raw.reportStaleness, milliseconds(500),
+                       std::chrono::minutes(10), &problems))
+    c->reportStaleness = *d;
+  if (auto d =
+          bounded("scale-down-step-interval", raw.scaleDownStep, seconds(1), hours(1), &problems))
+    c->scaleDownStep = std::chrono::duration_cast<seconds>(*d);
+
+  c->nats = raw.nats;
+  c->nats.urls = nats::splitUrls(raw.natsUrls);
+  c->nats.name = "osmosis-operator";
+  for (auto& p : nats::validate(c->nats))
+    problems.push_back(p);
+
+  if (auto listen = http::parseListenAddress(raw.httpAddress); !listen) {
+    problems.push_back("--http-address: " + listen.error().message);
+  } else {
+    c->listenHost = listen->first;
+    c->listenPort = listen->second;
+  }
+  c->watchNamespace = raw.watchNamespace;
+  c->workers = raw.workers;
+  c->scaleUpMaxStep = raw.scaleUpMaxStep;
+  c->headroom = raw.headroom;
+
+  if (auto why = nats::subjectProblem(raw.reportSubjectPrefix, nats::Wildcards::kForbidden)) {
+    problems.push_back("--report-subject-prefix \"" + raw.reportSubjectPrefix + "\": " + *why);
+  }
+  c->subjectPolicy.reportPrefix = raw.reportSubjectPrefix;
+  for (const auto& text : raw.subjectGrants) {
+    auto grant = channel::parseSubjectGrant(text);
+    if (!grant) {
+      problems.push_back(grant.error().message);
+    } else {
+      c->subjectPolicy.grants.push_back(grant.value());
+    }
+  }
+
+  c->sidecarImage = raw.sidecarImage;
+  if (!raw.sidecarNatsUrl.empty()) {
+    // Injected as a plain env value into Deployments that anyone with read access sees.
+    for (const auto& url : nats::splitUrls(raw.sidecarNatsUrl)) {
+      if (hasUserinfo(url))
+        problems.push_back("--sidecar-nats-url must not carry credentials (" + redactUrl(url) +
+                           "): give sidecars credentials through a Channel's "
+                           "spec.nats.secretRef");
+    }
+    c->sidecarNatsUrl = raw.sidecarNatsUrl;
+  } else {
+    std::string list;
+    for (const auto& url : c->nats.urls) {
+      c->sidecarUrlStripped = c->sidecarUrlStripped || hasUserinfo(url);
+      list += (list.empty() ? "" : ",") + withoutUserinfo(url);
+    }
+    c->sidecarNatsUrl = list;
+  }
+  return problems;
+}
+
+}  // namespace osmosis::op

@@ -1,0 +1,89 @@
+#pragma once
+
+// The operator's flags: registered on CLI11, then checked and turned into typed settings by
+// finish(), which says everything that is wrong (pure: no I/O). Every duration is bounded
+// to what its consumer can hold (a Lease's int32 seconds, a timer), so a value that parses
+// can never overflow later (issue 16, item 5).
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "common/nats/options.hpp"
+#include "operator/channel/subject_policy.hpp"
+
+namespace CLI {
+class App;
+}
+
+namespace osmosis::op {
+
+using std::chrono::milliseconds;
+
+// As given on the command line or in the environment.
+struct RawFlags {
+  std::string logLevel = "info";
+  std::string kubeconfig;
+  std::string context;
+  double kubeQps = 50;
+  int kubeBurst = 100;
+  bool leaderElect = true;
+  std::string leaseNamespace;
+  std::string leaseName = "osmosis-operator";
+  std::string identity;
+  std::string leaseDuration = "15s";
+  std::string renewDeadline = "10s";
+  std::string retryPeriod = "2s";
+  std::string natsUrls = "nats://127.0.0.1:4222";
+  nats::ConnectionOptions nats;
+  std::string httpAddress = ":8080";
+  std::string watchNamespace;
+  std::string resync = "30s";
+  int workers = 4;
+  int scaleUpMaxStep = 0;
+  double headroom = 1.2;
+  std::string reportStaleness = "5s";
+  std::string scaleDownStep = "15s";
+  std::string reportSubjectPrefix = "osmosis.report";
+  std::vector<std::string> subjectGrants;
+  std::string sidecarImage;
+  std::string sidecarNatsUrl;
+};
+
+// Checked and typed.
+struct Config {
+  std::string kubeconfig;
+  std::string context;
+  double kubeQps = 50;
+  int kubeBurst = 100;
+  bool leaderElect = true;
+  std::string leaseNamespace;  // empty: the kubeconfig's namespace
+  std::string leaseName;
+  std::string identity;  // empty: POD_NAME, else host_pid
+  milliseconds leaseDuration{15000};
+  milliseconds renewDeadline{10000};
+  milliseconds retryPeriod{2000};
+  nats::ConnectionOptions nats;
+  std::string listenHost;
+  int listenPort = 8080;
+  std::string watchNamespace;
+  milliseconds resync{30000};
+  int workers = 4;
+  int scaleUpMaxStep = 0;
+  double headroom = 1.2;
+  milliseconds reportStaleness{5000};
+  std::chrono::seconds scaleDownStep{15};
+  channel::SubjectPolicy subjectPolicy;
+  std::string sidecarImage;
+  // What injected sidecars use when a Channel names no Secret: never with credentials.
+  std::string sidecarNatsUrl;
+  // True when sidecarNatsUrl came from --nats-url with its credentials taken out.
+  bool sidecarUrlStripped = false;
+};
+
+void addFlags(CLI::App& app, RawFlags* raw);
+
+// Every problem as a sentence; empty means `config` is complete and valid.
+std::vector<std::string> finish(const RawFlags& raw, Config* config);
+
+}  // namespace osmosis::op

@@ -1,0 +1,93 @@
+// The JetStream management API's JSON, built and read by us (issue 16, item 1): whatever a
+// string holds stays inside its JSON string; a broken reply is an error, not a crash.
+
+#include "common/nats/jetstream_json.hpp"
+
+#include <gtest/gtest.h>
+
+namespace osmosis::nats {
+namespace {
+
+using nlohmann::json;
+
+TEST(JetStreamJson, ASubjectCannotAddFieldsToAStreamConfig) {
+  StreamConfig c;
+  c.name = "RD_X";
+  c.subjects = {R"(inj3.a"],"sources":[{"name":"VICTIM3_DATA"}],"subjects":["inj3.a)"};
+  c.maxAge = std::chrono::hours(24);
+  json body = toApiJson(c);
+  json back = json::parse(body.dump());
+  EXPECT_FALSE(back.contains("sources"));
+  ASSERT_EQ(back["subjects"].size(), 1u);
+  EXPECT_EQ(back["subjects"][0], c.subjects[0]) << "one literal (if odd) subject, escaped";
+  EXPECT_EQ(back["retention"], "workqueue");
+  EXPECT_EQ(back["max_age"], int64_t{86400} * 1000000000);
+  EXPECT_EQ(back["duplicate_window"], int64_t{120} * 1000000000);
+}
+
+TEST(JetStreamJson, ConsumerConfig) {
+  ConsumerConfig c;
+  c.durable = "workers";
+  c.maxDeliver = 5;
+  c.backoff = {std::chrono::seconds(1), std::chrono::seconds(5)};
+  json body = toApiJson("SHOP_ORDERS", c);
+  EXPECT_EQ(body["stream_name"], "SHOP_ORDERS");
+  EXPECT_EQ(body["config"]["durable_name"], "workers");
+  EXPECT_EQ(body["config"]["ack_policy"], "explicit");
+  EXPECT_EQ(body["config"]["backoff"], (json{1000000000, 5000000000}));
+  EXPECT_FALSE(body["config"].contains("filter_subject"));
+  EXPECT_EQ(consumerApiSubject("DURABLE.CREATE", "SHOP_ORDERS", "workers"),
+            "$JS.API.CONSUMER.DURABLE.CREATE.SHOP_ORDERS.workers");
+  EXPECT_EQ(streamApiSubject("INFO", "SHOP_ORDERS"), "$JS.API.STREAM.INFO.SHOP_ORDERS");
+}
+
+TEST(JetStreamJson, RepliesAndErrors) {
+  auto ok = parseApiReply(
+      R"({"type":"x","config":{"name":"S","subjects":["a.>"],"retention":"limits","max_age":5,
+          "num_replicas":3,"discard":"new"},"state":{"messages":7,"last_seq":9}})",
+      "reading stream S");
+  ASSERT_TRUE(ok.ok());
+  auto info = parseStreamInfo(ok.value());
+  ASSERT_TRUE(info.ok()) << info.error().message;
+  EXPECT_EQ(info->config.retention, Retention::kLimits);
+  EXPECT_EQ(info->config.replicas, 3);
+  EXPECT_EQ(info->config.discard, Discard::kNew);
+  EXPECT_EQ(info->state.messages, 7u);
+  EXPECT_EQ(info->state.lastSequence, 9u);
+
+  auto notFound = parseApiReply(
+      R"({"error":{"code":404,"err_code":10059,"description":"stream not found"}})", "reading X");
+  ASSERT_FALSE(notFound.ok());
+  EXPECT_EQ(notFound.error().code, Error::Code::kNotFound);
+  EXPECT_EQ(notFound.error().message, "reading X: stream not found [JetStream error 10059]");
+  auto overlap = parseApiReply(
+      R"({"error":{"code":400,"err_code":10065,"description":"subjects overlap"}})", "creating");
+  EXPECT_EQ(overlap.error().code, Error::Code::kConflict);
+  auto other = parseApiReply(R"({"error":{"code":400,"description":"bad"}})", "creating");
+  EXPECT_EQ(other.error().code, Error::Code::kInvalidArgument);
+}
+
+TEST(JetStreamJson, MalformedRepliesAreErrors) {
+  for (const char* bad : {"", "null", "[]", "{", "\xff"}) {
+    auto r = parseApiReply(bad, "reading S");
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.error().message.find("malformed JetStream reply"), std::string::npos);
+  }
+  for (const char* bad : {R"({"config":{"name":5}})", R"({"config":{"name":"S"},"state":"x"})",
+                          R"({"config":{"name":"S"},"state":{"messages":-1}})",
+                          R"({"config":{"name":"S","subjects":[1]}})", R"({"config":{}})"}) {
+    auto r = parseStreamInfo(json::parse(bad));
+    EXPECT_FALSE(r.ok()) << bad;
+  }
+  EXPECT_FALSE(parseConsumerInfo(json::parse(R"({"name":"w","num_pending":"many"})")).ok());
+  EXPECT_FALSE(parseConsumerInfo(json::parse(R"({"name":"w","config":{"backoff":"1s"}})")).ok());
+  auto ci = parseConsumerInfo(json::parse(
+      R"({"stream_name":"S","name":"w","num_pending":3,"num_ack_pending":2,"config":{"max_deliver":-1},"delivered":{"stream_seq":9}})"));
+  ASSERT_TRUE(ci.ok()) << ci.error().message;
+  EXPECT_EQ(ci->numPending, 3u);
+  EXPECT_EQ(ci->config.maxDeliver, -1);
+  EXPECT_EQ(ci->deliveredStreamSequence, 9u);
+}
+
+}  // namespace
+}  // namespace osmosis::nats

@@ -1,0 +1,112 @@
+// The operator's flags: every duration bounded to what uses it (issue 16, item 5), no
+// credentials for injected sidecars (item 9), subject grants checked (item 2).
+
+#include <CLI/CLI.hpp>
+#include <gtest/gtest.h>
+
+#include "operator/flags.hpp"
+
+namespace osmosis::op {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct Parsed {
+  Config config;
+  std::vector<std::string> problems;
+};
+
+Parsed parseArgs(std::vector<std::string> args) {
+  Parsed p;
+  RawFlags raw;
+  CLI::App app;
+  addFlags(app, &raw);
+  std::vector<const char*> argv{"osmosis-operator"};
+  for (auto& a : args)
+    argv.push_back(a.c_str());
+  app.parse(static_cast<int>(argv.size()), argv.data());
+  p.problems = finish(raw, &p.config);
+  return p;
+}
+
+std::string joined(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v)
+    out += s + "\n";
+  return out;
+}
+
+TEST(OperatorFlags, DefaultsAreValid) {
+  auto p = parseArgs({});
+  EXPECT_TRUE(p.problems.empty()) << joined(p.problems);
+  EXPECT_EQ(p.config.resync, 30s);
+  EXPECT_EQ(p.config.scaleDownStep, 15s);
+  EXPECT_EQ(p.config.leaseDuration, 15s);
+  EXPECT_EQ(p.config.listenPort, 8080);
+  EXPECT_EQ(p.config.subjectPolicy.reportPrefix, "osmosis.report");
+  EXPECT_EQ(p.config.sidecarNatsUrl, "nats://127.0.0.1:4222");
+}
+
+TEST(OperatorFlags, EveryDurationIsBoundedWhenRead) {
+  struct Case {
+    const char* flag;
+    const char* value;
+    const char* expect;
+  };
+  for (const Case& c : std::initializer_list<Case>{
+           {"--resync-period", "2562047.9h", "too large"},
+           {"--resync-period", "48h", "longer than the maximum 24h"},
+           {"--resync-period", "10ms", "shorter than the minimum 1s"},
+           {"--scale-down-step-interval", "3000000000s", "longer than the maximum 1h"},
+           {"--leader-election-lease-duration", "600000h", "longer than the maximum 1h"},
+           {"--leader-election-renew-deadline", "2562048h", "too large"},
+           {"--leader-election-retry-period", "soon", "invalid duration"},
+           {"--report-staleness", "100ms", "shorter than the minimum 500ms"},
+           {"--report-staleness", "1h", "longer than the maximum 10m"},
+       }) {
+    auto p = parseArgs({c.flag, c.value});
+    ASSERT_EQ(p.problems.size(), 1u) << c.flag << " " << c.value << "\n" << joined(p.problems);
+    EXPECT_NE(p.problems[0].find(std::string(c.flag).substr(2)), std::string::npos)
+        << p.problems[0];
+    EXPECT_NE(p.problems[0].find(c.expect), std::string::npos) << p.problems[0];
+  }
+}
+
+TEST(OperatorFlags, InjectedSidecarsNeverGetCredentials) {
+  auto p = parseArgs({"--sidecar-nats-url", "nats://u:pw@nats:4222"});
+  ASSERT_EQ(p.problems.size(), 1u) << joined(p.problems);
+  EXPECT_NE(p.problems[0].find("must not carry credentials"), std::string::npos);
+  EXPECT_EQ(p.problems[0].find("pw"), std::string::npos) << "not even in the error";
+
+  p = parseArgs({"--nats-url", "nats://u:pw@a:4222,nats://b:4222"});
+  EXPECT_TRUE(p.problems.empty()) << joined(p.problems);
+  EXPECT_EQ(p.config.sidecarNatsUrl, "nats://a:4222,nats://b:4222");
+  EXPECT_TRUE(p.config.sidecarUrlStripped);
+  EXPECT_EQ(p.config.nats.urls[0], "nats://u:pw@a:4222") << "the operator's own keeps them";
+}
+
+TEST(OperatorFlags, SubjectGrantsAndReportPrefix) {
+  auto p = parseArgs({"--subject-grant", "legacy=orders.>", "--subject-grant", "b=x.*",
+                      "--report-subject-prefix", "ops.reports"});
+  EXPECT_TRUE(p.problems.empty()) << joined(p.problems);
+  ASSERT_EQ(p.config.subjectPolicy.grants.size(), 2u);
+  EXPECT_EQ(p.config.subjectPolicy.grants[0].ns, "legacy");
+  EXPECT_EQ(p.config.subjectPolicy.reportPrefix, "ops.reports");
+  p = parseArgs({"--subject-grant", "legacy", "--report-subject-prefix", "ops.>"});
+  EXPECT_EQ(p.problems.size(), 2u) << joined(p.problems);
+}
+
+TEST(OperatorFlags, NatsUrlsAreCheckedAndBounded) {
+  auto p = parseArgs({"--nats-url", "nats://\x80"});
+  ASSERT_EQ(p.problems.size(), 1u);
+  EXPECT_NE(p.problems[0].find("invalid NATS URL"), std::string::npos);
+  std::string many;
+  for (int i = 0; i < 17; ++i)
+    many += "nats://h" + std::to_string(i) + ":4222,";
+  p = parseArgs({"--nats-url", many});
+  ASSERT_EQ(p.problems.size(), 1u);
+  EXPECT_NE(p.problems[0].find("too many NATS URLs"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace osmosis::op
