@@ -51,8 +51,9 @@ target_link_libraries(osmosis_operator_testing PUBLIC osmosis_testing GTest::gte
 target_compile_definitions(osmosis_operator_testing PRIVATE OSMOSIS_OPERATOR_BIN="$<TARGET_FILE:osmosis-operator>")
 add_dependencies(osmosis_operator_testing osmosis-operator)
 
-add_executable(osmosis_channel_integration_tests integration/channel_test.cpp)
-target_link_libraries(osmosis_channel_integration_tests PRIVATE osmosis_operator_testing GTest::gtest_main osmosis_warnings)
+add_executable(osmosis_channel_integration_tests integration/channel_test.cpp
+  integration/operator_hostile_test.cpp)
+target_link_libraries(osmosis_channel_integration_tests PRIVATE osmosis_operator_testing osmosis_common GTest::gtest_main osmosis_warnings)
 foreach(entry IN LISTS OSMOSIS_NATS_SERVERS)
   string(REPLACE "=" ";" parts "${entry}")
   list(GET parts 0 flavour)

@@ -44,6 +44,7 @@ struct Scaler::ChannelState {
   std::optional<int> desired;
   json lastScale;
   std::string lastProblem;  // logged once per change, not every tick
+  InboxStats exported;      // report counts already added to the metrics
 };
 
 namespace {
@@ -248,6 +249,7 @@ bool Scaler::prepare(ChannelState& s, const json& channel, TimePoint now) {
   }
   if (!s.reportSub) {
     s.inbox = std::make_shared<ReportInbox>(s.ns, s.name);
+    s.exported = {};
     auto subject = report::subjectFor(s.ns, s.name, options_.reportSubjectPrefix);
     if (!subject) return fail("InvalidName", subject.error().message);
     auto inbox = s.inbox;
@@ -356,9 +358,33 @@ void Scaler::readConsumer(ChannelState& s, TimePoint now) {
   s.consumer = snap;
 }
 
+// What became of the reports, as counters: a spoofing or broken sidecar shows here.
+void Scaler::exportReportCounts(ChannelState& s) {
+  if (!s.inbox) return;
+  const InboxStats now = s.inbox->stats();
+  auto add = [&](const char* result, uint64_t InboxStats::*field) {
+    const uint64_t delta = now.*field - s.exported.*field;
+    if (delta == 0) return;
+    metrics_
+        .counter("osmosis_reports_total", "Sidecar reports received, by what became of them",
+                 {{"channel", s.key}, {"result", result}})
+        .inc(delta);
+  };
+  add("accepted", &InboxStats::accepted);
+  add("malformed", &InboxStats::malformed);
+  add("mismatched", &InboxStats::mismatched);
+  add("unknown_pod", &InboxStats::unknownPod);
+  add("stale", &InboxStats::stale);
+  add("out_of_order", &InboxStats::outOfOrder);
+  if (now.lastProblem != s.exported.lastProblem && !now.lastProblem.empty())
+    log::debug("report refused", {{"channel", s.key}, {"problem", now.lastProblem}});
+  s.exported = now;
+}
+
 void Scaler::evaluate(ChannelState& s, const json& channel, TimePoint now) {
   s.lastEvalAt = now;
   bool ok = prepare(s, channel, now);
+  exportReportCounts(s);
   if (ok) {
     auto reports = s.inbox->snapshot(now, options_.forgetSilentPods);
     bool fresh = false;

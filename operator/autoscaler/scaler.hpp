@@ -65,6 +65,7 @@ class Scaler {
   bool prepare(ChannelState& state, const nlohmann::json& channel, TimePoint now);
   void readConsumer(ChannelState& state, TimePoint now);
   void listPods(ChannelState& state, TimePoint now);
+  void exportReportCounts(ChannelState& state);
   void updateWakeSubscription(ChannelState& state);
   void actuate(ChannelState& state, const nlohmann::json& channel, const Decision& d,
                TimePoint now);
