@@ -62,18 +62,21 @@ TEST_F(OperatorHostileTest, ReportsCanNeitherStopNorSteerTheOperator) {
                            R"(","channel":"orders","version":"1","processed":0,"failed":0,)"
                            R"("inFlight":0,"rate":0,"sequence":1,)";
   const std::string now = log::formatTime(std::chrono::system_clock::now());
-  for (const std::string& hostile :
-       {base + R"("pod":"x","time":"9999-12-31T23:59:59.999Z"})",
-        base + R"("pod":"x","time":"0001-01-01T00:00:00.000Z"})",
-        base + R"("pod":")" + std::string(100 * 1024, 'a') + R"(","time":"2026-01-01T00:00:00.000Z"})",
-        base + R"("pod":"fake","pending":1000000000000000000,"ackPending":0,"redelivered":0,"time":")" +
-            now + "\"}"}) {
+  for (
+      const std::string& hostile :
+      {base + R"("pod":"x","time":"9999-12-31T23:59:59.999Z"})",
+       base + R"("pod":"x","time":"0001-01-01T00:00:00.000Z"})",
+       base + R"("pod":")" + std::string(100 * 1024, 'a') +
+           R"(","time":"2026-01-01T00:00:00.000Z"})",
+       base +
+           R"("pod":"fake","pending":1000000000000000000,"ackPending":0,"redelivered":0,"time":")" +
+           now + "\"}"}) {
     auto r = nats({"pub", reportSubject("orders"), hostile});
     ASSERT_EQ(r.code, 0) << r.err;
   }
-  auto flood = nats({"pub", reportSubject("orders"),
-                     base + R"("pod":"fake-{{ Count }}","time":")" + now + "\"}", "--count",
-                     "2000"});
+  auto flood =
+      nats({"pub", reportSubject("orders"),
+            base + R"("pod":"fake-{{ Count }}","time":")" + now + "\"}", "--count", "2000"});
   ASSERT_EQ(flood.code, 0) << flood.err;
   std::string m;
   ASSERT_TRUE(eventually(
@@ -120,7 +123,8 @@ TEST_F(OperatorHostileTest, ReportsCanNeitherStopNorSteerTheOperator) {
   liar.join();
   EXPECT_TRUE(scaled) << "replicas " << replicas("worker") << "\n" << operatorHttp("/metrics");
   m = operatorHttp("/metrics");
-  EXPECT_GE(metric(m, "osmosis_reports_total{channel=\"" + ns_ + "/orders\",result=\"accepted\"}"), 1)
+  EXPECT_GE(metric(m, "osmosis_reports_total{channel=\"" + ns_ + "/orders\",result=\"accepted\"}"),
+            1)
       << m;
   EXPECT_GE(
       metric(m, "osmosis_reports_total{channel=\"" + ns_ + "/orders\",result=\"unknown_pod\"}"), 1)
@@ -180,8 +184,9 @@ TEST_F(OperatorHostileTest, CredentialsNeverReachStatusEventsLogsOrDeployments) 
                 .code,
             0);
   ASSERT_EQ(apply(manifest("down", "  nats: {secretRef: {name: down}}\n")).code, 0);
-  ASSERT_EQ(apply(manifest("up", "  nats: {secretRef: {name: good}}\n"
-                                 "  worker: {scaleTargetRef: {name: worker}, injectSidecar: true}\n"))
+  ASSERT_EQ(apply(manifest("up",
+                           "  nats: {secretRef: {name: good}}\n"
+                           "  worker: {scaleTargetRef: {name: worker}, injectSidecar: true}\n"))
                 .code,
             0);
   json down = waitCondition("down", "Ready", "False", "NatsUnavailable");
@@ -196,8 +201,7 @@ TEST_F(OperatorHostileTest, CredentialsNeverReachStatusEventsLogsOrDeployments) 
 
   const std::string deployment = kubectl({"get", "deployment", "worker", "-o", "json"}).out;
   EXPECT_NE(deployment.find("secretKeyRef"), std::string::npos) << deployment;
-  for (const auto& [what, text] :
-       std::vector<std::pair<std::string, std::string>>{
+  for (const auto& [what, text] : std::vector<std::pair<std::string, std::string>>{
            {"status", kubectl({"get", "channels", "-o", "json"}).out},
            {"events", kubectl({"get", "events", "-o", "json"}).out},
            {"deployment", deployment},
