@@ -18,6 +18,7 @@
 #include "common/http/server.hpp"
 #include "common/log/logger.hpp"
 #include "common/metrics/registry.hpp"
+#include "common/nats/library.hpp"
 #include "common/nats/options.hpp"
 #include "common/process/shutdown.hpp"
 #include "common/report/report.hpp"
@@ -259,6 +260,6 @@ int main(int argc, char** argv) {
   std::error_code ec;
   std::filesystem::remove_all(privateDir, ec);
   osmosis::log::info("stopped", {{"component", "operator"}, {"exitCode", exitCode}});
-  nats_Close();
+  osmosis::nats::closeLibrary();
   return exitCode;
 }

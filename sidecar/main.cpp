@@ -11,6 +11,7 @@
 #include "common/http/server.hpp"
 #include "common/log/logger.hpp"
 #include "common/nats/connection.hpp"
+#include "common/nats/library.hpp"
 #include "common/process/shutdown.hpp"
 #include "common/util/redact.hpp"
 #include "common/version.hpp"
@@ -130,7 +131,7 @@ int main(int argc, char** argv) {
   if (!connected) {
     log::info("stopped", {{"component", "sidecar"}, {"note", "before NATS was reachable"}});
     server.value()->stop();
-    nats_Close();
+    nats::closeLibrary();
     return 0;
   }
   // The health handler reads `conn` from its threads: publish it once, fully built.
@@ -159,6 +160,6 @@ int main(int argc, char** argv) {
   server.value()->stop();
   conn.reset();
   connected.reset();
-  nats_Close();
+  nats::closeLibrary();
   return 0;
 }

@@ -79,8 +79,10 @@ Result<std::shared_ptr<Connection>> Connection::connect(const ConnectionOptions&
               "loading NATS TLS certificate " + o.tls.certFile + " and key " + o.tls.keyFile);
   }
   if (!st) {
+    // Setting options up touches no server: whatever failed (an unreadable or garbled
+    // certificate reads as an SSL error) is the configuration's fault, not the network's.
     Error e = st.error();
-    if (e.code == Error::Code::kInternal) e.code = Error::Code::kInvalidArgument;
+    e.code = Error::Code::kInvalidArgument;
     return e;
   }
 

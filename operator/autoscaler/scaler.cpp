@@ -5,6 +5,7 @@
 
 #include "common/log/logger.hpp"
 #include "common/nats/subscription.hpp"
+#include "common/process/guarded.hpp"
 #include "operator/autoscaler/report_inbox.hpp"
 #include "operator/autoscaler/scaling_status.hpp"
 #include "operator/channel/conditions.hpp"
@@ -77,7 +78,7 @@ Scaler::~Scaler() {
 }
 
 void Scaler::start() {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] { guarded("autoscaler", [this] { run(); }); });
 }
 
 void Scaler::stop() {

@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "common/log/logger.hpp"
+#include "common/process/guarded.hpp"
 #include "common/util/duration.hpp"
 #include "sidecar/dispatch/http_client.hpp"
 #include "sidecar/report/reporter.hpp"
@@ -54,9 +55,9 @@ Dispatcher::~Dispatcher() {
 
 void Dispatcher::start() {
   app_ = std::make_unique<AppClient>(config_.appPort, config_.concurrency);
-  deliverer_ = std::thread([this] { deliverLoop(); });
-  deadLetterer_ = std::thread([this] { deadLetterLoop(); });
-  puller_ = std::thread([this] { pullLoop(); });
+  deliverer_ = std::thread([this] { guarded("deliverer", [this] { deliverLoop(); }); });
+  deadLetterer_ = std::thread([this] { guarded("dead-letterer", [this] { deadLetterLoop(); }); });
+  puller_ = std::thread([this] { guarded("puller", [this] { pullLoop(); }); });
 }
 
 bool Dispatcher::pause(milliseconds d) {

@@ -1,6 +1,7 @@
 #include "sidecar/report/reporter.hpp"
 
 #include "common/log/logger.hpp"
+#include "common/process/guarded.hpp"
 #include "common/version.hpp"
 
 namespace osmosis::sidecar {
@@ -31,7 +32,7 @@ Reporter::~Reporter() {
 }
 
 void Reporter::start() {
-  thread_ = std::thread([this] { loop(); });
+  thread_ = std::thread([this] { guarded("reporter", [this] { loop(); }); });
 }
 
 void Reporter::observePending(uint64_t pending) {

@@ -299,7 +299,11 @@ TEST_F(ChannelTest, InvalidChannelsGetClearErrorsAndValidOnesKeepWorking) {
       "}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: bad-url}\ndata: {url: " +
       testing::base64("nats://\x80") +
       "}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: bad-tls}\ndata: {url: " +
-      testing::base64(authNats.url()) + ", ca.crt: " + testing::base64("garbage") + "}\n";
+      testing::base64(authNats.url()) + ", ca.crt: " + testing::base64("garbage") +
+      "}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: bad-pem}\ndata: {url: " +
+      testing::base64(authNats.url()) + ", ca.crt: " +
+      testing::base64("-----BEGIN CERTIFICATE-----\nZ2FyYmFnZQ==\n-----END CERTIFICATE-----\n") +
+      "}\n";
   ASSERT_EQ(apply(secrets).code, 0);
 
   struct Refused {
@@ -343,6 +347,7 @@ TEST_F(ChannelTest, InvalidChannelsGetClearErrorsAndValidOnesKeepWorking) {
       // configuration errors with a readable reason, not a crash or "unavailable" for ever.
       {"s-bad-url", "  nats: {secretRef: {name: bad-url}}", {"NatsConfigInvalid"}, "NATS URL"},
       {"s-bad-tls", "  nats: {secretRef: {name: bad-tls}}", {"NatsConfigInvalid"}, "ca.crt"},
+      {"s-bad-pem", "  nats: {secretRef: {name: bad-pem}}", {"NatsConfigInvalid"}, "key ca.crt"},
   };
   for (const auto& c : refused) {
     ASSERT_EQ(apply(manifest(c.name, c.spec + "\n")).code, 0) << c.name;

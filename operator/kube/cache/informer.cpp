@@ -1,6 +1,7 @@
 #include "operator/kube/cache/informer.hpp"
 
 #include "common/log/logger.hpp"
+#include "common/process/guarded.hpp"
 
 namespace osmosis::kube {
 
@@ -20,7 +21,7 @@ void Informer::addHandlers(EventHandlers handlers) {
 
 void Informer::start() {
   if (thread_.joinable()) return;
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] { guarded("informer", [this] { run(); }); });
 }
 
 void Informer::stop() {

@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "common/process/guarded.hpp"
+
 namespace osmosis::kube {
 
 Request Request::fromKey(const std::string& key) {
@@ -36,7 +38,7 @@ Controller::~Controller() {
 
 void Controller::start() {
   for (int i = 0; i < workers_; ++i)
-    threads_.emplace_back([this] { worker(); });
+    threads_.emplace_back([this] { guarded("reconciler", [this] { worker(); }); });
 }
 
 void Controller::stop() {

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "common/log/logger.hpp"
+#include "common/process/guarded.hpp"
 #include "common/util/json_text.hpp"
 #include "operator/kube/api/time_format.hpp"
 
@@ -24,7 +25,7 @@ ObjectRef ObjectRef::from(const nlohmann::json& o) {
 
 EventRecorder::EventRecorder(Client& client, EventRecorderOptions options, const Clock& clock)
     : client_(client), options_(std::move(options)), clock_(clock) {
-  thread_ = std::thread([this] { loop(); });
+  thread_ = std::thread([this] { guarded("event-recorder", [this] { loop(); }); });
 }
 
 EventRecorder::~EventRecorder() {
