@@ -153,7 +153,7 @@ std::vector<std::string> finish(const RawFlags& raw, Config* c) {
   }
   c->subjectPolicy.reportPrefix = raw.reportSubjectPrefix;
   for (const auto& text : raw.subjectGrants) {
-    auto grant = channel::parseSubjectGrant(text);
+    auto grant = api::parseSubjectGrant(text);
     if (!grant) {
       problems.push_back(grant.error().message);
     } else {

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "common/nats/options.hpp"
-#include "operator/channel/subject_policy.hpp"
+#include "operator/api/subject_policy.hpp"
 
 namespace CLI {
 class App;
@@ -73,7 +73,7 @@ struct Config {
   double headroom = 1.2;
   milliseconds reportStaleness{5000};
   std::chrono::seconds scaleDownStep{15};
-  channel::SubjectPolicy subjectPolicy;
+  api::SubjectPolicy subjectPolicy;
   std::string sidecarImage;
   // What injected sidecars use when a Channel names no Secret: never with credentials.
   std::string sidecarNatsUrl;

@@ -35,12 +35,19 @@ add_executable(osmosis_informer_bench ${PROJECT_SOURCE_DIR}/hack/bench/informer_
 target_link_libraries(osmosis_informer_bench PRIVATE osmosis_kube osmosis_testing osmosis_warnings)
 
 # Channel provisioning: pure spec, subject, naming, drift, condition and Secret logic.
+# In-memory stand-ins for NATS and the Kubernetes API behind the project's own interfaces
+# (nats::Client, kube::Transport), for fast unit tests of the controllers' branches.
+add_library(osmosis_fakes STATIC fakes/fake_api_server.cpp fakes/fake_nats.cpp)
+target_include_directories(osmosis_fakes PUBLIC ${PROJECT_SOURCE_DIR})
+target_link_libraries(osmosis_fakes PUBLIC osmosis_kube osmosis_common PRIVATE osmosis_warnings)
+
 add_executable(osmosis_channel_unit_tests
   unit/channel_drift_test.cpp
   unit/channel_injection_test.cpp
+  unit/channel_reconciler_test.cpp
   unit/channel_spec_test.cpp
   unit/channel_subjects_test.cpp)
-target_link_libraries(osmosis_channel_unit_tests PRIVATE osmosis_channel GTest::gtest_main osmosis_warnings)
+target_link_libraries(osmosis_channel_unit_tests PRIVATE osmosis_channel osmosis_fakes GTest::gtest_main osmosis_warnings)
 gtest_discover_tests(osmosis_channel_unit_tests PROPERTIES LABELS unit DISCOVERY_TIMEOUT 60)
 
 # Channel provisioning end to end: the operator binary, a real kube-apiserver and a real

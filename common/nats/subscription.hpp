@@ -9,18 +9,19 @@
 #include <string>
 #include <string_view>
 
+#include "common/nats/client.hpp"
 #include "common/nats/connection.hpp"
 
 namespace osmosis::nats {
 
-class Subscription {
+class Subscription final : public Listening {
  public:
-  using Handler = std::function<void(std::string_view subject, std::string_view data)>;
+  using Handler = Client::Handler;
 
   static Result<std::unique_ptr<Subscription>> subscribe(std::shared_ptr<Connection> conn,
                                                          const std::string& subject,
                                                          Handler handler);
-  ~Subscription();
+  ~Subscription() override;
   Subscription(const Subscription&) = delete;
   Subscription& operator=(const Subscription&) = delete;
 

@@ -1,6 +1,6 @@
 #pragma once
 
-// Scaling settings. The first block mirrors channel::ScalingSpec (operator/channel/spec.hpp:
+// Scaling settings. The first block mirrors api::ScalingSpec (operator/api/spec.hpp:
 // same fields, same defaults); the rest are operator-level settings with no Channel field.
 
 #include <chrono>

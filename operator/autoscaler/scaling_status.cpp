@@ -2,7 +2,7 @@
 
 namespace osmosis::autoscaler {
 
-Policy policyFrom(const channel::ScalingSpec& s, const Policy& operatorPolicy) {
+Policy policyFrom(const api::ScalingSpec& s, const Policy& operatorPolicy) {
   Policy p = operatorPolicy;
   p.minReplicas = s.minReplicas;
   p.maxReplicas = s.maxReplicas;
@@ -20,7 +20,7 @@ std::string eventMessage(const std::string& target, int from, int to, const Deci
 }
 
 std::optional<std::string> conflictingHpa(const nlohmann::json& hpas,
-                                          const channel::ScaleTargetRef& target) {
+                                          const api::ScaleTargetRef& target) {
   if (!hpas.is_object() || !hpas.contains("items") || !hpas["items"].is_array()) return {};
   for (const auto& h : hpas["items"]) {
     const auto spec = h.value("spec", nlohmann::json::object());
@@ -42,6 +42,59 @@ nlohmann::json replicasStatus(int current, int desired) {
   return {{"current", current},
           {"desired", desired},
           {"summary", std::to_string(current) + "/" + std::to_string(desired)}};
+}
+
+api::Condition scalingCondition(const ScalingSituation& s, int64_t generation) {
+  if (s.paused) {
+    return {"ScalingActive", "False", "Paused",
+            std::string("annotation osmosis.dev/scaling-paused=true; the target keeps ") +
+                std::to_string(s.currentReplicas) + " replicas",
+            generation};
+  }
+  if (s.hpa) {
+    return {"ScalingActive", "False", "ConflictingAutoscaler",
+            "HorizontalPodAutoscaler " + *s.hpa + " also scales " + s.target +
+                "; Osmosis leaves it alone",
+            generation};
+  }
+  if (s.failure) return {"ScalingActive", "False", "ScaleFailed", *s.failure, generation};
+  return {"ScalingActive", "True", "Scaling",
+          "scaling " + s.target + " between " + std::to_string(s.minReplicas) + " and " +
+              std::to_string(s.maxReplicas) + " replicas by backlog (" + modeName(s.mode) +
+              " mode)",
+          generation};
+}
+
+nlohmann::json scalingStatusApply(const std::string& ns, const std::string& name,
+                                  const api::Condition& active, const nlohmann::json& replicas,
+                                  const nlohmann::json& lastScale, const nlohmann::json& previous,
+                                  const std::string& now) {
+  using nlohmann::json;
+  json have = api::findCondition(
+      previous.is_object() ? previous.value("conditions", json()) : json(), active.type);
+  json status = {
+      {"conditions",
+       api::setCondition(have.is_object() ? json::array({have}) : json::array(), active, now)}};
+  if (!replicas.is_null()) status["replicas"] = replicas;
+  if (!lastScale.is_null()) status["lastScale"] = lastScale;
+  return {{"apiVersion", "osmosis.dev/v1alpha1"},
+          {"kind", "Channel"},
+          {"metadata", {{"name", name}, {"namespace", ns}}},
+          {"status", status}};
+}
+
+bool scalingStatusUnchanged(const nlohmann::json& body, const nlohmann::json& previous) {
+  using nlohmann::json;
+  if (!previous.is_object()) return false;
+  const json& want = body["status"];
+  json cond = want["conditions"].at(0);
+  json have = api::findCondition(previous.value("conditions", json()), cond.value("type", ""));
+  if (!have.is_object()) return false;
+  for (const char* k : {"status", "reason", "message", "observedGeneration"})
+    if (have.value(k, json()) != cond.value(k, json())) return false;
+  for (const char* k : {"replicas", "lastScale"})
+    if (want.contains(k) && previous.value(k, json()) != want[k]) return false;
+  return true;
 }
 
 }  // namespace osmosis::autoscaler

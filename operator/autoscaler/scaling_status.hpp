@@ -9,23 +9,50 @@
 
 #include <nlohmann/json.hpp>
 
+#include "operator/api/conditions.hpp"
+#include "operator/api/spec.hpp"
 #include "operator/autoscaler/decision.hpp"
 #include "operator/autoscaler/policy.hpp"
-#include "operator/channel/spec.hpp"
 
 namespace osmosis::autoscaler {
 
 // spec.scaling fields from the Channel, operator-level fields from `operatorPolicy`.
-Policy policyFrom(const channel::ScalingSpec& scaling, const Policy& operatorPolicy);
+Policy policyFrom(const api::ScalingSpec& scaling, const Policy& operatorPolicy);
 
 // "orders-worker 2 -> 6: backlog 560 (pending 500, in flight 60) ..." (the engine's reason).
 std::string eventMessage(const std::string& target, int from, int to, const Decision& d);
 
 // The name of an HPA in `hpas` (an HPA list) that scales the same object, if any.
 std::optional<std::string> conflictingHpa(const nlohmann::json& hpas,
-                                          const channel::ScaleTargetRef& target);
+                                          const api::ScaleTargetRef& target);
 
 // status.replicas: {current, desired, summary "current/desired"}.
 nlohmann::json replicasStatus(int current, int desired);
+
+inline constexpr const char* kStatusFieldManager = "osmosis-autoscaler";
+
+// What the ScalingActive condition has to say, in order of precedence.
+struct ScalingSituation {
+  bool paused = false;                 // the osmosis.dev/scaling-paused annotation
+  std::optional<std::string> hpa;      // an HPA that scales the same target
+  std::optional<std::string> failure;  // the last /scale write failed (message)
+  std::string target;                  // "Deployment orders-worker"
+  int minReplicas = 0;
+  int maxReplicas = 0;
+  int currentReplicas = 0;
+  Mode mode = Mode::kLag;
+};
+api::Condition scalingCondition(const ScalingSituation& s, int64_t generation);
+
+// The autoscaler's status fields (only those: ScalingActive, replicas, lastScale) as a
+// server-side apply body under kStatusFieldManager. `previous` is the cached status: the
+// condition keeps its transition time while its status holds. Null `replicas` or `lastScale`
+// are left out.
+nlohmann::json scalingStatusApply(const std::string& ns, const std::string& name,
+                                  const api::Condition& active, const nlohmann::json& replicas,
+                                  const nlohmann::json& lastScale, const nlohmann::json& previous,
+                                  const std::string& now);
+// True when `body` would change nothing in `previous` but times.
+bool scalingStatusUnchanged(const nlohmann::json& body, const nlohmann::json& previous);
 
 }  // namespace osmosis::autoscaler

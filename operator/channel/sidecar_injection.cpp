@@ -3,7 +3,7 @@
 #include <cstdlib>
 
 #include "common/util/duration.hpp"
-#include "operator/channel/naming.hpp"
+#include "operator/api/naming.hpp"
 
 namespace osmosis::channel {
 

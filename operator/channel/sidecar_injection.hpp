@@ -12,9 +12,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "operator/channel/spec.hpp"
+#include "operator/api/spec.hpp"
 
 namespace osmosis::channel {
+
+using api::ChannelSpec;
+using api::ScaleTargetRef;
 
 inline constexpr const char* kInjectorFieldManager = "osmosis-injector";
 inline constexpr const char* kSidecarContainerName = "osmosis-sidecar";

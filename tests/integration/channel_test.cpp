@@ -61,10 +61,14 @@ TEST_F(ChannelTest, ApplyCreatesStreamAndConsumerWithTheSpecAndReportsReady) {
   // The backlog figures follow what is published (status refreshed by the periodic resync).
   for (int i = 0; i < 5; ++i)
     ASSERT_EQ(nats({"pub", ns_ + ".orders.new", "m" + std::to_string(i)}).code, 0);
-  EXPECT_TRUE(eventually([&] { return channel("orders")["status"].value("pending", 0) == 5; },
-                         kConverge, 200ms))
+  // (Stream and consumer are read one after the other: wait for both to have all five.)
+  EXPECT_TRUE(eventually(
+      [&] {
+        json now = channel("orders")["status"];
+        return now.value("pending", 0) == 5 && now.value("streamMessages", 0) == 5;
+      },
+      kConverge, 200ms))
       << channel("orders")["status"].dump();
-  EXPECT_EQ(channel("orders")["status"].value("streamMessages", 0), 5);
   EXPECT_EQ(channel("orders")["status"].value("backlog", 0), 5);
 
   // The printer columns, as a user sees them.

@@ -106,7 +106,7 @@ TEST_F(OperatorBinaryTest, TwoReplicasElectOneLeaderAndACleanStopHandsOver) {
   // Released, not expired: well inside the 4 s lease duration (plus process exit).
   std::printf("leadership handed over %lld ms after SIGTERM (lease duration 4000 ms)\n",
               static_cast<long long>(handover.count()));
-  EXPECT_LT(handover, 4s);
+  EXPECT_LT(handover, 4s) << out(leader) << out(follower);
 }
 
 }  // namespace

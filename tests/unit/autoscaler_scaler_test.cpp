@@ -162,7 +162,7 @@ TEST(ReportInbox, DropsStaleFutureAndReplayedReports) {
 }
 
 TEST(ScalingStatus, PolicyTakesTheChannelsFieldsAndTheOperatorsRest) {
-  channel::ScalingSpec s;
+  api::ScalingSpec s;
   s.minReplicas = 1;
   s.maxReplicas = 7;
   s.targetBacklogPerReplica = 30;
@@ -198,7 +198,7 @@ TEST(ScalingStatus, EventMessageNamesTargetChangeAndReason) {
 }
 
 TEST(ScalingStatus, ConflictingHpa) {
-  channel::ScaleTargetRef t{"apps/v1", "Deployment", "worker"};
+  api::ScaleTargetRef t{"apps/v1", "Deployment", "worker"};
   auto hpa = [](const std::string& name, const std::string& apiVersion, const std::string& kind,
                 const std::string& target) {
     return json{

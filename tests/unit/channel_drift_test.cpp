@@ -5,12 +5,14 @@
 
 #include <gtest/gtest.h>
 
-#include "operator/channel/conditions.hpp"
-#include "operator/channel/drift.hpp"
-#include "operator/channel/nats_connections.hpp"
+#include "operator/api/conditions.hpp"
+#include "operator/api/drift.hpp"
+#include "operator/natspool/nats_connections.hpp"
 
-namespace osmosis::channel {
+namespace osmosis::api {
 namespace {
+
+using natspool::parseNatsSecret;
 
 using nlohmann::json;
 using namespace std::chrono_literals;
@@ -218,4 +220,4 @@ TEST(NatsSecret, BadSecretsSayWhatIsWrong) {
 }
 
 }  // namespace
-}  // namespace osmosis::channel
+}  // namespace osmosis::api

@@ -9,6 +9,10 @@
 namespace osmosis::channel {
 namespace {
 
+using api::describe;
+using api::parseChannel;
+using api::ParsedChannel;
+
 using nlohmann::json;
 
 ChannelSpec spec() {

@@ -3,9 +3,9 @@
 
 #include <gtest/gtest.h>
 
-#include "operator/channel/spec.hpp"
+#include "operator/api/spec.hpp"
 
-namespace osmosis::channel {
+namespace osmosis::api {
 namespace {
 
 using nlohmann::json;
@@ -259,4 +259,4 @@ TEST(ChannelSpec, DuplicateSubjectsAreReportedAsOverlap) {
 }
 
 }  // namespace
-}  // namespace osmosis::channel
+}  // namespace osmosis::api

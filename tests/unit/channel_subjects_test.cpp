@@ -8,12 +8,12 @@
 #include <gtest/gtest.h>
 
 #include "common/nats/subject.hpp"
-#include "operator/channel/naming.hpp"
-#include "operator/channel/spec.hpp"
-#include "operator/channel/subject_claims.hpp"
-#include "operator/channel/subject_policy.hpp"
+#include "operator/api/naming.hpp"
+#include "operator/api/spec.hpp"
+#include "operator/api/subject_claims.hpp"
+#include "operator/api/subject_policy.hpp"
 
-namespace osmosis::channel {
+namespace osmosis::api {
 namespace {
 
 using nats::subjectCovers;
@@ -226,4 +226,4 @@ TEST(Naming, SubjectsDerivedFromNames) {
 }
 
 }  // namespace
-}  // namespace osmosis::channel
+}  // namespace osmosis::api

@@ -57,6 +57,7 @@ class Informer {
   std::string lastResourceVersion() const;
   InformerStats stats() const;
   const Resource& resource() const { return resource_; }
+  const std::string& ns() const { return ns_; }
 
  private:
   void run();

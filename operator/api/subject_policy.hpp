@@ -20,7 +20,7 @@
 
 #include "common/util/result.hpp"
 
-namespace osmosis::channel {
+namespace osmosis::api {
 
 struct SubjectGrant {
   std::string ns;
@@ -40,4 +40,4 @@ std::optional<std::string> subjectOwnershipProblem(const std::string& ns,
                                                    const std::string& subject,
                                                    const SubjectPolicy& policy);
 
-}  // namespace osmosis::channel
+}  // namespace osmosis::api

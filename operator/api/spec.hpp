@@ -11,10 +11,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common/nats/jetstream.hpp"
-#include "operator/channel/subject_policy.hpp"
+#include "common/nats/jetstream_types.hpp"
+#include "operator/api/subject_policy.hpp"
 
-namespace osmosis::channel {
+namespace osmosis::api {
 
 // Bounds of what a Channel may ask for: each is what the field's consumer can hold or a sane
 // limit well inside it (the CRD states the same bounds). Durations outside are refused when
@@ -78,4 +78,4 @@ std::vector<Problem> subjectPolicyProblems(const std::string& ns, const ChannelS
 // One line listing the problems, for conditions and Events.
 std::string describe(const std::vector<Problem>& problems);
 
-}  // namespace osmosis::channel
+}  // namespace osmosis::api

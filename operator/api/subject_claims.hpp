@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-namespace osmosis::channel {
+namespace osmosis::api {
 
 struct SubjectClaim {
   std::string key;                // namespace/name
@@ -29,4 +29,4 @@ struct SubjectClaim {
 std::optional<std::string> subjectConflict(const std::string& key,
                                            const std::vector<SubjectClaim>& claims);
 
-}  // namespace osmosis::channel
+}  // namespace osmosis::api

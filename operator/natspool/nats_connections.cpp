@@ -1,4 +1,4 @@
-#include "operator/channel/nats_connections.hpp"
+#include "operator/natspool/nats_connections.hpp"
 
 #include <cstdio>
 #include <fcntl.h>
@@ -9,10 +9,11 @@
 #include <unistd.h>
 
 #include "common/log/logger.hpp"
+#include "common/nats/jetstream.hpp"
 #include "common/util/redact.hpp"
 #include "operator/kube/config/rest_config.hpp"
 
-namespace osmosis::channel {
+namespace osmosis::natspool {
 namespace {
 
 Error invalid(const std::string& m) {
@@ -145,17 +146,29 @@ Result<SecretConnection> parseNatsSecret(const nlohmann::json& secret) {
   return out;
 }
 
-NatsConnections::NatsConnections(nats::ConnectionOptions defaults, std::string privateDir)
-    : defaults_(std::move(defaults)), dir_(std::move(privateDir)) {}
+Result<std::shared_ptr<nats::Client>> connectLibnats(const nats::ConnectionOptions& options) {
+  auto conn = nats::Connection::connect(options);
+  if (!conn) return conn.error();
+  auto js = nats::JetStream::create(conn.value(), std::chrono::seconds(3));
+  if (!js) return js.error();
+  log::info("connected to NATS", {{"client", options.name}, {"url", conn.value()->connectedUrl()}});
+  return nats::makeClient(std::make_shared<nats::JetStream>(std::move(js.value())));
+}
+
+NatsConnections::NatsConnections(nats::ConnectionOptions defaults, std::string privateDir,
+                                 Connector connector)
+    : defaults_(std::move(defaults)),
+      dir_(std::move(privateDir)),
+      connector_(std::move(connector)) {}
 
 size_t NatsConnections::size() const {
   std::lock_guard lock(mu_);
   return pool_.size();
 }
 
-void NatsConnections::bind(const std::string& channel, std::shared_ptr<nats::JetStream> js) {
+void NatsConnections::bind(const std::string& channel, std::shared_ptr<nats::Client> client) {
   std::lock_guard lock(mu_);
-  bound_[channel] = std::move(js);
+  bound_[channel] = std::move(client);
 }
 
 void NatsConnections::unbind(const std::string& channel) {
@@ -163,7 +176,7 @@ void NatsConnections::unbind(const std::string& channel) {
   bound_.erase(channel);
 }
 
-std::shared_ptr<nats::JetStream> NatsConnections::boundTo(const std::string& channel) const {
+std::shared_ptr<nats::Client> NatsConnections::boundTo(const std::string& channel) const {
   std::lock_guard lock(mu_);
   auto it = bound_.find(channel);
   return it == bound_.end() ? nullptr : it->second;
@@ -171,7 +184,7 @@ std::shared_ptr<nats::JetStream> NatsConnections::boundTo(const std::string& cha
 
 void NatsConnections::collect() {
   for (auto it = pool_.begin(); it != pool_.end();) {
-    if (it->first != "default" && it->second.js.use_count() == 1) {
+    if (it->first != "default" && it->second.client.use_count() == 1) {
       log::info("NATS connection closed: no Channel uses it", {{"connection", it->first}});
       std::error_code ec;
       if (!it->second.dir.empty()) std::filesystem::remove_all(it->second.dir, ec);
@@ -182,7 +195,7 @@ void NatsConnections::collect() {
   }
 }
 
-Result<std::shared_ptr<nats::JetStream>> NatsConnections::get(
+Result<std::shared_ptr<nats::Client>> NatsConnections::get(
     const std::optional<SecretConnection>& secret) {
   {
     std::lock_guard lock(mu_);
@@ -192,7 +205,7 @@ Result<std::shared_ptr<nats::JetStream>> NatsConnections::get(
   const std::string key = poolKey(*secret);
   {
     std::lock_guard lock(mu_);
-    if (auto it = pool_.find(key); it != pool_.end()) return it->second.js;
+    if (auto it = pool_.find(key); it != pool_.end()) return it->second.client;
   }
   nats::ConnectionOptions options = secret->options;
   std::string dir;
@@ -216,19 +229,19 @@ Result<std::shared_ptr<nats::JetStream>> NatsConnections::get(
   return js;
 }
 
-Result<std::shared_ptr<nats::JetStream>> NatsConnections::connect(const std::string& key,
-                                                                  nats::ConnectionOptions options,
-                                                                  const std::string& dir,
-                                                                  const std::string& source) {
+Result<std::shared_ptr<nats::Client>> NatsConnections::connect(const std::string& key,
+                                                               nats::ConnectionOptions options,
+                                                               const std::string& dir,
+                                                               const std::string& source) {
   {
     std::lock_guard lock(mu_);
-    if (auto it = pool_.find(key); it != pool_.end()) return it->second.js;
+    if (auto it = pool_.find(key); it != pool_.end()) return it->second.client;
   }
   options.name = "osmosis-operator";
   options.connectTimeout = std::chrono::milliseconds(2000);
-  auto conn = nats::Connection::connect(options);
-  if (!conn) {
-    Error e = conn.error();
+  auto client = connector_(options);
+  if (!client) {
+    Error e = client.error();
     // Name the Secret's key, not the operator's private file (issue 16, item 20).
     if (!dir.empty()) {
       for (size_t at; (at = e.message.find(dir + "/")) != std::string::npos;)
@@ -236,13 +249,9 @@ Result<std::shared_ptr<nats::JetStream>> NatsConnections::connect(const std::str
     }
     return e;
   }
-  auto js = nats::JetStream::create(conn.value(), std::chrono::seconds(3));
-  if (!js) return js.error();
-  auto shared = std::make_shared<nats::JetStream>(std::move(js.value()));
-  log::info("connected to NATS",
-            {{"connection", key}, {"for", source}, {"url", conn.value()->connectedUrl()}});
+  log::info("NATS connection opened", {{"connection", key}, {"for", source}});
   std::lock_guard lock(mu_);
-  return pool_.emplace(key, Entry{shared, dir}).first->second.js;
+  return pool_.emplace(key, Entry{client.value(), dir}).first->second.client;
 }
 
 Result<SecretConnection> readNatsSecret(kube::Client& client, const std::string& ns,
@@ -258,4 +267,4 @@ Result<SecretConnection> readNatsSecret(kube::Client& client, const std::string&
   return parseNatsSecret(secret.value());
 }
 
-}  // namespace osmosis::channel
+}  // namespace osmosis::natspool

@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "common/nats/jetstream.hpp"
+#include "common/nats/jetstream_types.hpp"
 
-namespace osmosis::channel {
+namespace osmosis::api {
 
 struct FieldChange {
   std::string field;
@@ -26,4 +26,4 @@ bool anyImmutable(const std::vector<FieldChange>& changes);
 // "maxAge 0s -> 24h, replicas 1 -> 3"
 std::string describe(const std::vector<FieldChange>& changes);
 
-}  // namespace osmosis::channel
+}  // namespace osmosis::api

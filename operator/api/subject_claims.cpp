@@ -1,11 +1,11 @@
-#include "operator/channel/subject_claims.hpp"
+#include "operator/api/subject_claims.hpp"
 
 #include <algorithm>
 #include <map>
 
 #include "common/nats/subject.hpp"
 
-namespace osmosis::channel {
+namespace osmosis::api {
 namespace {
 
 struct Held {
@@ -51,4 +51,4 @@ std::optional<std::string> subjectConflict(const std::string& key,
   return std::nullopt;
 }
 
-}  // namespace osmosis::channel
+}  // namespace osmosis::api

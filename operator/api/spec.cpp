@@ -1,13 +1,13 @@
-#include "operator/channel/spec.hpp"
+#include "operator/api/spec.hpp"
 
 #include <set>
 
 #include "common/http/path.hpp"
 #include "common/nats/subject.hpp"
 #include "common/util/duration.hpp"
-#include "operator/channel/naming.hpp"
+#include "operator/api/naming.hpp"
 
-namespace osmosis::channel {
+namespace osmosis::api {
 namespace {
 
 using nlohmann::json;
@@ -322,4 +322,4 @@ std::vector<Problem> subjectPolicyProblems(const std::string& ns, const ChannelS
   return problems;
 }
 
-}  // namespace osmosis::channel
+}  // namespace osmosis::api

@@ -1,10 +1,10 @@
-#include "operator/channel/naming.hpp"
+#include "operator/api/naming.hpp"
 
 #include <cctype>
 #include <cstdio>
 #include <functional>
 
-namespace osmosis::channel {
+namespace osmosis::api {
 
 std::string streamName(const std::string& ns, const std::string& name) {
   std::string out;
@@ -28,4 +28,4 @@ std::string reportSubject(const std::string& ns, const std::string& name) {
   return "osmosis.report." + ns + "." + name;
 }
 
-}  // namespace osmosis::channel
+}  // namespace osmosis::api

@@ -1,8 +1,8 @@
-#include "operator/channel/conditions.hpp"
+#include "operator/api/conditions.hpp"
 
 #include "common/util/json_text.hpp"
 
-namespace osmosis::channel {
+namespace osmosis::api {
 
 nlohmann::json setCondition(const nlohmann::json& conditions, const Condition& c,
                             const std::string& now) {
@@ -39,4 +39,4 @@ nlohmann::json findCondition(const nlohmann::json& conditions, const std::string
   return nullptr;
 }
 
-}  // namespace osmosis::channel
+}  // namespace osmosis::api

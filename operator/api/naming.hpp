@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace osmosis::channel {
+namespace osmosis::api {
 
 inline constexpr const char* kConsumerName = "workers";
 
@@ -20,4 +20,4 @@ std::vector<std::string> defaultSubjects(const std::string& ns, const std::strin
 // The subject the sidecars report on: osmosis.report.<namespace>.<name>.
 std::string reportSubject(const std::string& ns, const std::string& name);
 
-}  // namespace osmosis::channel
+}  // namespace osmosis::api

@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace osmosis::channel {
+namespace osmosis::api {
 
 struct Condition {
   std::string type;
@@ -24,4 +24,4 @@ nlohmann::json setCondition(const nlohmann::json& conditions, const Condition& c
 // The condition of that type, or a null JSON.
 nlohmann::json findCondition(const nlohmann::json& conditions, const std::string& type);
 
-}  // namespace osmosis::channel
+}  // namespace osmosis::api

@@ -1,10 +1,10 @@
-#include "operator/channel/drift.hpp"
+#include "operator/api/drift.hpp"
 
 #include <algorithm>
 
 #include "common/util/duration.hpp"
 
-namespace osmosis::channel {
+namespace osmosis::api {
 namespace {
 
 const char* name(nats::Retention r) {
@@ -91,4 +91,4 @@ std::string describe(const std::vector<FieldChange>& changes) {
   return out;
 }
 
-}  // namespace osmosis::channel
+}  // namespace osmosis::api

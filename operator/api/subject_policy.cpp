@@ -1,8 +1,8 @@
-#include "operator/channel/subject_policy.hpp"
+#include "operator/api/subject_policy.hpp"
 
 #include "common/nats/subject.hpp"
 
-namespace osmosis::channel {
+namespace osmosis::api {
 
 Result<SubjectGrant> parseSubjectGrant(std::string_view text) {
   auto bad = [&](const std::string& why) {
@@ -39,4 +39,4 @@ std::optional<std::string> subjectOwnershipProblem(const std::string& ns,
          "=PATTERN)";
 }
 
-}  // namespace osmosis::channel
+}  // namespace osmosis::api

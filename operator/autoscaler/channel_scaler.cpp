@@ -1,0 +1,347 @@
+#include "operator/autoscaler/channel_scaler.hpp"
+
+#include "common/log/logger.hpp"
+#include "operator/api/conditions.hpp"
+#include "operator/autoscaler/scaling_status.hpp"
+#include "operator/kube/api/time_format.hpp"
+
+namespace osmosis::autoscaler {
+
+using nlohmann::json;
+using std::chrono::milliseconds;
+
+namespace {
+
+bool paused(const json& channel) {
+  const auto& md = channel["metadata"];
+  return md.contains("annotations") && md["annotations"].is_object() &&
+         md["annotations"].value(kPausedAnnotation, "") == "true";
+}
+
+bool channelReady(const json& channel) {
+  json c = api::findCondition(channel.value("status", json::object()).value("conditions", json()),
+                              "Ready");
+  return c.is_object() && c.value("status", "") == "True";
+}
+
+bool sameTarget(const api::ScaleTargetRef& a, const api::ScaleTargetRef& b) {
+  return a.apiVersion == b.apiVersion && a.kind == b.kind && a.name == b.name;
+}
+
+}  // namespace
+
+ChannelScaler::ChannelScaler(std::string ns, std::string name, ScalerDeps deps)
+    : ns_(std::move(ns)), name_(std::move(name)), key_(ns_ + "/" + name_), deps_(std::move(deps)) {}
+
+ChannelScaler::~ChannelScaler() {
+  // Subscriptions first: once they are gone no callback runs.
+  wakeSubs_.clear();
+  reportSub_.reset();
+}
+
+bool ChannelScaler::fail(const std::string& reason, const std::string& message) {
+  active_ = {"ScalingActive", "False", reason, message, generation_};
+  if (message != lastProblem_) {
+    log::warn("cannot scale", {{"channel", key_}, {"reason", reason}, {"error", message}});
+    lastProblem_ = message;
+  }
+  return false;
+}
+
+void ChannelScaler::step(const json& channel, const api::ParsedChannel& parsed,
+                         std::shared_ptr<nats::Client> nats) {
+  const TimePoint now = deps_.clock.now();
+  const bool ready = configure(channel, parsed, std::move(nats)) && observe(now);
+  exportReportCounts();
+  if (ready) {
+    Inputs in = gather(now);
+    Decision d = engine_->evaluate(in, now);
+    metrics::Labels labels{{"channel", key_}};
+    deps_.metrics.gauge("osmosis_backlog", "Backlog the autoscaler decided on", labels)
+        .set(static_cast<double>(d.backlog.total));
+    deps_.metrics.gauge("osmosis_desired_replicas", "Replicas the autoscaler wants", labels)
+        .set(d.desiredReplicas);
+    desired_ = d.desiredReplicas;
+    ScalingSituation situation;
+    situation.paused = paused(channel);
+    situation.hpa = hpa_;
+    situation.target = target_->ref().kind + " " + target_->ref().name;
+    situation.minReplicas = engine_->policy().minReplicas;
+    situation.maxReplicas = engine_->policy().maxReplicas;
+    situation.currentReplicas = *target_->replicas();
+    situation.mode = d.mode;
+    if (!situation.paused && !situation.hpa) {
+      if (d.kind != DecisionKind::kNone && d.desiredReplicas != *target_->replicas())
+        act(channel, d, now);
+      // A failed write is said until a later step needs no change or makes one.
+      situation.failure = d.kind == DecisionKind::kNone ? std::nullopt : scaleFailure_;
+    }
+    active_ = scalingCondition(situation, generation_);
+    lastProblem_.clear();
+  }
+  writeStatus(channel);
+}
+
+bool ChannelScaler::configure(const json& channel, const api::ParsedChannel& parsed,
+                              std::shared_ptr<nats::Client> nats) {
+  const int64_t generation = channel["metadata"].value("generation", int64_t{0});
+  if (generation != generation_ || !spec_) {
+    if (!parsed.problems.empty() || !parsed.spec.scaleTarget) return false;
+    generation_ = generation;
+    Policy policy = policyFrom(parsed.spec.scaling, deps_.options.operatorPolicy);
+    if (engine_) {
+      if (auto st = engine_->setPolicy(policy); !st)
+        return fail("InvalidPolicy", st.error().message);
+    } else {
+      auto e = Engine::create(policy);
+      if (!e) return fail("InvalidPolicy", e.error().message);
+      engine_.emplace(std::move(e.value()));
+    }
+    if (!target_ || !sameTarget(target_->ref(), *parsed.spec.scaleTarget)) {
+      target_.emplace(deps_.client, ns_, *parsed.spec.scaleTarget);
+      targetReadAt_ = hpaCheckedAt_ = podsListedAt_ = {};
+      hpa_.reset();
+      wakeSubs_.clear();
+    }
+    spec_ = parsed.spec;
+  }
+  if (!channelReady(channel))
+    return fail("ChannelNotReady", "waiting for the stream and consumer (condition Ready)");
+  // The connection the Channel controller resolved (it reads the Secret); when that changes
+  // (a rotated Secret), subscribe again on the new one.
+  if (!nats) return fail("NatsUnavailable", "waiting for the Channel's NATS connection");
+  if (nats != nats_) {
+    reportSub_.reset();
+    wakeSubs_.clear();
+    nats_ = std::move(nats);
+  }
+  return true;
+}
+
+bool ChannelScaler::observe(TimePoint now) {
+  if (!target_->replicas() || now - targetReadAt_ >= deps_.options.targetReadPeriod) {
+    if (auto st = target_->read(); !st)
+      return fail(
+          st.error().code == Error::Code::kNotFound ? "TargetNotFound" : "TargetUnavailable",
+          st.error().message);
+    targetReadAt_ = now;
+  }
+  if (now - hpaCheckedAt_ >= deps_.options.hpaCheckPeriod) {
+    if (auto h = target_->conflictingHpa()) hpa_ = h.value();
+    hpaCheckedAt_ = now;
+  }
+  if (!reportSub_) {
+    inbox_ = std::make_shared<ReportInbox>(ns_, name_);
+    exported_ = {};
+    auto subject = report::subjectFor(ns_, name_, deps_.options.reportSubjectPrefix);
+    if (!subject) return fail("InvalidName", subject.error().message);
+    auto sub =
+        nats_->subscribe(subject.value(), [inbox = inbox_, poke = deps_.poke, &clock = deps_.clock](
+                                              std::string_view, std::string_view data) {
+          // Taken, or held until the pods are listed: either way, look soon.
+          if (inbox->offer(data, clock.now(), clock.wallNow()) || inbox->unknownPodsWaiting())
+            poke();
+        });
+    if (!sub) return fail("NatsUnavailable", sub.error().message);
+    reportSub_ = std::move(sub.value());
+  }
+  listPods(now);
+  updateWakeSubscription();
+  return true;
+}
+
+// Only the target's live pods may report (issue 16, item 12). Listed at the start, when a
+// report names a pod not seen yet (at most every podListMinInterval), and every podListPeriod
+// while the target runs pods (to forget the ones that went).
+void ChannelScaler::listPods(TimePoint now) {
+  const auto since = now - podsListedAt_;
+  const bool first = podsListedAt_ == TimePoint{};
+  const bool unknown = inbox_->unknownPodsWaiting() && since >= deps_.options.podListMinInterval;
+  const bool periodic = target_->replicas().value_or(0) > 0 && since >= deps_.options.podListPeriod;
+  if (!first && !unknown && !periodic) return;
+  podsListedAt_ = now;
+  auto pods = target_->livePods();
+  deps_.metrics
+      .counter("osmosis_pod_lists_total", "Pod listings to check which pods may report",
+               {{"result", pods ? "ok" : "error"}})
+      .inc();
+  if (!pods) {
+    if (pods.error().message != podsProblem_) {
+      log::warn(
+          "cannot list the target's pods; their reports are ignored until it can",
+          {{"channel", key_}, {"selector", target_->selector()}, {"error", pods.error().message}});
+      podsProblem_ = pods.error().message;
+    }
+    return;
+  }
+  podsProblem_.clear();
+  inbox_->setLivePods(std::move(pods.value()));
+}
+
+// At zero nobody reports: listen on the Channel's own subjects so the first message wakes the
+// target without waiting for a poll. Dropped again once pods run (it would see all traffic).
+void ChannelScaler::updateWakeSubscription() {
+  const int replicas = target_->replicas().value_or(-1);
+  if (replicas == 0 && wakeSubs_.empty()) {
+    for (const auto& subject : spec_->subjects) {
+      auto sub = nats_->subscribe(
+          subject, [woke = woke_, poke = deps_.poke](std::string_view, std::string_view) {
+            if (!woke->exchange(true)) poke();
+          });
+      if (sub) wakeSubs_.push_back(std::move(sub.value()));
+    }
+  } else if (replicas > 0 && !wakeSubs_.empty()) {
+    wakeSubs_.clear();
+  }
+}
+
+Inputs ChannelScaler::gather(TimePoint now) {
+  auto reports = inbox_->snapshot(now, deps_.options.forgetSilentPods);
+  bool fresh = false;
+  // A report claiming more work than the stream held at the last read: read again now, so
+  // the engine bounds it by a current figure (rate-limited: a liar cannot flood NATS).
+  bool implausible = false;
+  for (const auto& r : reports) {
+    fresh = fresh || now - r.receivedAt <= engine_->policy().reportStaleness;
+    implausible = implausible || (r.consumer && consumer_ && consumer_->streamMessages &&
+                                  r.consumer->pending > *consumer_->streamMessages);
+  }
+  const bool woke = woke_->exchange(false);
+  if (!fresh || woke || now - consumerReadAt_ >= deps_.options.consumerReadPeriod ||
+      (implausible && now - consumerReadAt_ >= deps_.options.podListMinInterval))
+    readConsumer(now);
+  Inputs in;
+  in.reports = std::move(reports);
+  in.consumer = consumer_;
+  in.currentReplicas = *target_->replicas();
+  return in;
+}
+
+void ChannelScaler::readConsumer(TimePoint now) {
+  auto ci = nats_->consumerInfo(spec_->stream.name, spec_->consumer.durable);
+  auto si = nats_->streamInfo(spec_->stream.name);
+  for (const char* op : {"consumer.info", "stream.info"}) {
+    deps_.metrics
+        .counter("osmosis_nats_calls_total", "JetStream API calls made by the operator",
+                 {{"op", op}})
+        .inc();
+  }
+  consumerReadAt_ = now;
+  if (!ci || !si) {
+    const Error& e = !ci ? ci.error() : si.error();
+    if (e.message != lastProblem_) {
+      log::warn("cannot read the consumer", {{"channel", key_}, {"error", e.message}});
+      lastProblem_ = e.message;
+    }
+    return;
+  }
+  ConsumerSnapshot snap;
+  snap.counts = {ci->numPending, ci->numAckPending, ci->numRedelivered};
+  snap.streamLastSequence = si->state.lastSequence;
+  snap.streamMessages = si->state.messages;
+  snap.readAt = now;
+  consumer_ = snap;
+}
+
+void ChannelScaler::act(const json& channel, const Decision& d, TimePoint now) {
+  const int from = *target_->replicas(), to = d.desiredReplicas;
+  const std::string& target = target_->ref().name;
+  kube::ObjectRef ref = kube::ObjectRef::from(channel);
+  if (auto st = target_->setReplicas(to); !st) {
+    std::string msg = "cannot scale " + target + " " + std::to_string(from) + " -> " +
+                      std::to_string(to) + ": " + st.error().message;
+    deps_.events.warning(ref, "ScaleFailed", msg);
+    log::error("scale failed", {{"channel", key_},
+                                {"target", target},
+                                {"from", from},
+                                {"to", to},
+                                {"error", st.error().message}});
+    scaleFailure_ = msg;
+    targetReadAt_ = {};  // read it again next time
+    deps_.metrics
+        .counter("osmosis_scale_errors_total", "Scale subresource writes that failed",
+                 {{"channel", key_}})
+        .inc();
+    return;
+  }
+  scaleFailure_.reset();
+  const char* kind = kindName(d.kind);
+  deps_.events.normal(ref, kind, eventMessage(target, from, to, d));
+  log::info("scaled", {{"channel", key_},
+                       {"target", target},
+                       {"event", kind},
+                       {"from", from},
+                       {"to", to},
+                       {"mode", modeName(d.mode)},
+                       {"backlog", d.backlog.total},
+                       {"pending", d.backlog.pending},
+                       {"inFlight", d.backlog.inFlight},
+                       {"ackPending", d.backlog.ackPending},
+                       {"livePods", d.backlog.livePods},
+                       {"arrivalRate", d.arrivalRate},
+                       {"perPodRate", d.perPodRate ? json(*d.perPodRate) : json()},
+                       {"reason", d.reason}});
+  targetReadAt_ = now;
+  updateWakeSubscription();  // at once: a message right after a scale to zero must wake it
+  lastScale_ = {{"time", kube::formatTime(deps_.clock.wallNow())},
+                {"from", from},
+                {"to", to},
+                {"reason", d.reason.substr(0, 1024)}};
+  deps_.metrics
+      .counter("osmosis_scaling_decisions_total", "Scale changes made",
+               {{"channel", key_}, {"kind", kind}})
+      .inc();
+  // From the newest report (what triggered this) to the change being made.
+  const TimePoint arrived = inbox_->lastArrival();
+  const TimePoint done = deps_.clock.now();
+  if (arrived != TimePoint{} && done - arrived < std::chrono::seconds(5)) {
+    deps_.metrics
+        .histogram("osmosis_scale_decision_latency_seconds",
+                   "From the newest report to the scale change being written")
+        .observe(std::chrono::duration<double>(done - arrived).count());
+  }
+}
+
+// Server-side apply of the autoscaler's own status fields, when the cached Channel says
+// otherwise.
+void ChannelScaler::writeStatus(const json& channel) {
+  const json previous = channel.value("status", json::object());
+  const auto current = target_ ? target_->replicas() : std::nullopt;
+  json replicas = current && desired_ ? replicasStatus(*current, *desired_) : json();
+  json body = scalingStatusApply(ns_, name_, active_, replicas, lastScale_, previous,
+                                 kube::formatTime(deps_.clock.wallNow()));
+  if (scalingStatusUnchanged(body, previous)) return;
+  kube::PatchOptions po;
+  po.fieldManager = kStatusFieldManager;
+  po.force = true;
+  po.subresource = "status";
+  auto r = deps_.client.patch(kube::resources::channels(), ns_, name_, kube::PatchType::kApply,
+                              body, po);
+  if (!r && !kube::isNotFound(r.error()))
+    log::warn("cannot write scaling status", {{"channel", key_}, {"error", r.error().message}});
+}
+
+// What became of the reports, as counters: a spoofing or broken sidecar shows here.
+void ChannelScaler::exportReportCounts() {
+  if (!inbox_) return;
+  const InboxStats now = inbox_->stats();
+  auto add = [&](const char* result, uint64_t InboxStats::*field) {
+    const uint64_t delta = now.*field - exported_.*field;
+    if (delta == 0) return;
+    deps_.metrics
+        .counter("osmosis_reports_total", "Sidecar reports received, by what became of them",
+                 {{"channel", key_}, {"result", result}})
+        .inc(delta);
+  };
+  add("accepted", &InboxStats::accepted);
+  add("malformed", &InboxStats::malformed);
+  add("mismatched", &InboxStats::mismatched);
+  add("unknown_pod", &InboxStats::unknownPod);
+  add("stale", &InboxStats::stale);
+  add("out_of_order", &InboxStats::outOfOrder);
+  if (now.lastProblem != exported_.lastProblem && !now.lastProblem.empty())
+    log::debug("report refused", {{"channel", key_}, {"problem", now.lastProblem}});
+  exported_ = now;
+}
+
+}  // namespace osmosis::autoscaler

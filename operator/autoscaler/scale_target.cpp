@@ -1,0 +1,66 @@
+#include "operator/autoscaler/scale_target.hpp"
+
+#include "operator/autoscaler/scaling_status.hpp"
+
+namespace osmosis::autoscaler {
+
+using nlohmann::json;
+
+Result<kube::Resource> ScaleTarget::resource() {
+  if (resource_) return *resource_;
+  auto r = client_.resourceFor(ref_.apiVersion, ref_.kind);
+  if (!r) {
+    return makeError(r.error().code, ref_.apiVersion + " " + ref_.kind + ": " + r.error().message);
+  }
+  resource_ = r.value();
+  return r;
+}
+
+Status ScaleTarget::read() {
+  auto res = resource();
+  if (!res) return res.error();
+  auto scale = client_.getScale(res.value(), ns_, ref_.name);
+  if (!scale) {
+    if (kube::isNotFound(scale.error())) {
+      return makeError(Error::Code::kNotFound,
+                       ref_.kind + " " + ns_ + "/" + ref_.name +
+                           " (spec.worker.scaleTargetRef) not found, or it has no /scale "
+                           "subresource");
+    }
+    return scale.error();
+  }
+  replicas_ = scale->value("spec", json::object()).value("replicas", 0);
+  selector_ = scale->value("status", json::object()).value("selector", "");
+  return {};
+}
+
+Status ScaleTarget::setReplicas(int replicas) {
+  auto res = resource();
+  if (!res) return res.error();
+  auto r = client_.setReplicas(res.value(), ns_, ref_.name, replicas);
+  if (!r) return r.error();
+  replicas_ = replicas;
+  return {};
+}
+
+Result<std::set<std::string>> ScaleTarget::livePods() {
+  kube::ListOptions lo;
+  lo.labelSelector = selector_;
+  auto pods = client_.list(kube::resources::pods(), ns_, lo);
+  if (!pods) return pods.error();
+  std::set<std::string> live;
+  for (const auto& pod : pods->items) {
+    const std::string phase = pod.value("status", json::object()).value("phase", "");
+    if (phase == "Succeeded" || phase == "Failed") continue;
+    live.insert(pod["metadata"].value("name", ""));
+  }
+  return live;
+}
+
+Result<std::optional<std::string>> ScaleTarget::conflictingHpa() {
+  auto hpas = client_.get(kube::resources::horizontalPodAutoscalers(), ns_, "");
+  if (!hpas) return hpas.error();
+  return autoscaler::conflictingHpa(hpas.value(), ref_);
+}
+
+}  // namespace osmosis::autoscaler
