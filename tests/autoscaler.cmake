@@ -7,8 +7,9 @@ target_link_libraries(osmosis_autoscaler_tests PRIVATE osmosis_autoscaler GTest:
 gtest_discover_tests(osmosis_autoscaler_tests PROPERTIES LABELS unit DISCOVERY_TIMEOUT 60)
 
 # Unit: the pure pieces of the autoscaler's I/O side (report intake, status, HPA detection).
-add_executable(osmosis_scaler_unit_tests unit/autoscaler_scaler_test.cpp)
-target_link_libraries(osmosis_scaler_unit_tests PRIVATE osmosis_scaler GTest::gtest_main osmosis_warnings)
+add_executable(osmosis_scaler_unit_tests unit/autoscaler_scaler_test.cpp
+  unit/autoscaler_channel_scaler_test.cpp)
+target_link_libraries(osmosis_scaler_unit_tests PRIVATE osmosis_scaler osmosis_fakes GTest::gtest_main osmosis_warnings)
 gtest_discover_tests(osmosis_scaler_unit_tests PROPERTIES LABELS unit DISCOVERY_TIMEOUT 60)
 
 # The kubelet stand-in for a control plane without nodes: runs a Deployment's replicas as local

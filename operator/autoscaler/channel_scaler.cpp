@@ -208,7 +208,7 @@ Inputs ChannelScaler::gather(TimePoint now) {
   }
   const bool woke = woke_->exchange(false);
   if (!fresh || woke || now - consumerReadAt_ >= deps_.options.consumerReadPeriod ||
-      (implausible && now - consumerReadAt_ >= deps_.options.podListMinInterval))
+      (implausible && now - consumerReadAt_ >= deps_.options.recheckInterval))
     readConsumer(now);
   Inputs in;
   in.reports = std::move(reports);

@@ -44,6 +44,9 @@ struct ScalerOptions {
   // reports, and this often while pods run.
   std::chrono::milliseconds podListMinInterval{1000};
   std::chrono::milliseconds podListPeriod{30000};
+  // A report claiming more than the stream held at the last read makes the operator read
+  // again at once, at most this often (a burst is seen at once; a liar cannot flood NATS).
+  std::chrono::milliseconds recheckInterval{200};
   std::string reportSubjectPrefix = "osmosis.report";
   Policy operatorPolicy;  // the operator-level fields (headroom, scale-up step, staleness)
 };

@@ -55,10 +55,9 @@ bool matches(const json& obj, const std::string& selector) {
 
 std::string selectorOf(const json& deployment) {
   std::string out;
-  for (const auto& [k, v] : deployment["spec"]
-                                .value("selector", json::object())
-                                .value("matchLabels", json::object())
-                                .items())
+  const json labels =
+      deployment["spec"].value("selector", json::object()).value("matchLabels", json::object());
+  for (const auto& [k, v] : labels.items())
     out += (out.empty() ? "" : ",") + k + "=" + v.get<std::string>();
   return out;
 }

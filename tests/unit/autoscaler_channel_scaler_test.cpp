@@ -1,0 +1,209 @@
+// The autoscaler's I/O side, fast: a real ChannelScaler (engine, inbox, target, status) against
+// an in-memory NATS and API, with time moved by hand. The same loop on real servers:
+// tests/e2e/autoscale_test.cpp.
+
+#include <gtest/gtest.h>
+
+#include "common/report/report.hpp"
+#include "operator/api/parsed_cache.hpp"
+#include "operator/autoscaler/channel_scaler.hpp"
+#include "tests/fakes/fake_api_server.hpp"
+#include "tests/fakes/fake_nats.hpp"
+
+namespace osmosis::autoscaler {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+using testing::FakeApiServer;
+using testing::FakeNats;
+
+class ChannelScalerTest : public ::testing::Test {
+ protected:
+  ChannelScalerTest()
+      : api_(std::make_shared<FakeApiServer>()),
+        client_(api_,
+                [] {
+                  kube::ClientOptions o;
+                  o.qps = 0;
+                  o.maxRetries = 0;
+                  return o;
+                }()),
+        events_(client_, {}),
+        scaler_("shop", "orders",
+                ScalerDeps{client_, events_, metrics_, clock_, options_, [this] { ++pokes_; }}) {
+    api_->put({{"apiVersion", "apps/v1"},
+               {"kind", "Deployment"},
+               {"metadata", {{"name", "worker"}, {"namespace", "shop"}}},
+               {"spec", {{"replicas", 0}, {"selector", {{"matchLabels", {{"app", "worker"}}}}}}}});
+    nats::StreamConfig s;
+    s.name = "SHOP_ORDERS";
+    s.subjects = {"shop.orders.>"};
+    (void)nats_->addStream(s);
+    nats::ConsumerConfig c;
+    c.durable = "workers";
+    (void)nats_->addOrUpdateConsumer("SHOP_ORDERS", c);
+    api_->put(channel());  // the object its status is applied to
+  }
+
+  json channel(json annotations = json::object(), json scaling = json::object()) {
+    json base = {{"minReplicas", 0}, {"maxReplicas", 10}, {"targetBacklogPerReplica", 10}};
+    base.update(scaling);
+    return {{"apiVersion", "osmosis.dev/v1alpha1"},
+            {"kind", "Channel"},
+            {"metadata",
+             {{"name", "orders"},
+              {"namespace", "shop"},
+              {"generation", 1},
+              {"annotations", annotations}}},
+            {"spec", {{"worker", {{"scaleTargetRef", {{"name", "worker"}}}}}, {"scaling", base}}},
+            {"status", {{"conditions", json::array({{{"type", "Ready"}, {"status", "True"}}})}}}};
+  }
+
+  // One step, on `obj` (the cached Channel), with the NATS client bound or not.
+  void step(const json& obj, bool natsBound = true) {
+    auto parsed = parsed_.get(obj);
+    scaler_.step(obj, *parsed, natsBound ? nats_ : nullptr);
+  }
+  int replicas() {
+    return api_->get("apps/v1", "Deployment", "shop", "worker")["spec"].value("replicas", -1);
+  }
+  json condition() {
+    return api::findCondition(
+        api_->get("osmosis.dev/v1alpha1", "Channel", "shop", "orders")["status"]["conditions"],
+        "ScalingActive");
+  }
+  void pod(const std::string& name) {
+    api_->put(
+        {{"apiVersion", "v1"},
+         {"kind", "Pod"},
+         {"metadata", {{"name", name}, {"namespace", "shop"}, {"labels", {{"app", "worker"}}}}},
+         {"status", {{"phase", "Running"}}}});
+  }
+  void report(const std::string& pod, uint64_t pending, int64_t inFlight, uint64_t seq) {
+    report::Report r;
+    r.namespace_ = "shop";
+    r.channel = "orders";
+    r.pod = pod;
+    r.version = "test";
+    r.figures = report::ConsumerFigures{pending, inFlight, 0};
+    r.inFlight = inFlight;
+    r.sequence = seq;
+    r.time = clock_.wallNow();
+    nats_->publish("osmosis.report.shop.orders", report::toJson(r));
+  }
+
+  std::shared_ptr<FakeApiServer> api_;
+  kube::Client client_;
+  kube::EventRecorder events_;
+  metrics::Registry metrics_;
+  kube::FakeClock clock_;
+  ScalerOptions options_;
+  std::shared_ptr<FakeNats> nats_ = std::make_shared<FakeNats>();
+  api::ParsedChannels parsed_;
+  int pokes_ = 0;
+  ChannelScaler scaler_;
+};
+
+TEST_F(ChannelScalerTest, AFirstMessageWakesTheTargetFromZeroAtOnce) {
+  const json obj = channel();
+  step(obj);
+  EXPECT_EQ(replicas(), 0);
+  EXPECT_EQ(condition().value("reason", ""), "Scaling");
+  EXPECT_EQ(nats_->subscriptions(), 2u) << "reports and the wake-up subscription";
+  nats_->publish("shop.orders.new", "m");  // stored by the stream, seen by the wake-up
+  EXPECT_EQ(pokes_, 1) << "the NATS callback asks for a step at once";
+  clock_.advance(50ms);
+  step(obj);
+  EXPECT_EQ(replicas(), 1);
+  EXPECT_EQ(nats_->subscriptions(), 1u) << "no wake-up subscription once pods run";
+}
+
+TEST_F(ChannelScalerTest, ReportsOfLivePodsDriveItOthersAreListedAndDropped) {
+  const json obj = channel();
+  api_->put({{"apiVersion", "apps/v1"},
+             {"kind", "Deployment"},
+             {"metadata", {{"name", "worker"}, {"namespace", "shop"}}},
+             {"spec", {{"replicas", 1}, {"selector", {{"matchLabels", {{"app", "worker"}}}}}}}});
+  pod("worker-a");
+  step(obj);
+  nats_->setConsumerFigures("SHOP_ORDERS", "workers", 45, 5);
+  report("worker-a", 45, 5, 1);
+  report("intruder", 0, 0, 1);
+  EXPECT_GE(pokes_, 2);
+  // The report says more than the stream held at the last read: read again at once.
+  clock_.advance(300ms);
+  const int reads = nats_->calls("consumer.info");
+  step(obj);
+  EXPECT_EQ(nats_->calls("consumer.info"), reads + 1);
+  EXPECT_EQ(replicas(), 5) << "backlog 50 at 10 per replica";
+  EXPECT_NE(metrics_.render().find(
+                "osmosis_reports_total{channel=\"shop/orders\",result=\"accepted\"} 1"),
+            std::string::npos)
+      << metrics_.render();
+  EXPECT_NE(metrics_.render().find("result=\"unknown_pod\"} 1"), std::string::npos);
+}
+
+TEST_F(ChannelScalerTest, PausedAndHpaOwnedTargetsAreLeftAlone) {
+  nats_->setConsumerFigures("SHOP_ORDERS", "workers", 100, 0);
+  step(channel({{kPausedAnnotation, "true"}}));
+  EXPECT_EQ(replicas(), 0);
+  EXPECT_EQ(condition().value("reason", ""), "Paused");
+  api_->put({{"apiVersion", "autoscaling/v2"},
+             {"kind", "HorizontalPodAutoscaler"},
+             {"metadata", {{"name", "cpu"}, {"namespace", "shop"}}},
+             {"spec",
+              {{"scaleTargetRef",
+                {{"apiVersion", "apps/v1"}, {"kind", "Deployment"}, {"name", "worker"}}}}}});
+  clock_.advance(options_.hpaCheckPeriod);
+  step(channel());
+  EXPECT_EQ(replicas(), 0);
+  EXPECT_EQ(condition().value("reason", ""), "ConflictingAutoscaler");
+  EXPECT_NE(condition().value("message", "").find("cpu"), std::string::npos);
+}
+
+TEST_F(ChannelScalerTest, NoNatsOrNoTargetHoldsTheReplicasAndSaysWhy) {
+  step(channel(), false);
+  EXPECT_EQ(condition().value("reason", ""), "NatsUnavailable");
+  api_->remove("apps/v1", "Deployment", "shop", "worker");
+  step(channel());
+  EXPECT_EQ(condition().value("reason", ""), "TargetNotFound");
+  EXPECT_NE(condition().value("message", "").find("spec.worker.scaleTargetRef"), std::string::npos);
+  EXPECT_EQ(api_->count("PATCH", "/scale"), 0);
+}
+
+TEST_F(ChannelScalerTest, NatsGoingAwayIsALossOfSignalNotAScaleDown) {
+  api_->put({{"apiVersion", "apps/v1"},
+             {"kind", "Deployment"},
+             {"metadata", {{"name", "worker"}, {"namespace", "shop"}}},
+             {"spec", {{"replicas", 3}, {"selector", {{"matchLabels", {{"app", "worker"}}}}}}}});
+  nats_->setConsumerFigures("SHOP_ORDERS", "workers", 30, 0);
+  step(channel());
+  EXPECT_EQ(replicas(), 3);
+  nats_->unavailable = true;
+  for (int i = 0; i < 300; ++i) {  // five minutes of ticks without a signal
+    clock_.advance(1s);
+    step(channel());
+  }
+  EXPECT_EQ(replicas(), 3) << "a lost signal never scales a busy Deployment down";
+}
+
+TEST_F(ChannelScalerTest, StatusIsTheAutoscalersOwnFieldsByApply) {
+  nats_->setConsumerFigures("SHOP_ORDERS", "workers", 20, 0);
+  step(channel());
+  bool applied = false;
+  for (const auto& r : api_->requests()) {
+    if (r.target.find("/status") == std::string::npos) continue;
+    applied = true;
+    EXPECT_NE(r.contentType.find("apply-patch"), std::string::npos);
+    EXPECT_NE(r.target.find("fieldManager=osmosis-autoscaler"), std::string::npos);
+    json body = json::parse(r.body);
+    ASSERT_EQ(body["status"]["conditions"].size(), 1u);
+    EXPECT_EQ(body["status"]["conditions"][0]["type"], "ScalingActive");
+    EXPECT_FALSE(body["status"].contains("backlog")) << "the Channel controller's field";
+  }
+  EXPECT_TRUE(applied);
+}
+
+}  // namespace
+}  // namespace osmosis::autoscaler
