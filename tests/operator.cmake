@@ -42,12 +42,14 @@ target_include_directories(osmosis_fakes PUBLIC ${PROJECT_SOURCE_DIR})
 target_link_libraries(osmosis_fakes PUBLIC osmosis_kube osmosis_common PRIVATE osmosis_warnings)
 
 add_executable(osmosis_channel_unit_tests
+  unit/channel_crd_test.cpp
   unit/channel_drift_test.cpp
   unit/channel_injection_test.cpp
   unit/channel_reconciler_test.cpp
   unit/channel_spec_test.cpp
   unit/channel_subjects_test.cpp)
-target_link_libraries(osmosis_channel_unit_tests PRIVATE osmosis_channel osmosis_fakes GTest::gtest_main osmosis_warnings)
+target_link_libraries(osmosis_channel_unit_tests PRIVATE osmosis_channel osmosis_fakes yaml-cpp GTest::gtest_main osmosis_warnings)
+target_compile_definitions(osmosis_channel_unit_tests PRIVATE OSMOSIS_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 gtest_discover_tests(osmosis_channel_unit_tests PROPERTIES LABELS unit DISCOVERY_TIMEOUT 60)
 
 # Channel provisioning end to end: the operator binary, a real kube-apiserver and a real

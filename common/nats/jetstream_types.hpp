@@ -28,6 +28,7 @@ struct StreamConfig {
   int32_t maxMsgSize = -1;
   Discard discard = Discard::kOld;
   nanoseconds duplicateWindow{std::chrono::minutes(2)};
+  bool operator==(const StreamConfig&) const = default;
 };
 
 struct StreamState {
@@ -50,6 +51,7 @@ struct ConsumerConfig {
   int64_t maxDeliver = -1;  // -1: unlimited
   int64_t maxAckPending = 1000;
   std::vector<nanoseconds> backoff;
+  bool operator==(const ConsumerConfig&) const = default;
 };
 
 struct ConsumerInfo {

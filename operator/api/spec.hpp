@@ -36,6 +36,7 @@ struct ScaleTargetRef {
   std::string apiVersion = "apps/v1";
   std::string kind = "Deployment";
   std::string name;
+  bool operator==(const ScaleTargetRef&) const = default;
 };
 
 struct ScalingSpec {
@@ -47,6 +48,7 @@ struct ScalingSpec {
   int stabilizationSeconds = 60;
   int maxStepPercent = 50;
   int scaleToZeroAfterSeconds = 120;
+  bool operator==(const ScalingSpec&) const = default;
 };
 
 struct ChannelSpec {
@@ -61,6 +63,7 @@ struct ChannelSpec {
   int appPort = 8080;
   std::string appPath = "/";
   ScalingSpec scaling;
+  bool operator==(const ChannelSpec&) const = default;
 };
 
 struct ParsedChannel {
