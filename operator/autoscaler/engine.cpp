@@ -88,6 +88,9 @@ Status Engine::setPolicy(const Policy& policy) {
   return {};
 }
 
+// Long on purpose: the rules of docs/autoscaler.md in their order (learn from the signals,
+// estimate the backlog, recommend, clamp, stabilize, step, explain), read top to bottom next
+// to their table tests; cutting it up would scatter one decision over many functions.
 Decision Engine::evaluate(const Inputs& inputs, TimePoint now) {
   if (lastNow_ && now < *lastNow_) now = *lastNow_;
   lastNow_ = now;

@@ -81,11 +81,60 @@ std::vector<std::string> kubeconfigPaths(const EnvReader& env) {
   return out;
 }
 
-Result<RestConfig> loadKubeconfig(const std::vector<std::string>& paths, const std::string& context,
-                                  const FileReader& read) {
-  if (paths.empty()) return invalid("no kubeconfig file given (set --kubeconfig or KUBECONFIG)");
+namespace {
+
+// Every kubeconfig file's clusters, users and contexts, merged as kubectl does (the first
+// definition of a name wins; so does the first current-context).
+struct MergedKubeconfig {
   std::map<std::string, Entry> clusters, users, contexts;
   std::string current;
+};
+
+Status mergeOne(const std::string& path, const std::string& text, MergedKubeconfig& into,
+                int& loaded) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    return invalid("kubeconfig " + path + " is not valid YAML: " + e.what());
+  }
+  if (root.IsNull()) return {};  // an empty file is allowed
+  if (!root.IsMap()) return invalid("kubeconfig " + path + " is not a YAML mapping");
+  ++loaded;
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  auto collect = [&](const char* listKey, const char* itemKey,
+                     std::map<std::string, Entry>& entries) -> Status {
+    const YAML::Node list = root[listKey];
+    if (!list) return {};
+    if (!list.IsSequence())
+      return invalid("kubeconfig " + path + ": " + listKey + " must be a list");
+    for (const auto& item : list) {
+      std::string name = scalar(item, "name");
+      if (name.empty())
+        return invalid("kubeconfig " + path + ": an entry of " + listKey + " has no name");
+      if (!item[itemKey] || !item[itemKey].IsMap()) {
+        return invalid("kubeconfig " + path + ": " + listKey + " entry \"" + name + "\" has no " +
+                       itemKey);
+      }
+      entries.try_emplace(name, Entry{item[itemKey], dir});  // first definition wins
+    }
+    return {};
+  };
+  try {
+    if (auto s = collect("clusters", "cluster", into.clusters); !s) return s;
+    if (auto s = collect("users", "user", into.users); !s) return s;
+    if (auto s = collect("contexts", "context", into.contexts); !s) return s;
+    if (into.current.empty()) into.current = scalar(root, "current-context");
+  } catch (const YAML::Exception& e) {
+    return invalid("kubeconfig " + path + ": " + e.what());
+  }
+  return {};
+}
+
+Result<MergedKubeconfig> mergeKubeconfigs(const std::vector<std::string>& paths,
+                                          const FileReader& read) {
+  if (paths.empty()) return invalid("no kubeconfig file given (set --kubeconfig or KUBECONFIG)");
+  MergedKubeconfig merged;
   int loaded = 0;
   for (const auto& path : paths) {
     auto text = read(path);
@@ -94,102 +143,85 @@ Result<RestConfig> loadKubeconfig(const std::vector<std::string>& paths, const s
       if (paths.size() > 1 && text.error().code == Error::Code::kNotFound) continue;
       return invalid("kubeconfig: " + text.error().message);
     }
-    YAML::Node root;
-    try {
-      root = YAML::Load(text.value());
-    } catch (const YAML::Exception& e) {
-      return invalid("kubeconfig " + path + " is not valid YAML: " + e.what());
-    }
-    if (root.IsNull()) continue;  // an empty file is allowed
-    if (!root.IsMap()) return invalid("kubeconfig " + path + " is not a YAML mapping");
-    ++loaded;
-    const std::string dir = std::filesystem::path(path).parent_path().string();
-    auto collect = [&](const char* listKey, const char* itemKey,
-                       std::map<std::string, Entry>& into) -> Status {
-      const YAML::Node list = root[listKey];
-      if (!list) return {};
-      if (!list.IsSequence())
-        return invalid("kubeconfig " + path + ": " + listKey + " must be a list");
-      for (const auto& item : list) {
-        std::string name = scalar(item, "name");
-        if (name.empty())
-          return invalid("kubeconfig " + path + ": an entry of " + listKey + " has no name");
-        if (!item[itemKey] || !item[itemKey].IsMap()) {
-          return invalid("kubeconfig " + path + ": " + listKey + " entry \"" + name + "\" has no " +
-                         itemKey);
-        }
-        into.try_emplace(name, Entry{item[itemKey], dir});  // first definition wins
-      }
-      return {};
-    };
-    try {
-      if (auto s = collect("clusters", "cluster", clusters); !s) return s.error();
-      if (auto s = collect("users", "user", users); !s) return s.error();
-      if (auto s = collect("contexts", "context", contexts); !s) return s.error();
-      if (current.empty()) current = scalar(root, "current-context");
-    } catch (const YAML::Exception& e) {
-      return invalid("kubeconfig " + path + ": " + e.what());
-    }
+    if (auto st = mergeOne(path, text.value(), merged, loaded); !st) return st.error();
   }
   if (loaded == 0) return invalid("no usable kubeconfig among the files given");
+  return merged;
+}
 
-  const std::string ctxName = context.empty() ? current : context;
-  if (ctxName.empty()) return invalid("kubeconfig has no current-context; pass --context");
-  auto ctx = contexts.find(ctxName);
-  if (ctx == contexts.end()) return invalid("kubeconfig has no context named \"" + ctxName + "\"");
-  const std::string clusterName = scalar(ctx->second.node, "cluster");
-  const std::string userName = scalar(ctx->second.node, "user");
-  auto cluster = clusters.find(clusterName);
-  if (cluster == clusters.end()) {
-    return invalid("context \"" + ctxName + "\" names cluster \"" + clusterName +
-                   "\", which is not defined");
-  }
-
-  RestConfig cfg;
-  cfg.source = "kubeconfig (context " + ctxName + ")";
-  cfg.server = scalar(cluster->second.node, "server");
+// The server, its CA and the default namespace, from the context's cluster.
+Status applyCluster(const Entry& cluster, const std::string& clusterName, const Entry& ctx,
+                    const FileReader& read, RestConfig& cfg) {
+  cfg.server = scalar(cluster.node, "server");
   if (cfg.server.rfind("https://", 0) != 0 && cfg.server.rfind("http://", 0) != 0) {
     return invalid("cluster \"" + clusterName + "\" has no valid server URL (got \"" + cfg.server +
                    "\")");
   }
   while (!cfg.server.empty() && cfg.server.back() == '/')
     cfg.server.pop_back();
-  cfg.insecureSkipTlsVerify = scalar(cluster->second.node, "insecure-skip-tls-verify") == "true";
-  cfg.tlsServerName = scalar(cluster->second.node, "tls-server-name");
-  auto ca =
-      material(cluster->second, "certificate-authority", read, "cluster \"" + clusterName + "\"");
+  cfg.insecureSkipTlsVerify = scalar(cluster.node, "insecure-skip-tls-verify") == "true";
+  cfg.tlsServerName = scalar(cluster.node, "tls-server-name");
+  auto ca = material(cluster, "certificate-authority", read, "cluster \"" + clusterName + "\"");
   if (!ca) return ca.error();
   cfg.caPem = ca.value();
-  if (std::string ns = scalar(ctx->second.node, "namespace"); !ns.empty())
-    cfg.defaultNamespace = ns;
+  if (std::string ns = scalar(ctx.node, "namespace"); !ns.empty()) cfg.defaultNamespace = ns;
+  return {};
+}
 
+// The client certificate or token, from the context's user.
+Status applyUser(const Entry& user, const std::string& userName, const FileReader& read,
+                 RestConfig& cfg) {
+  const std::string what = "user \"" + userName + "\"";
+  if (user.node["exec"] || user.node["auth-provider"]) {
+    return invalid(what +
+                   " uses an exec or auth-provider credential plugin, which osmosis-operator does "
+                   "not run; use a client certificate or a token");
+  }
+  auto cert = material(user, "client-certificate", read, what);
+  if (!cert) return cert.error();
+  auto key = material(user, "client-key", read, what);
+  if (!key) return key.error();
+  cfg.clientCertPem = cert.value();
+  cfg.clientKeyPem = key.value();
+  if (cfg.clientCertPem.empty() != cfg.clientKeyPem.empty()) {
+    return invalid(what +
+                   " has a client certificate without a key, or a key without a certificate");
+  }
+  cfg.token = scalar(user.node, "token");
+  if (std::string tf = scalar(user.node, "tokenFile"); !tf.empty())
+    cfg.tokenFile = resolve(tf, user.dir);
+  return {};
+}
+
+}  // namespace
+
+Result<RestConfig> loadKubeconfig(const std::vector<std::string>& paths, const std::string& context,
+                                  const FileReader& read) {
+  auto merged = mergeKubeconfigs(paths, read);
+  if (!merged) return merged.error();
+  const std::string ctxName = context.empty() ? merged->current : context;
+  if (ctxName.empty()) return invalid("kubeconfig has no current-context; pass --context");
+  auto ctx = merged->contexts.find(ctxName);
+  if (ctx == merged->contexts.end())
+    return invalid("kubeconfig has no context named \"" + ctxName + "\"");
+  const std::string clusterName = scalar(ctx->second.node, "cluster");
+  const std::string userName = scalar(ctx->second.node, "user");
+  auto cluster = merged->clusters.find(clusterName);
+  if (cluster == merged->clusters.end()) {
+    return invalid("context \"" + ctxName + "\" names cluster \"" + clusterName +
+                   "\", which is not defined");
+  }
+  RestConfig cfg;
+  cfg.source = "kubeconfig (context " + ctxName + ")";
+  if (auto st = applyCluster(cluster->second, clusterName, ctx->second, read, cfg); !st)
+    return st.error();
   if (!userName.empty()) {
-    auto user = users.find(userName);
-    if (user == users.end()) {
+    auto user = merged->users.find(userName);
+    if (user == merged->users.end()) {
       return invalid("context \"" + ctxName + "\" names user \"" + userName +
                      "\", which is not defined");
     }
-    const std::string what = "user \"" + userName + "\"";
-    if (user->second.node["exec"] || user->second.node["auth-provider"]) {
-      return invalid(
-          what +
-          " uses an exec or auth-provider credential plugin, which osmosis-operator does not "
-          "run; use a client certificate or a token");
-    }
-    auto cert = material(user->second, "client-certificate", read, what);
-    if (!cert) return cert.error();
-    auto key = material(user->second, "client-key", read, what);
-    if (!key) return key.error();
-    cfg.clientCertPem = cert.value();
-    cfg.clientKeyPem = key.value();
-    if (cfg.clientCertPem.empty() != cfg.clientKeyPem.empty()) {
-      return invalid(what +
-                     " has a client certificate without a key, or a key without a certificate");
-    }
-    cfg.token = scalar(user->second.node, "token");
-    if (std::string tf = scalar(user->second.node, "tokenFile"); !tf.empty()) {
-      cfg.tokenFile = resolve(tf, user->second.dir);
-    }
+    if (auto st = applyUser(user->second, userName, read, cfg); !st) return st.error();
   }
   return cfg;
 }
