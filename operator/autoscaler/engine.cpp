@@ -30,7 +30,7 @@ std::string shortNumber(double v) {
   return buf;
 }
 
-std::string secondsText(Clock::duration d) {
+std::string secondsText(Duration d) {
   return std::to_string(duration_cast<seconds>(d).count()) + "s";
 }
 

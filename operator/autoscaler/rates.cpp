@@ -7,7 +7,7 @@
 namespace osmosis::autoscaler {
 namespace {
 
-double seconds(Clock::duration d) {
+double seconds(Duration d) {
   return std::chrono::duration<double>(d).count();
 }
 

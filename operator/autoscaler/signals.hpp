@@ -12,8 +12,9 @@
 
 namespace osmosis::autoscaler {
 
-using Clock = std::chrono::steady_clock;
-using TimePoint = Clock::time_point;
+// The engine never reads a clock: every time it sees was passed in, on the steady clock.
+using TimePoint = std::chrono::steady_clock::time_point;
+using Duration = TimePoint::duration;
 
 // The channel's durable consumer as NATS reports it (KEDA's figures).
 struct ConsumerCounts {
