@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/util/backoff.hpp"
+
 namespace osmosis::sidecar {
 namespace {
 int64_t nowNanos() {
@@ -99,12 +101,8 @@ std::string State::error() const {
 std::chrono::milliseconds jitteredBackoff(int attempt, std::chrono::milliseconds base,
                                           std::chrono::milliseconds cap) {
   thread_local std::minstd_rand rng{std::random_device{}()};
-  double d = static_cast<double>(base.count());
-  for (int i = 0; i < attempt && d < static_cast<double>(cap.count()); ++i)
-    d *= 2;
-  d = std::min(d, static_cast<double>(cap.count()));
-  std::uniform_real_distribution<double> jitter(0.8, 1.2);
-  return std::chrono::milliseconds(static_cast<int64_t>(d * jitter(rng)));
+  return backoffDelay({base, 2.0, 0.4, cap}, attempt,
+                      std::uniform_real_distribution<double>(0.0, 1.0)(rng));
 }
 
 }  // namespace osmosis::sidecar

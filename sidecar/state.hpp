@@ -65,7 +65,8 @@ class State {
   std::string error_;
 };
 
-// min(cap, base * 2^attempt), with +-20% jitter so many pods do not retry in step.
+// min(cap, base * 2^attempt), plus up to 40% at random so many pods do not retry in step
+// (common/util/backoff.hpp).
 std::chrono::milliseconds jitteredBackoff(int attempt, std::chrono::milliseconds base,
                                           std::chrono::milliseconds cap);
 

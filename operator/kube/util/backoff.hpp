@@ -1,25 +1,19 @@
 #pragma once
 
-// Exponential backoff with jitter (client-go's wait.Backoff): each step multiplies the base
-// by `factor`, caps at `cap`, and adds up to `jitter` x the step at random.
-// Token bucket (client-go's flowcontrol): `qps` sustained, `burst` at once.
+// Backoff (client-go's wait.Backoff: the formula is common/util/backoff.hpp, shared with the
+// sidecar) as a stateful counter, and a token bucket (client-go's flowcontrol): `qps`
+// sustained, `burst` at once.
 
 #include <chrono>
 #include <mutex>
 
+#include "common/util/backoff.hpp"
 #include "operator/kube/util/clock.hpp"
 
 namespace osmosis::kube {
 
-struct BackoffPolicy {
-  std::chrono::milliseconds initial{200};
-  double factor = 2.0;
-  double jitter = 0.5;  // fraction of the step added at random: [step, step*(1+jitter))
-  std::chrono::milliseconds cap{30000};
-};
-
-// Pure: the delay before attempt `attempt` (0-based), given a uniform random u in [0, 1).
-std::chrono::milliseconds backoffDelay(const BackoffPolicy& policy, int attempt, double u);
+using osmosis::BackoffPolicy;
+using osmosis::backoffDelay;
 
 class Backoff {
  public:
