@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/contract/sidecar_contract.hpp"
 #include "common/http/path.hpp"
 #include "common/http/server.hpp"
 #include "common/nats/subject.hpp"
@@ -32,23 +33,24 @@ const char* modeName(Mode mode) {
 
 void addFlags(CLI::App& app, Config* c, RawFlags* raw) {
   app.add_option("--mode", raw->mode, "dispatch: deliver messages to the app; report: only report")
-      ->envname("OSMOSIS_MODE")
+      ->envname(contract::kEnvMode)
       ->capture_default_str();
-  app.add_option("--channel", c->channel, "Channel name (required)")->envname("OSMOSIS_CHANNEL");
+  app.add_option("--channel", c->channel, "Channel name (required)")
+      ->envname(contract::kEnvChannel);
   app.add_option("--namespace", c->ns,
                  "Channel and pod namespace (default: $POD_NAMESPACE from the downward API)")
-      ->envname("OSMOSIS_NAMESPACE");
+      ->envname(contract::kEnvNamespace);
   app.add_option("--pod", c->pod, "Pod name (default: $POD_NAME, else the host name)")
-      ->envname("OSMOSIS_POD_NAME");
+      ->envname(contract::kEnvPodName);
   app.add_option("--stream", c->stream, "JetStream stream name (required)")
-      ->envname("OSMOSIS_STREAM");
+      ->envname(contract::kEnvStream);
   app.add_option("--consumer", c->consumer, "Durable pull consumer name (required)")
-      ->envname("OSMOSIS_CONSUMER");
+      ->envname(contract::kEnvConsumer);
   app.add_option("--app-port", c->appPort, "The app's HTTP port on 127.0.0.1")
-      ->envname("OSMOSIS_APP_PORT")
+      ->envname(contract::kEnvAppPort)
       ->capture_default_str();
   app.add_option("--app-path", c->appPath, "The path messages are POSTed to")
-      ->envname("OSMOSIS_APP_PATH")
+      ->envname(contract::kEnvAppPath)
       ->capture_default_str();
   app.add_option("--concurrency", c->concurrency, "Messages in flight to the app at most")
       ->envname("OSMOSIS_CONCURRENCY")
@@ -63,23 +65,23 @@ void addFlags(CLI::App& app, Config* c, RawFlags* raw) {
   app.add_option("--ack-wait", raw->ackWait,
                  "The consumer's ack wait (default: read from the consumer); in-progress is sent "
                  "every half of it while the app works on a message")
-      ->envname("OSMOSIS_ACK_WAIT");
+      ->envname(contract::kEnvAckWait);
   app.add_option("--backoff", raw->backoff,
                  "Nak delays by delivery, e.g. 1s,5s,30s (default: the consumer's backoff list, "
                  "else exponential from 1s to 2m)")
       ->envname("OSMOSIS_BACKOFF");
   app.add_option("--dead-letter-subject", c->deadLetterSubject,
                  "Where permanently failed messages are published (default: none)")
-      ->envname("OSMOSIS_DEAD_LETTER_SUBJECT");
+      ->envname(contract::kEnvDeadLetterSubject);
   app.add_option("--report-interval", raw->reportInterval, "How often reports are published")
       ->envname("OSMOSIS_REPORT_INTERVAL")
       ->capture_default_str();
   app.add_option("--report-subject-prefix", c->reportSubjectPrefix,
                  "Reports go to <prefix>.<namespace>.<channel>")
-      ->envname("OSMOSIS_REPORT_SUBJECT_PREFIX")
+      ->envname(contract::kEnvReportSubjectPrefix)
       ->capture_default_str();
   app.add_option("--listen", c->listen, "host:port for /healthz, /readyz and /metrics")
-      ->envname("OSMOSIS_LISTEN")
+      ->envname(contract::kEnvListen)
       ->capture_default_str();
   app.add_option("--drain-grace", raw->drainGrace,
                  "On SIGTERM, how long in-flight messages may take before they are nakked "

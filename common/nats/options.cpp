@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/contract/sidecar_contract.hpp"
 #include "common/util/json_text.hpp"
 #include "common/util/redact.hpp"
 
@@ -95,23 +96,24 @@ std::vector<std::string> unreadableFiles(const ConnectionOptions& o) {
 
 void addFlags(CLI::App& app, ConnectionOptions* o, std::string* urlList) {
   app.add_option("--nats-url", *urlList, "NATS server URLs, comma-separated")
-      ->envname("OSMOSIS_NATS_URL")
+      ->envname(contract::kEnvNatsUrl)
       ->capture_default_str();
   app.add_option("--nats-creds", o->credsFile, "NATS credentials file (JWT + NKey seed)")
-      ->envname("OSMOSIS_NATS_CREDS")
+      ->envname(contract::kEnvNatsCreds)
       ->check(CLI::ExistingFile);
   app.add_option("--nats-token", o->token, "NATS authentication token")
-      ->envname("OSMOSIS_NATS_TOKEN");
-  app.add_option("--nats-user", o->user, "NATS user name")->envname("OSMOSIS_NATS_USER");
-  app.add_option("--nats-password", o->password, "NATS password")->envname("OSMOSIS_NATS_PASSWORD");
+      ->envname(contract::kEnvNatsToken);
+  app.add_option("--nats-user", o->user, "NATS user name")->envname(contract::kEnvNatsUser);
+  app.add_option("--nats-password", o->password, "NATS password")
+      ->envname(contract::kEnvNatsPassword);
   app.add_option("--nats-tls-ca", o->tls.caFile, "CA certificates to trust for NATS TLS (PEM)")
-      ->envname("OSMOSIS_NATS_TLS_CA")
+      ->envname(contract::kEnvNatsTlsCa)
       ->check(CLI::ExistingFile);
   app.add_option("--nats-tls-cert", o->tls.certFile, "client certificate for NATS mutual TLS")
-      ->envname("OSMOSIS_NATS_TLS_CERT")
+      ->envname(contract::kEnvNatsTlsCert)
       ->check(CLI::ExistingFile);
   app.add_option("--nats-tls-key", o->tls.keyFile, "client key for NATS mutual TLS")
-      ->envname("OSMOSIS_NATS_TLS_KEY")
+      ->envname(contract::kEnvNatsTlsKey)
       ->check(CLI::ExistingFile);
 }
 

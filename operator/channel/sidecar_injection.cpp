@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 
+#include "common/contract/sidecar_contract.hpp"
 #include "common/util/duration.hpp"
 #include "operator/api/naming.hpp"
 
@@ -36,37 +37,37 @@ json injectionApply(const ScaleTargetRef& target, const std::string& ns, const s
                     const InjectionSettings& settings) {
   json env = json::array({
       fieldEnv("POD_NAME", "metadata.name"),
-      fieldEnv("OSMOSIS_POD_NAME", "metadata.name"),
-      {{"name", "OSMOSIS_NAMESPACE"}, {"value", ns}},
-      {{"name", "OSMOSIS_CHANNEL"}, {"value", name}},
-      {{"name", "OSMOSIS_STREAM"}, {"value", spec.stream.name}},
-      {{"name", "OSMOSIS_CONSUMER"}, {"value", spec.consumer.durable}},
-      {{"name", "OSMOSIS_APP_PORT"}, {"value", std::to_string(spec.appPort)}},
-      {{"name", "OSMOSIS_APP_PATH"}, {"value", spec.appPath}},
-      {{"name", "OSMOSIS_ACK_WAIT"}, {"value", formatDuration(spec.consumer.ackWait)}},
-      {{"name", "OSMOSIS_LISTEN"}, {"value", "0.0.0.0:" + std::to_string(settings.healthPort)}},
+      fieldEnv(contract::kEnvPodName, "metadata.name"),
+      {{"name", contract::kEnvNamespace}, {"value", ns}},
+      {{"name", contract::kEnvChannel}, {"value", name}},
+      {{"name", contract::kEnvStream}, {"value", spec.stream.name}},
+      {{"name", contract::kEnvConsumer}, {"value", spec.consumer.durable}},
+      {{"name", contract::kEnvAppPort}, {"value", std::to_string(spec.appPort)}},
+      {{"name", contract::kEnvAppPath}, {"value", spec.appPath}},
+      {{"name", contract::kEnvAckWait}, {"value", formatDuration(spec.consumer.ackWait)}},
+      {{"name", contract::kEnvListen}, {"value", "0.0.0.0:" + std::to_string(settings.healthPort)}},
   });
   if (!settings.reportSubjectPrefix.empty())
     env.push_back(
-        {{"name", "OSMOSIS_REPORT_SUBJECT_PREFIX"}, {"value", settings.reportSubjectPrefix}});
+        {{"name", contract::kEnvReportSubjectPrefix}, {"value", settings.reportSubjectPrefix}});
   if (!spec.deadLetterSubject.empty())
-    env.push_back({{"name", "OSMOSIS_DEAD_LETTER_SUBJECT"}, {"value", spec.deadLetterSubject}});
+    env.push_back({{"name", contract::kEnvDeadLetterSubject}, {"value", spec.deadLetterSubject}});
   json volumeMounts = json::array();
   json volumes = json::array();
   if (!spec.natsSecret.empty()) {
     // The Channel's own connection, every secret value by reference (issue 16, item 9): the
     // Deployment never holds a credential, only the name of the Secret that does.
-    env.push_back(secretEnv("OSMOSIS_NATS_URL", spec.natsSecret, "url"));
+    env.push_back(secretEnv(contract::kEnvNatsUrl, spec.natsSecret, "url"));
     for (auto [key, var] :
-         {std::pair{"token", "OSMOSIS_NATS_TOKEN"}, std::pair{"user", "OSMOSIS_NATS_USER"},
-          std::pair{"password", "OSMOSIS_NATS_PASSWORD"}}) {
+         {std::pair{"token", contract::kEnvNatsToken}, std::pair{"user", contract::kEnvNatsUser},
+          std::pair{"password", contract::kEnvNatsPassword}}) {
       if (secretKeys.count(key)) env.push_back(secretEnv(var, spec.natsSecret, key));
     }
     json items = json::array();
     for (auto [key, var] :
-         {std::pair{"creds", "OSMOSIS_NATS_CREDS"}, std::pair{"ca.crt", "OSMOSIS_NATS_TLS_CA"},
-          std::pair{"tls.crt", "OSMOSIS_NATS_TLS_CERT"},
-          std::pair{"tls.key", "OSMOSIS_NATS_TLS_KEY"}}) {
+         {std::pair{"creds", contract::kEnvNatsCreds}, std::pair{"ca.crt", contract::kEnvNatsTlsCa},
+          std::pair{"tls.crt", contract::kEnvNatsTlsCert},
+          std::pair{"tls.key", contract::kEnvNatsTlsKey}}) {
       if (!secretKeys.count(key)) continue;
       items.push_back({{"key", key}, {"path", key}});
       env.push_back({{"name", var}, {"value", std::string(kNatsMountPath) + "/" + key}});
@@ -78,7 +79,7 @@ json injectionApply(const ScaleTargetRef& target, const std::string& ns, const s
           {{"name", kNatsVolume}, {"mountPath", kNatsMountPath}, {"readOnly", true}});
     }
   } else {
-    env.push_back({{"name", "OSMOSIS_NATS_URL"}, {"value", settings.natsUrl}});
+    env.push_back({{"name", contract::kEnvNatsUrl}, {"value", settings.natsUrl}});
   }
   json probe = {{"httpGet", {{"path", "/readyz"}, {"port", settings.healthPort}}},
                 {"periodSeconds", 2}};

@@ -34,8 +34,7 @@ using ::testing::Not;
 const TimePoint t0 = TimePoint{} + 100000s;
 
 TimePoint at(double secondsAfterT0) {
-  return t0 +
-         std::chrono::duration_cast<Duration>(std::chrono::duration<double>(secondsAfterT0));
+  return t0 + std::chrono::duration_cast<Duration>(std::chrono::duration<double>(secondsAfterT0));
 }
 
 Engine makeEngine(const Policy& policy = {}, const Tuning& tuning = {}) {

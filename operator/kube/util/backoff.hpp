@@ -12,8 +12,8 @@
 
 namespace osmosis::kube {
 
-using osmosis::BackoffPolicy;
 using osmosis::backoffDelay;
+using osmosis::BackoffPolicy;
 
 class Backoff {
  public:
