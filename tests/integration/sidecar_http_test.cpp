@@ -22,8 +22,10 @@ using namespace std::chrono_literals;
 using Kind = DeliveryResult::Kind;
 using Clock = AppClient::Clock;
 
-std::unique_ptr<http::Server> serve(http::Server::Handler h) {
-  auto s = http::Server::start("127.0.0.1", 0, std::move(h));
+std::unique_ptr<http::Server> serve(http::Server::Handler h, int threads = 1) {
+  http::ServerOptions options;
+  options.threads = threads;
+  auto s = http::Server::start("127.0.0.1", 0, std::move(h), options);
   EXPECT_TRUE(s.ok()) << s.error().message;
   return std::move(s.value());
 }
@@ -120,15 +122,17 @@ TEST(SidecarHttp, ServerKeepsTheConnectionAliveAfterALargeBody) {
 
 TEST(SidecarHttp, RequestsOnSeveralConnectionsRunAtOnce) {
   std::atomic<int> inside{0}, most{0};
-  auto server = serve([&](const http::Request& r) {
-    int now = ++inside;
-    int seen = most.load();
-    while (now > seen && !most.compare_exchange_weak(seen, now)) {
-    }
-    std::this_thread::sleep_for(200ms);
-    --inside;
-    return http::Response{200, "text/plain", r.header("osmosis-message-id"), {}};
-  });
+  auto server = serve(
+      [&](const http::Request& r) {
+        int now = ++inside;
+        int seen = most.load();
+        while (now > seen && !most.compare_exchange_weak(seen, now)) {
+        }
+        std::this_thread::sleep_for(200ms);
+        --inside;
+        return http::Response{200, "text/plain", r.header("osmosis-message-id"), {}};
+      },
+      4);
   AppClient client(server->port(), 4);
   std::vector<AppClient::Done> done;
   const auto start = Clock::now();
