@@ -23,7 +23,7 @@ start=$(date +%s)
 packages=(
   build-essential cmake ninja-build pkg-config git python3 openssl curl
   libcpprest-dev nlohmann-json3-dev libnats-dev libyaml-cpp-dev libssl-dev
-  libgtest-dev libgmock-dev libcli11-dev
+  libgtest-dev libgmock-dev libcli11-dev libboost1.74-dev
   clang-format
   nats-server etcd-server
 )

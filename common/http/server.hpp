@@ -1,22 +1,30 @@
 #pragma once
 
-// A small HTTP/1.1 server on plain sockets: one thread per connection, keep-alive, bodies by
-// Content-Length. Enough for /healthz, /readyz, /metrics and for test apps, without a thread
-// pool or an async runtime (the sidecar's memory budget is 16 MB).
+// The project's HTTP/1.1 server (keep-alive), on Boost.Beast and Boost.Asio: a small fixed
+// number of threads serve every connection (no thread per connection), with a cap on open
+// connections and a timeout on every phase, so that no client can exhaust threads or memory.
+// Serves /healthz, /readyz and /metrics of both binaries, and the test app.
+//
+// Handlers answer either at once (Handler, run on a server thread: keep it quick) or later
+// from any thread through a Responder (AsyncHandler). The Responder is where streaming
+// answers (server-sent events) and WebSocket upgrades will go when the gateway needs them.
 
-#include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <functional>
-#include <list>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
 #include "common/util/result.hpp"
 
 namespace osmosis::http {
+
+namespace detail {
+struct Core;
+class Session;
+}  // namespace detail
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
@@ -37,44 +45,71 @@ struct Response {
   HeaderList headers;
 };
 
-const char* reasonPhrase(int status);
-
 // Splits "host:port" (host may be empty or "0.0.0.0" for every interface). Port 0 is allowed.
 Result<std::pair<std::string, int>> parseListenAddress(const std::string& address);
 
+struct ServerOptions {
+  int threads = 1;
+  // Open connections at most. A new one over the cap closes the oldest connection that is
+  // waiting for a request (idle keep-alive, or a head still arriving); when every connection
+  // is busy in a handler or an answer, the new one is closed instead.
+  size_t maxConnections = 64;
+  // Waiting for a request's first byte (a new connection, or between keep-alive requests).
+  std::chrono::milliseconds idleTimeout{std::chrono::seconds(30)};
+  // From a request's first byte to the end of its head (slow senders).
+  std::chrono::milliseconds headerTimeout{std::chrono::seconds(10)};
+  std::chrono::milliseconds bodyTimeout{std::chrono::seconds(30)};
+  std::chrono::milliseconds writeTimeout{std::chrono::seconds(10)};
+  uint32_t maxHeaderBytes = 16 * 1024;
+  // A larger body is refused with 413 (and the connection closed) before it is read.
+  uint64_t maxBodyBytes = 1024;
+
+  // /healthz, /readyz, /metrics: GET-only endpoints scraped by the kubelet and Prometheus; a
+  // few connections, no bodies.
+  static ServerOptions health() { return ServerOptions{}; }
+};
+
+// One request's answer. Copyable handle; thread-safe. If every copy is dropped unanswered the
+// client gets a 500.
+class Responder {
+ public:
+  // Sends the answer; only the first call counts. Does nothing once the server stopped.
+  void respond(Response response) const;
+
+ private:
+  friend class detail::Session;
+  struct Exchange;
+  explicit Responder(std::shared_ptr<Exchange> exchange) : exchange_(std::move(exchange)) {}
+  std::shared_ptr<Exchange> exchange_;
+};
+
 class Server {
  public:
+  // Answers at once, on a server thread (a handler that blocks holds up other connections).
   using Handler = std::function<Response(const Request&)>;
+  // Answers through the Responder, from any thread, whenever it likes.
+  using AsyncHandler = std::function<void(Request&&, Responder)>;
 
   // Binds host:port (port 0: an ephemeral port, see port()) and starts serving.
-  static Result<std::unique_ptr<Server>> start(const std::string& host, int port, Handler handler);
+  static Result<std::unique_ptr<Server>> start(const std::string& host, int port, Handler handler,
+                                               ServerOptions options = ServerOptions::health());
+  static Result<std::unique_ptr<Server>> startAsync(const std::string& host, int port,
+                                                    AsyncHandler handler, ServerOptions options);
   ~Server();  // stop()
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
   int port() const { return port_; }
-  // Stops accepting, closes every connection, joins every thread.
+  // Connections open now (for tests and metrics).
+  size_t connections() const;
+  // Stops accepting, closes every connection, joins the threads. Answers given later are
+  // dropped.
   void stop();
 
  private:
-  struct Conn {
-    int fd;
-    std::thread thread;
-    std::atomic<bool> done{false};
-  };
-  Server(int fd, int port, Handler handler);
-  void acceptLoop();
-  void serve(Conn* conn);
-  void reap(bool all);
-
-  int listenFd_;
+  explicit Server(std::shared_ptr<detail::Core> core, int port);
+  std::shared_ptr<detail::Core> core_;
   int port_;
-  int wakeFd_[2] = {-1, -1};
-  Handler handler_;
-  std::atomic<bool> stopping_{false};
-  std::thread acceptThread_;
-  std::mutex mu_;
-  std::list<Conn> conns_;
 };
 
 }  // namespace osmosis::http

@@ -2,8 +2,8 @@
 
 // Dispatch mode: one puller thread fetches from the durable consumer as long as there is room
 // under the concurrency limit (and the app accepts connections); one delivery thread POSTs
-// the messages to the app over up to `concurrency` keep-alive connections at once (epoll, see
-// AppClient), settles each as dispatch/outcome decides and sends in-progress for long
+// the messages to the app over up to `concurrency` keep-alive connections at once (AppClient,
+// run by that thread), settles each as dispatch/outcome decides and sends in-progress for long
 // handlers every half ackWait. Terms that go to the dead-letter subject first are settled on
 // a third thread, since that publish waits for the server.
 

@@ -1,32 +1,60 @@
 #include "sidecar/dispatch/http_client.hpp"
 
 #include <arpa/inet.h>
+#include <array>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/span_body.hpp>
 #include <cerrno>
-#include <charconv>
-#include <cstring>
+#include <memory_resource>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <strings.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/log/logger.hpp"
+#include "sidecar/dispatch/response_reader.hpp"
+
 namespace osmosis::sidecar {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+using error_code = boost::system::error_code;
+using Kind = DeliveryResult::Kind;
+using Body = bhttp::span_body<const char>;
+// A request's fields live in an arena of the slot, emptied at every begin(): building a
+// request allocates nothing once the arena is warm (a heap allocation per field cost about as
+// much as the rest of the request).
+using Fields = bhttp::basic_fields<std::pmr::polymorphic_allocator<char>>;
+
+struct AppRequest {
+  AppRequest()
+      : message(std::piecewise_construct, std::make_tuple(),
+                std::make_tuple(std::pmr::polymorphic_allocator<char>(&arena))) {}
+  std::array<std::byte, 2048> storage;
+  std::pmr::monotonic_buffer_resource arena{storage.data(), storage.size()};
+  bhttp::request<Body, Fields> message;
+  size_t declared = 0;  // the Content-Length begin() set
+  // The head as Beast writes it (its fields writer), in one piece (reused): written with the body
+  // in one gather write of two buffers, not one per header field.
+  std::string head;
+};
+
 namespace {
 
-using Kind = DeliveryResult::Kind;
-
-constexpr uint64_t kWakeKey = ~uint64_t{0};
-constexpr size_t kMaxHeadBytes = 64 * 1024;
-
-sockaddr_in loopback(int port) {
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  return addr;
-}
+constexpr size_t kReadSize = 16 * 1024;
+// A kept-alive connection idle for longer is looked at (a peek: one syscall, nothing read)
+// before it is reused. The app may have closed it since the last turn of the loop (its
+// keep-alive timeout, a restart), and a request sent into that close could not be retried (see
+// the header), while a close seen before sending costs nothing. Under load connections are
+// reused sooner than this, and the idle read sees the closes of long idle ones.
+constexpr auto kCheckIdleAfter = std::chrono::milliseconds(1);
 
 DeliveryResult failure(Kind kind, std::string detail) {
   DeliveryResult r;
@@ -35,401 +63,367 @@ DeliveryResult failure(Kind kind, std::string detail) {
   return r;
 }
 
-std::string_view headerValue(std::string_view head, std::string_view name) {
-  size_t pos = head.find("\r\n");
-  while (pos != std::string_view::npos && pos + 2 < head.size()) {
-    size_t start = pos + 2;
-    size_t end = head.find("\r\n", start);
-    std::string_view line = head.substr(start, end == std::string_view::npos ? end : end - start);
-    size_t colon = line.find(':');
-    if (colon == name.size() && ::strncasecmp(line.data(), name.data(), name.size()) == 0) {
-      std::string_view v = line.substr(colon + 1);
-      while (!v.empty() && (v.front() == ' ' || v.front() == '\t'))
-        v.remove_prefix(1);
-      while (!v.empty() && (v.back() == ' ' || v.back() == '\t'))
-        v.remove_suffix(1);
-      return v;
-    }
-    pos = end;
-  }
-  return {};
+// (Beast 1.74 takes boost::string_view.)
+beast::string_view bsv(std::string_view v) {
+  return {v.data(), v.size()};
 }
 
-void appendNumber(std::string* out, uint64_t n) {
-  char digits[24];
-  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, n);
-  out->append(digits, end);
+std::string_view bytes(const beast::flat_buffer& b) {
+  auto d = b.data();
+  return {static_cast<const char*>(d.data()), d.size()};
 }
 
 }  // namespace
 
-// ---- ResponseReader ----
+// One TCP connection to the app. Its handlers hold it, so a closed one lives until they ran.
+struct AppConn {
+  explicit AppConn(asio::io_context& io) : socket(io) {}
+  tcp::socket socket;
+  beast::flat_buffer in;
+  bool reading = false;  // an async_read_some is pending
+  AppClient::Clock::time_point idleSince;
+};
 
-ResponseReader::State ResponseReader::bad(const char* problem) {
-  problem_ = problem;
-  return State::kBad;
-}
-
-ResponseReader::State ResponseReader::parse(std::string* buf) {
-  if (!buf->empty()) started_ = true;
-  if (!headDone_) {
-    size_t headEnd = buf->find("\r\n\r\n");
-    if (headEnd == std::string::npos) {
-      if (buf->size() > kMaxHeadBytes) return bad("response headers too large");
-      return State::kNeedMore;
-    }
-    std::string_view head(buf->data(), headEnd);
-    if (head.size() < 12 || head.substr(0, 5) != "HTTP/") return bad("malformed status line");
-    auto [p, ec] = std::from_chars(head.data() + 9, head.data() + 12, status_);
-    if (ec != std::errc() || status_ < 100 || status_ > 999) return bad("malformed status code");
-    if (auto ra = headerValue(head, "Retry-After"); !ra.empty())
-      retryAfter_ = parseRetryAfter(std::string(ra));
-    keepAlive_ = head.substr(5, 3) == "1.1";
-    std::string_view conn = headerValue(head, "Connection");
-    if (conn.size() == 5 && ::strncasecmp(conn.data(), "close", 5) == 0) keepAlive_ = false;
-    chunked_ = !headerValue(head, "Transfer-Encoding").empty();
-    std::string_view cl = headerValue(head, "Content-Length");
-    if (!chunked_) {
-      if (!cl.empty()) {
-        auto [q, e2] = std::from_chars(cl.data(), cl.data() + cl.size(), remaining_);
-        if (e2 != std::errc()) return bad("malformed Content-Length");
-      } else if (status_ != 204 && status_ != 304 && status_ >= 200) {
-        untilClose_ = true;  // the body ends when the app closes the connection
-        keepAlive_ = false;
-      }
-    }
-    headDone_ = true;
-    buf->erase(0, headEnd + 4);
-  }
-  if (untilClose_) {
-    buf->clear();
-    return State::kNeedMore;
-  }
-  if (!chunked_) {
-    size_t take = std::min(remaining_, buf->size());
-    buf->erase(0, take);
-    remaining_ -= take;
-    return remaining_ == 0 ? State::kDone : State::kNeedMore;
-  }
-  for (;;) {
-    if (inChunkData_) {
-      size_t take = std::min(remaining_, buf->size());
-      buf->erase(0, take);
-      remaining_ -= take;
-      if (remaining_ > 0) return State::kNeedMore;
-      inChunkData_ = false;
-      if (lastChunk_) return State::kDone;  // (trailers are not expected from a worker app)
-      continue;
-    }
-    size_t lineEnd = buf->find("\r\n");
-    if (lineEnd == std::string::npos) {
-      if (buf->size() > 1024) return bad("malformed chunk size");
-      return State::kNeedMore;
-    }
-    size_t size = 0;
-    auto [q, ec] = std::from_chars(buf->data(), buf->data() + lineEnd, size, 16);
-    if (ec != std::errc()) return bad("malformed chunk size");
-    buf->erase(0, lineEnd + 2);
-    remaining_ = size + 2;  // the data and its CRLF
-    inChunkData_ = true;
-    lastChunk_ = size == 0;
-  }
-}
-
-// ---- AppClient ----
-
-struct AppClient::Slot {
-  int fd = -1;
-  uint32_t generation = 0;  // tells events for an old connection of this slot apart
-  bool connecting = false;
-  bool writeWatched = false;
-  bool reused = false;  // the connection has carried an answer before
+struct AppSlot {
+  AppRequest request;
+  std::shared_ptr<AppConn> conn;
   bool busy = false;
-  bool retried = false;
-  std::string request;
-  size_t sent = 0;
-  std::string in;
+  // The request in flight:
+  bool written = false;  // the write ended (well, or with writeError)
+  bool writeFailed = false;
+  std::string writeError;
+  bool answered = false;    // the final answer is read: `answer`
+  bool armPending = false;  // in toArm
+  bool keep = false;        // nothing seen so far stops the connection carrying another request
+  DeliveryResult answer;
   ResponseReader reader;
 };
 
-AppClient::AppClient(int port, int slots) : port_(port) {
-  epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
-  wakeFd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (epoll_ >= 0 && wakeFd_ >= 0) {
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.u64 = kWakeKey;
-    ::epoll_ctl(epoll_, EPOLL_CTL_ADD, wakeFd_, &ev);
+struct AppClient::Impl {
+  Impl(int port, int count)
+      : endpoint(asio::ip::address_v4::loopback(), static_cast<uint16_t>(port)) {
+    slots.reserve(static_cast<size_t>(count));
+    for (int i = 0; i < count; ++i)
+      slots.push_back(std::make_unique<AppSlot>());
   }
-  slots_.reserve(static_cast<size_t>(slots));
-  for (int i = 0; i < slots; ++i)
-    slots_.push_back(std::make_unique<Slot>());
-}
+  ~Impl() {
+    for (auto& s : slots)
+      close(*s);
+  }
 
-AppClient::~AppClient() {
-  for (int i = 0; i < slots(); ++i)
-    close(i);
-  if (wakeFd_ >= 0) ::close(wakeFd_);
-  if (epoll_ >= 0) ::close(epoll_);
+  AppSlot& slot(int i) { return *slots[static_cast<size_t>(i)]; }
+
+  void close(AppSlot& s) {
+    if (!s.conn) return;
+    error_code ec;
+    s.conn->socket.close(ec);  // (its handlers still run, with operation_aborted, and see it gone)
+    s.conn.reset();
+  }
+
+  void complete(int i, DeliveryResult result, std::vector<Done>* out) {
+    slot(i).busy = false;
+    out->push_back(Done{i, std::move(result)});
+  }
+
+  void start(int i, std::vector<Done>* out) {
+    AppSlot& s = slot(i);
+    s.busy = true;
+    s.written = false;
+    s.writeFailed = false;
+    s.writeError.clear();
+    s.answered = false;
+    s.keep = true;
+    s.reader.reset();
+    if (s.conn && !reusable(*s.conn)) close(s);
+    if (s.conn) {
+      send(i);
+      return arm(i);  // (usually read already: the idle watch)
+    }
+    auto c = std::make_shared<AppConn>(io);
+    error_code ec;
+    if (c->socket.open(tcp::v4(), ec) || c->socket.non_blocking(true, ec))
+      return complete(i, failure(Kind::kTransport, "socket: " + ec.message()), out);
+    c->socket.set_option(tcp::no_delay(true), ec);
+    s.conn = c;
+    c->socket.async_connect(endpoint, [this, i, c](error_code e) {
+      AppSlot& now = slot(i);
+      if (now.conn != c) return;  // cancelled
+      if (e) {
+        close(now);
+        complete(i,
+                 e == asio::error::connection_refused
+                     ? failure(Kind::kRefused, "connection refused")
+                     : failure(Kind::kTransport, "connect: " + e.message()),
+                 done);
+        return;
+      }
+      send(i);
+      arm(i);
+    });
+  }
+
+  // A kept-alive connection, idle since its last answer, can carry the next request.
+  static bool reusable(AppConn& c) {
+    if (c.in.size() > 0) return false;
+    if (Clock::now() - c.idleSince < kCheckIdleAfter) return true;
+    char byte;
+    const ssize_t n = ::recv(c.socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);  // (0: closed; > 0: stray bytes)
+  }
+
+  // Writes the request: at once when the socket takes it all (the usual case), the rest when
+  // it can.
+  void send(int i) {
+    AppSlot& s = slot(i);
+    const auto& body = s.request.message.body();
+    std::array<asio::const_buffer, 2> request{asio::buffer(s.request.head),
+                                              asio::buffer(body.data(), body.size())};
+    error_code e;
+    const size_t n = s.conn->socket.write_some(request, e);
+    if (e && e != asio::error::would_block) return wrote(s, e);
+    if (n == s.request.head.size() + body.size()) return wrote(s, e);
+    const size_t inHead = std::min(n, s.request.head.size());
+    request[0] += inHead;
+    request[1] += n - inHead;
+    auto c = s.conn;
+    asio::async_write(c->socket, request, [this, i, c](error_code e2, size_t) {
+      AppSlot& now = slot(i);
+      if (now.conn != c || !now.busy) return;
+      wrote(now, e2);
+      settle(i);
+    });
+  }
+
+  void wrote(AppSlot& s, error_code e) {
+    s.written = true;
+    if (e) {
+      // Maybe the app answered and closed (413 at once): the read side decides.
+      s.writeFailed = true;
+      s.writeError = e.message();
+      s.keep = false;
+    }
+  }
+
+  // Reads: one async_read_some per connection at a time, armed late, when the next wait()
+  // begins (arm() only notes it). Asio tries a read at once when one is armed: by then the
+  // answer to a request sent in this turn has often arrived and is taken without a trip
+  // through epoll; otherwise, and on an idle connection, the read stays pending and sees the
+  // answer, or a close or bytes nobody asked for while idle.
+  void arm(int i) {
+    slot(i).armPending = true;
+    toArm.push_back(i);
+  }
+
+  void armAll() {
+    for (int i : toArm) {
+      AppSlot& s = slot(i);
+      if (!s.armPending) continue;
+      s.armPending = false;
+      if (!s.conn || s.conn->reading) continue;
+      auto c = s.conn;
+      c->reading = true;
+      c->socket.async_read_some(c->in.prepare(kReadSize), [this, i, c](error_code e, size_t n) {
+        c->reading = false;
+        received(i, c, e, n);
+      });
+    }
+    toArm.clear();
+  }
+
+  void received(int i, const std::shared_ptr<AppConn>& c, error_code e, size_t n) {
+    AppSlot& s = slot(i);
+    if (s.conn != c) return;  // closed since
+    c->in.commit(n);
+    if (!s.busy) {
+      // Idle: the app closed the connection, or sent bytes nobody asked for.
+      close(s);
+      return;
+    }
+    if (s.answered) {
+      // The answer is in, the request still being written: whatever comes now means the
+      // connection cannot carry another request (nothing more is read).
+      s.keep = false;
+      return;
+    }
+    if (n > 0) {
+      size_t used = 0;
+      const auto state = s.reader.parse(bytes(c->in), &used);
+      c->in.consume(used);
+      if (state == ResponseReader::State::kBad) {
+        close(s);
+        return complete(i, failure(Kind::kTransport, s.reader.problem()), done);
+      }
+      if (state == ResponseReader::State::kDone) {
+        answered(s);
+        // Bytes after the answer: the app is out of step with us.
+        s.keep = s.keep && s.reader.keepAlive() && c->in.size() == 0;
+        if (s.keep && n == kReadSize) {
+          // The read filled the buffer: look for more before trusting the connection.
+          error_code p;
+          char byte;
+          c->socket.receive(asio::buffer(&byte, 1), tcp::socket::message_peek, p);
+          s.keep = p == asio::error::would_block;
+        }
+        if (s.keep) arm(i);  // (watches the idle connection)
+        return settle(i);
+      }
+    }
+    if (e) return closed(i, e);
+    arm(i);  // the rest of the answer
+  }
+
+  void closed(int i, error_code e) {
+    AppSlot& s = slot(i);
+    if (e == asio::error::eof && s.reader.closed() == ResponseReader::State::kDone) {
+      answered(s);
+      s.keep = false;
+      return settle(i);
+    }
+    std::string detail = e == asio::error::eof ? s.reader.problem() : "recv: " + e.message();
+    if (s.writeFailed) detail += " (send: " + s.writeError + ")";
+    close(s);
+    complete(i, failure(Kind::kTransport, detail), done);
+  }
+
+  void answered(AppSlot& s) {
+    s.answered = true;
+    s.answer = DeliveryResult{Kind::kResponse, s.reader.status(), s.reader.retryAfter(), ""};
+  }
+
+  // Both halves are over: the request is settled.
+  void settle(int i) {
+    AppSlot& s = slot(i);
+    if (!s.answered || !s.written) return;
+    DeliveryResult r = s.answer;
+    if (s.writeFailed && r.status >= 200 && r.status < 300) {
+      // Success before the app had the whole message, and then it could not be sent: not an
+      // answer to trust.
+      r = failure(Kind::kTransport, "the app answered " + std::to_string(r.status) +
+                                        " before reading the whole request, which could then "
+                                        "not be sent: " +
+                                        s.writeError);
+    }
+    if (s.keep && !s.writeFailed) {
+      s.conn->idleSince = Clock::now();
+    } else {
+      close(s);
+    }
+    complete(i, std::move(r), done);
+  }
+
+  // First member: destroyed last, after every socket. Only this thread starts operations;
+  // other threads only post (wake): the reactor needs no locks, the scheduler keeps its own.
+  asio::io_context io{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
+  asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
+  tcp::endpoint endpoint;
+  std::vector<std::unique_ptr<AppSlot>> slots;
+  std::vector<int> toArm;             // slots whose connection wants a read (armAll)
+  std::vector<Done>* done = nullptr;  // during wait()
+};
+
+AppClient::AppClient(int port, int slots) : impl_(std::make_unique<Impl>(port, slots)) {}
+
+AppClient::~AppClient() = default;
+
+int AppClient::slots() const {
+  return static_cast<int>(impl_->slots.size());
 }
 
 bool AppClient::busy(int slot) const {
-  return slots_[static_cast<size_t>(slot)]->busy;
+  return impl_->slot(slot).busy;
 }
 
-std::string* AppClient::request(int slot) {
-  return &slots_[static_cast<size_t>(slot)]->request;
+AppRequest* AppClient::request(int slot) {
+  return &impl_->slot(slot).request;
+}
+
+void AppClient::start(int slot, std::vector<Done>* done) {
+  impl_->done = done;
+  impl_->start(slot, done);
+  impl_->done = nullptr;
+}
+
+void AppClient::cancel(int slot) {
+  AppSlot& s = impl_->slot(slot);
+  if (!s.busy) return;
+  s.busy = false;
+  impl_->close(s);
+}
+
+void AppClient::wait(std::chrono::milliseconds timeout, std::vector<Done>* done) {
+  impl_->done = done;
+  try {
+    impl_->armAll();
+    auto& io = impl_->io;
+    if (timeout.count() == 0) {
+      io.poll();
+    } else if ((timeout.count() < 0 ? io.run_one() : io.run_one_for(timeout)) > 0) {
+      io.poll();  // everything else that is ready, in the same turn
+    }
+  } catch (const std::exception& e) {
+    // (Only allocation can fail here; the request it hit runs into its message timeout.)
+    log::error("app client failed", {{"error", e.what()}});
+  }
+  impl_->done = nullptr;
+}
+
+void AppClient::wake() {
+  asio::post(impl_->io, [] {});
 }
 
 bool AppClient::reachable(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return false;
-  sockaddr_in addr = loopback(port);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
   bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
   ::close(fd);
   return ok;
 }
 
-void AppClient::wake() {
-  uint64_t one = 1;
-  (void)!::write(wakeFd_, &one, sizeof one);
-}
-
-void AppClient::close(int index) {
-  Slot& s = *slots_[static_cast<size_t>(index)];
-  if (s.fd >= 0) ::close(s.fd);  // (closing also takes it out of the epoll set)
-  s.fd = -1;
-  s.connecting = false;
-  s.writeWatched = false;
-  s.reused = false;
-  s.in.clear();
-}
-
-void AppClient::watch(int index, bool writable) {
-  Slot& s = *slots_[static_cast<size_t>(index)];
-  if (s.writeWatched == writable) return;
-  s.writeWatched = writable;
-  epoll_event ev{};
-  ev.events = EPOLLIN | (writable ? EPOLLOUT : 0u);
-  ev.data.u64 = (uint64_t{s.generation} << 32) | static_cast<uint32_t>(index);
-  ::epoll_ctl(epoll_, EPOLL_CTL_MOD, s.fd, &ev);
-}
-
-bool AppClient::connect(int index, std::vector<Done>* done) {
-  Slot& s = *slots_[static_cast<size_t>(index)];
-  s.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (s.fd < 0) {
-    finish(index, failure(Kind::kTransport, std::string("socket: ") + strerror(errno)), false,
-           done);
-    return false;
-  }
-  int one = 1;
-  ::setsockopt(s.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  sockaddr_in addr = loopback(port_);
-  s.connecting = false;
-  if (::connect(s.fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    if (errno != EINPROGRESS) {
-      int err = errno;
-      close(index);
-      finish(index,
-             err == ECONNREFUSED
-                 ? failure(Kind::kRefused, "connection refused")
-                 : failure(Kind::kTransport, std::string("connect: ") + strerror(err)),
-             false, done);
-      return false;
-    }
-    s.connecting = true;
-  }
-  ++s.generation;
-  s.reused = false;
-  s.writeWatched = s.connecting;
-  epoll_event ev{};
-  ev.events = EPOLLIN | (s.connecting ? EPOLLOUT : 0u);
-  ev.data.u64 = (uint64_t{s.generation} << 32) | static_cast<uint32_t>(index);
-  ::epoll_ctl(epoll_, EPOLL_CTL_ADD, s.fd, &ev);
-  return true;
-}
-
-void AppClient::start(int slot, std::vector<Done>* done) {
-  Slot& s = *slots_[static_cast<size_t>(slot)];
-  s.busy = true;
-  s.retried = false;
-  s.sent = 0;
-  s.in.clear();
-  s.reader = ResponseReader();
-  if (s.fd < 0 && !connect(slot, done)) return;
-  if (!s.connecting) send(slot, done);
-}
-
-void AppClient::cancel(int slot) {
-  Slot& s = *slots_[static_cast<size_t>(slot)];
-  if (!s.busy) return;
-  s.busy = false;
-  close(slot);
-}
-
-void AppClient::finish(int index, DeliveryResult result, bool keep, std::vector<Done>* done) {
-  Slot& s = *slots_[static_cast<size_t>(index)];
-  s.busy = false;
-  if (keep) {
-    s.reused = true;
-    s.in.clear();
-  } else {
-    close(index);
-  }
-  done->push_back(Done{index, std::move(result)});
-}
-
-void AppClient::broken(int index, const std::string& detail, std::vector<Done>* done) {
-  Slot& s = *slots_[static_cast<size_t>(index)];
-  const bool retry = s.busy && s.reused && !s.reader.started() && !s.retried;
-  close(index);
-  if (!s.busy) return;
-  if (!retry) {
-    finish(index, failure(Kind::kTransport, detail), false, done);
-    return;
-  }
-  s.retried = true;
-  s.sent = 0;
-  s.reader = ResponseReader();
-  if (connect(index, done) && !s.connecting) send(index, done);
-}
-
-void AppClient::send(int index, std::vector<Done>* done) {
-  Slot& s = *slots_[static_cast<size_t>(index)];
-  while (s.sent < s.request.size()) {
-    ssize_t n = ::send(s.fd, s.request.data() + s.sent, s.request.size() - s.sent,
-                       MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n > 0) {
-      s.sent += static_cast<size_t>(n);
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      watch(index, true);
-      return;
-    }
-    broken(index, std::string("send: ") + strerror(errno), done);
-    return;
-  }
-  watch(index, false);
-}
-
-void AppClient::receive(int index, std::vector<Done>* done) {
-  Slot& s = *slots_[static_cast<size_t>(index)];
-  char chunk[16 * 1024];
-  ssize_t n = ::recv(s.fd, chunk, sizeof chunk, MSG_DONTWAIT);
-  if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) return;
-  if (n <= 0) {
-    if (!s.busy) {
-      close(index);  // the app closed an idle kept-alive connection
-    } else if (n == 0 && s.reader.closeEnds()) {
-      finish(index, DeliveryResult{Kind::kResponse, s.reader.status(), s.reader.retryAfter(), ""},
-             false, done);
-    } else if (n == 0) {
-      broken(index,
-             s.reader.headDone() ? "connection closed inside the body"
-                                 : "connection closed before the answer",
-             done);
-    } else {
-      broken(index, std::string("recv: ") + strerror(errno), done);
-    }
-    return;
-  }
-  if (!s.busy) {  // bytes nobody asked for: the connection is out of step
-    close(index);
-    return;
-  }
-  s.in.append(chunk, static_cast<size_t>(n));
-  switch (s.reader.parse(&s.in)) {
-    case ResponseReader::State::kNeedMore:
-      return;
-    case ResponseReader::State::kBad:
-      finish(index, failure(Kind::kTransport, s.reader.problem()), false, done);
-      return;
-    case ResponseReader::State::kDone:
-      finish(index, DeliveryResult{Kind::kResponse, s.reader.status(), s.reader.retryAfter(), ""},
-             s.reader.keepAlive(), done);
-      return;
-  }
-}
-
-void AppClient::wait(std::chrono::milliseconds timeout, std::vector<Done>* done) {
-  epoll_event events[64];
-  const int ms =
-      timeout.count() < 0 ? -1 : static_cast<int>(std::min<int64_t>(timeout.count(), 3600000));
-  int n = ::epoll_wait(epoll_, events, 64, ms);
-  for (int i = 0; i < n; ++i) {
-    const uint64_t key = events[i].data.u64;
-    if (key == kWakeKey) {
-      uint64_t count;
-      (void)!::read(wakeFd_, &count, sizeof count);
-      continue;
-    }
-    const int index = static_cast<int>(key & 0xffffffffu);
-    const auto generation = static_cast<uint32_t>(key >> 32);
-    Slot& s = *slots_[static_cast<size_t>(index)];
-    if (s.fd < 0 || s.generation != generation) continue;  // closed since
-    const uint32_t ev = events[i].events;
-    if (s.connecting) {
-      if ((ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)) == 0) continue;
-      int err = 0;
-      socklen_t len = sizeof err;
-      ::getsockopt(s.fd, SOL_SOCKET, SO_ERROR, &err, &len);
-      if (err != 0) {
-        close(index);
-        if (s.busy) {
-          finish(index,
-                 err == ECONNREFUSED
-                     ? failure(Kind::kRefused, "connection refused")
-                     : failure(Kind::kTransport, std::string("connect: ") + strerror(err)),
-                 false, done);
-        }
-        continue;
-      }
-      s.connecting = false;
-      if (s.busy)
-        send(index, done);
-      else
-        watch(index, false);
-      continue;
-    }
-    if ((ev & EPOLLOUT) != 0 && s.busy && s.sent < s.request.size()) {
-      send(index, done);
-      if (s.fd < 0 || s.generation != generation) continue;
-    }
-    if ((ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0) receive(index, done);
-  }
-}
-
 // ---- Requests ----
 
 void RequestBuilder::begin(std::string_view path, int port, size_t bodySize) {
-  out_->clear();
-  out_->append("POST ");
-  out_->append(path);
-  out_->append(" HTTP/1.1\r\nHost: 127.0.0.1:");
-  appendNumber(out_, static_cast<uint64_t>(port));
-  out_->append("\r\nContent-Length: ");
-  appendNumber(out_, bodySize);
-  out_->append("\r\n");
+  auto& m = out_->message;
+  m.base().clear();
+  out_->arena.release();  // (the target is set again below, before anything reads it)
+  m.method(bhttp::verb::post);
+  m.target(bsv(path));
+  m.version(11);
+  char host[32];
+  const int n = std::snprintf(host, sizeof host, "127.0.0.1:%d", port);
+  m.set(bhttp::field::host, beast::string_view(host, static_cast<size_t>(n)));
+  m.content_length(bodySize);
+  out_->declared = bodySize;
 }
 
 void RequestBuilder::header(std::string_view name, std::string_view value) {
-  out_->append(name);
-  out_->append(": ");
-  const size_t at = out_->size();
-  out_->append(value);
-  for (size_t i = at; i < out_->size(); ++i) {
-    char& c = (*out_)[i];
-    if (c == '\r' || c == '\n' || c == '\0') c = ' ';
+  if (value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos) {
+    out_->message.insert(bsv(name), bsv(value));
+    return;
   }
-  out_->append("\r\n");
+  std::string safe(value);
+  for (char& c : safe)
+    if (c == '\r' || c == '\n' || c == '\0') c = ' ';
+  out_->message.insert(bsv(name), safe);
 }
 
 void RequestBuilder::end(std::string_view body) {
-  out_->append("\r\n");
-  out_->append(body);
+  auto& m = out_->message;
+  m.body() = Body::value_type(body.data(), body.size());
+  if (body.size() != out_->declared) m.content_length(body.size());
+  // The head as Beast's serializer writes it (its fields writer), copied into one piece.
+  const Fields::writer head(m.base(), m.version(), m.method());
+  const auto buffers = head.get();
+  out_->head.resize(asio::buffer_size(buffers));
+  asio::buffer_copy(asio::buffer(out_->head), buffers);
+}
+
+std::string serialize(const AppRequest& request) {
+  const auto& body = request.message.body();
+  return request.head + std::string(body.data(), body.size());
 }
 
 bool validHeaderName(std::string_view name) {

@@ -1,14 +1,20 @@
 #pragma once
 
-// The sidecar's HTTP/1.1 client to the app on 127.0.0.1: `slots` keep-alive connections, each
-// carrying one request at a time, all driven by one thread through epoll. One thread for every
-// message in flight (a blocking client each) cost more CPU in wake-ups and lock hand-offs than
-// the HTTP itself on a small node; here a busy loop answers many connections per wake-up.
+// The sidecar's HTTP/1.1 client to the app on 127.0.0.1, on Boost.Beast and Boost.Asio:
+// `slots` keep-alive connections, each carrying one request at a time, all driven by the
+// caller's thread (one io_context; wait() runs it). One thread for every message in flight
+// cost more CPU in wake-ups and lock hand-offs than the HTTP itself on a small node; here one
+// turn answers many connections.
+//
+// A connection is reused only when its state is certain: the request was fully written, the
+// final answer fully read (1xx answers before it skipped), nothing else arrived, and neither
+// side asked to close. Anything else closes it. A request is never sent twice: a connection
+// that fails after the request went out fails the delivery (the message is nakked, so a
+// redelivery carries a new delivery count).
 // Not thread-safe, except wake().
 
 #include <chrono>
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,36 +23,9 @@
 
 namespace osmosis::sidecar {
 
-// Reads one HTTP/1.1 response from the bytes of a connection as they arrive.
-class ResponseReader {
- public:
-  enum class State { kNeedMore, kDone, kBad };
-  // `buf` holds the bytes received for this response and not yet consumed by it; parse()
-  // erases what it has used (bodies are skipped, not kept).
-  State parse(std::string* buf);
-  // The app closed the connection: true when that ends the response (a body without length).
-  bool closeEnds() const { return headDone_ && untilClose_; }
-  bool started() const { return started_; }
-  bool headDone() const { return headDone_; }
-  int status() const { return status_; }
-  const std::optional<milliseconds>& retryAfter() const { return retryAfter_; }
-  bool keepAlive() const { return keepAlive_; }
-  const char* problem() const { return problem_; }
-
- private:
-  State bad(const char* problem);
-  bool started_ = false;  // any byte seen
-  bool headDone_ = false;
-  int status_ = 0;
-  std::optional<milliseconds> retryAfter_;
-  bool keepAlive_ = true;
-  bool chunked_ = false;
-  bool untilClose_ = false;
-  size_t remaining_ = 0;      // Content-Length bytes still to skip, or of the current chunk
-  bool inChunkData_ = false;  // chunked: skipping a chunk's data (and its CRLF)
-  bool lastChunk_ = false;    // chunked: the current chunk is the last (size 0)
-  const char* problem_ = "";
-};
+// A request to the app: a Beast request message (see http_client.cpp), built with
+// RequestBuilder.
+struct AppRequest;
 
 class AppClient {
  public:
@@ -61,14 +40,14 @@ class AppClient {
   AppClient(const AppClient&) = delete;
   AppClient& operator=(const AppClient&) = delete;
 
-  int slots() const { return static_cast<int>(slots_.size()); }
+  int slots() const;
   bool busy(int slot) const;
 
-  // Where to build the next request of `slot` (RequestBuilder); reused, so no allocation.
-  std::string* request(int slot);
+  // Where to build the next request of `slot` (RequestBuilder).
+  AppRequest* request(int slot);
   // Sends the request built for `slot`, which must not be busy, over its kept-alive connection
-  // or a new one. A kept-alive connection the app closed while idle is retried once on a fresh
-  // one. What fails at once (refused) lands in `done` at once.
+  // or a new one. The answer (or the failure) lands in `done` of a later wait(), or in `done`
+  // at once when no connection can be made.
   void start(int slot, std::vector<Done>* done);
   // Gives up on the request on `slot` and closes its connection; nothing lands in `done` for it.
   void cancel(int slot);
@@ -82,35 +61,27 @@ class AppClient {
   static bool reachable(int port);
 
  private:
-  struct Slot;
-  void send(int index, std::vector<Done>* done);
-  void receive(int index, std::vector<Done>* done);
-  void finish(int index, DeliveryResult result, bool keep, std::vector<Done>* done);
-  // Closes the connection; a request on it is retried once when the app may have closed it
-  // while idle (reused, nothing answered), else it fails with `detail`.
-  void broken(int index, const std::string& detail, std::vector<Done>* done);
-  bool connect(int index, std::vector<Done>* done);
-  void watch(int index, bool writable);
-  void close(int index);
-
-  int port_;
-  int epoll_ = -1;
-  int wakeFd_ = -1;
-  std::vector<std::unique_ptr<Slot>> slots_;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
-// Builds a POST into a reused string: begin(), header()..., end(body).
+// Builds a POST in a request: begin(), header()..., end(body).
 class RequestBuilder {
  public:
-  explicit RequestBuilder(std::string* out) : out_(out) {}
+  explicit RequestBuilder(AppRequest* out) : out_(out) {}
   void begin(std::string_view path, int port, size_t bodySize);
   // The value's CR, LF and NUL become spaces (they would end the header).
   void header(std::string_view name, std::string_view value);
+  // The body is not copied: it must stay alive and unchanged until the request finished or
+  // was cancelled.
   void end(std::string_view body);
 
  private:
-  std::string* out_;
+  AppRequest* out_;
 };
+
+// The request as it goes on the wire (for tests).
+std::string serialize(const AppRequest& request);
 
 // A name a header can have (no spaces, colons or control characters).
 bool validHeaderName(std::string_view name);

@@ -1,5 +1,7 @@
-// The sidecar's HTTP client (AppClient: keep-alive connections driven through epoll) against
-// the project's small HTTP server, on loopback.
+// The sidecar's HTTP client (AppClient: keep-alive connections on Boost.Beast, driven by one
+// thread) against the project's HTTP server and against a hostile app that sends exactly the
+// bytes of each case of issue 16 (interim answers, early answers, malformed answers, closes),
+// on loopback.
 
 #include <arpa/inet.h>
 #include <atomic>
@@ -14,6 +16,7 @@
 #include "common/http/server.hpp"
 #include "sidecar/dispatch/http_client.hpp"
 #include "tests/fixtures/child_process.hpp"
+#include "tests/fixtures/hostile_app.hpp"
 
 namespace osmosis::sidecar {
 namespace {
@@ -22,8 +25,10 @@ using namespace std::chrono_literals;
 using Kind = DeliveryResult::Kind;
 using Clock = AppClient::Clock;
 
-std::unique_ptr<http::Server> serve(http::Server::Handler h) {
-  auto s = http::Server::start("127.0.0.1", 0, std::move(h));
+std::unique_ptr<http::Server> serve(http::Server::Handler h, int threads = 1) {
+  http::ServerOptions options;
+  options.threads = threads;
+  auto s = http::Server::start("127.0.0.1", 0, std::move(h), options);
   EXPECT_TRUE(s.ok()) << s.error().message;
   return std::move(s.value());
 }
@@ -120,15 +125,17 @@ TEST(SidecarHttp, ServerKeepsTheConnectionAliveAfterALargeBody) {
 
 TEST(SidecarHttp, RequestsOnSeveralConnectionsRunAtOnce) {
   std::atomic<int> inside{0}, most{0};
-  auto server = serve([&](const http::Request& r) {
-    int now = ++inside;
-    int seen = most.load();
-    while (now > seen && !most.compare_exchange_weak(seen, now)) {
-    }
-    std::this_thread::sleep_for(200ms);
-    --inside;
-    return http::Response{200, "text/plain", r.header("osmosis-message-id"), {}};
-  });
+  auto server = serve(
+      [&](const http::Request& r) {
+        int now = ++inside;
+        int seen = most.load();
+        while (now > seen && !most.compare_exchange_weak(seen, now)) {
+        }
+        std::this_thread::sleep_for(200ms);
+        --inside;
+        return http::Response{200, "text/plain", r.header("osmosis-message-id"), {}};
+      },
+      4);
   AppClient client(server->port(), 4);
   std::vector<AppClient::Done> done;
   const auto start = Clock::now();
@@ -212,6 +219,10 @@ TEST(SidecarHttp, ReconnectsAfterTheServerDropsAnIdleConnection) {
   EXPECT_EQ(first->status, 200);
   server->stop();  // closes the kept-alive connection
   server.reset();
+  // The client's loop sees the close (its idle read ends) and drops the connection.
+  std::vector<AppClient::Done> done;
+  client.wait(1000ms, &done);
+  EXPECT_TRUE(done.empty());
   auto again = http::Server::start("127.0.0.1", port, [](const http::Request&) {
     return http::Response{204, "text/plain", "", {}};
   });
@@ -250,6 +261,292 @@ TEST(SidecarHttp, ConnectionClosedBeforeTheAnswerFails) {
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->kind, Kind::kTransport);
   EXPECT_EQ(r->detail, "connection closed before the answer");
+}
+
+// ---- Against a hostile app (issue 16, items 6 and 7) ----
+
+using testing::answer;
+using testing::HostileApp;
+
+// How many of the app's recorded requests had `body`.
+int seen(const HostileApp& app, const std::string& body) {
+  int n = 0;
+  for (const auto& r : app.requests())
+    n += r.body == body ? 1 : 0;
+  return n;
+}
+
+// Item 6: after a 1xx the request is still waiting for its answer; the final answer that
+// follows settles it (before: the 102 settled it and the real answer, 500, was taken as the
+// next request's, a lost message).
+TEST(SidecarHttp, InterimAnswerIsFollowedByTheRealAnswer) {
+  HostileApp app([](HostileApp::Connection& c) {
+    while (auto r = c.readRequest()) {
+      if (r->body == "first") {
+        c.send("HTTP/1.1 102 Processing\r\n\r\n");
+        // The real answer once the work is done, or at once if a next request comes first.
+        auto next = c.readRequest(300ms);
+        c.send(answer(500, "failed"));
+        if (next) c.send(answer(200));
+      } else {
+        c.send(answer(200));
+      }
+    }
+  });
+  AppClient client(app.port(), 1);
+  auto first = post(client, app.port(), "first");
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->kind, Kind::kResponse) << first->detail;
+  EXPECT_EQ(first->status, 500);
+  auto second = post(client, app.port(), "second");
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->status, 200) << second->detail;
+  EXPECT_EQ(app.connections(), 1);  // (the connection was in step: kept)
+  EXPECT_EQ(seen(app, "second"), 1);
+}
+
+// Item 7: the app answers at once and reads the (7.5 MB) body afterwards. The whole body is
+// still sent, then the answer counts, and the next request starts on a clean connection
+// (before: the rest of the body was dropped and the next request written into it).
+TEST(SidecarHttp, EarlyAnswerWhileTheBodyIsSentStillSendsAllOfIt) {
+  HostileApp app(
+      [](HostileApp::Connection& c) {
+        while (auto r = c.readHead()) {
+          if (r->contentLength() > 1000000) {
+            c.send(answer(200));
+            std::this_thread::sleep_for(200ms);  // (the app's own pace: the client must wait)
+          }
+          if (!c.readBody(&*r)) return;
+          if (r->contentLength() <= 1000000) c.send(answer(200));
+        }
+      },
+      HostileApp::Options{4096});
+  std::string big(7500000, 'b');
+  for (size_t i = 0; i < big.size(); i += 4096)
+    big[i] = static_cast<char>('a' + (i / 4096) % 26);
+  AppClient client(app.port(), 1);
+  auto first = post(client, app.port(), big);
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->kind, Kind::kResponse) << first->detail;
+  EXPECT_EQ(first->status, 200);
+  auto second = post(client, app.port(), "second");
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->status, 200) << second->detail;
+  auto requests = app.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_TRUE(requests[0].body == big) << "body of " << requests[0].body.size() << " bytes";
+  EXPECT_EQ(requests[1].body, "second");
+  EXPECT_EQ(requests[1].header("Osmosis-Message-Id"), "42");
+}
+
+// An early success, and then the app closes before it has read the body: it never had the
+// whole message, so that success is not trusted (nak). An early refusal is the answer.
+TEST(SidecarHttp, EarlySuccessThenCloseIsNotSuccessButEarlyRefusalIsAnAnswer) {
+  HostileApp app(
+      [](HostileApp::Connection& c) {
+        auto r = c.readHead();
+        if (!r) return;
+        c.send(r->header("X-Want") == "413" ? answer(413, "", "Connection: close\r\n")
+                                            : answer(200));
+      },
+      HostileApp::Options{4096});
+  std::string big(7500000, 'x');
+  AppClient client(app.port(), 1);
+  auto ok = post(client, app.port(), big);
+  ASSERT_TRUE(ok.has_value());
+  EXPECT_EQ(ok->kind, Kind::kTransport) << ok->status;
+  EXPECT_NE(ok->detail.find("before reading the whole request"), std::string::npos) << ok->detail;
+
+  std::vector<AppClient::Done> done;
+  RequestBuilder req(client.request(0));
+  req.begin("/work", app.port(), big.size());
+  req.header("X-Want", "413");
+  req.end(big);
+  client.start(0, &done);
+  done = finish(client, std::move(done));
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(done[0].result.kind, Kind::kResponse) << done[0].result.detail;
+  EXPECT_EQ(done[0].result.status, 413);
+}
+
+// Item 7: answers the hand-written reader took (as success, or as framing it then got wrong).
+// Each fails the request, and the connection is not used again.
+class SidecarHttpMalformed : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(SidecarHttpMalformed, FailsAndClosesTheConnection) {
+  const std::string bad = GetParam();
+  HostileApp app([&bad](HostileApp::Connection& c) {
+    if (!c.readRequest()) return;
+    c.send(c.id() == 1 ? bad : answer(200));
+    // Anything further on this connection would be answered 200 (taken as the next answer).
+    while (c.readRequest(2s))
+      c.send(answer(200));
+  });
+  AppClient client(app.port(), 1);
+  auto r = post(client, app.port(), "x");
+  ASSERT_TRUE(r.has_value()) << "no result for: " << bad;
+  EXPECT_EQ(r->kind, Kind::kTransport) << bad << " -> " << r->status;
+  EXPECT_FALSE(r->detail.empty());
+  auto again = post(client, app.port(), "y");
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->status, 200) << again->detail;
+  EXPECT_EQ(app.connections(), 2);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Answers, SidecarHttpMalformed,
+    ::testing::Values("HTTP/1.1 2009 OK\r\nContent-Length: 0\r\n\r\n",
+                      "HTTP/1.1X200XOK\r\nContent-Length: 0\r\n\r\n",
+                      "HTTP/1.1 200 OK\r\nContent-Length: 2xyz\r\n\r\nok",
+                      "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      "2\r\nok\r\n0\r\n\r\n",
+                      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      "10000000000000001\r\nX0\r\n\r\n",
+                      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n",
+                      "HTTP/1.1 200 OK\rContent-Length: 0\r\n\r\n"),
+    [](const auto& param) { return "Case" + std::to_string(param.index); });
+
+// A chunk size near 2^64: the old reader added 2 to it and wrapped around to 1, then took the
+// bytes after it as the end of the answer (success). It is data of that chunk: the answer is
+// incomplete when the app closes.
+TEST(SidecarHttp, ChunkSizeNearTwoToTheSixtyFourDoesNotWrapAround) {
+  HostileApp app([](HostileApp::Connection& c) {
+    if (!c.readRequest()) return;
+    c.send("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\nX0\r\n\r\n");
+    std::this_thread::sleep_for(100ms);
+  });
+  AppClient client(app.port(), 1);
+  auto r = post(client, app.port(), "x");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->kind, Kind::kTransport) << r->status;
+  EXPECT_EQ(r->detail, "connection closed inside the answer body");
+}
+
+// Not chunked: the body runs until the app closes; then the answer is complete, and the
+// connection is not reused (before: read as chunked, success at once, connection kept).
+TEST(SidecarHttp, TransferEncodingIdentityRunsUntilTheAppCloses) {
+  HostileApp app([](HostileApp::Connection& c) {
+    if (!c.readRequest()) return;
+    if (c.id() == 1) {
+      c.send("HTTP/1.1 503 Busy\r\nTransfer-Encoding: identity\r\n\r\n0\r\n\r\n");
+      std::this_thread::sleep_for(100ms);
+      c.send("the rest of the body");
+      return;  // (closes: the end of the answer)
+    }
+    c.send(answer(200));
+    while (c.readRequest(2s))
+      c.send(answer(200));
+  });
+  AppClient client(app.port(), 1);
+  const auto start = Clock::now();
+  auto r = post(client, app.port(), "x");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->kind, Kind::kResponse) << r->detail;
+  EXPECT_EQ(r->status, 503);
+  EXPECT_GE(Clock::now() - start, 90ms);  // (not before the app closed)
+  auto again = post(client, app.port(), "y");
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->status, 200) << again->detail;
+  EXPECT_EQ(app.connections(), 2);
+}
+
+// RFC 9112 2.2 allows a bare LF as a line end; the old reader waited for CRLF CRLF for ever.
+TEST(SidecarHttp, BareLineFeedAnswersAreRead) {
+  HostileApp app([](HostileApp::Connection& c) {
+    while (auto r = c.readRequest())
+      c.send("HTTP/1.1 200 OK\nContent-Length: 2\n\nok");
+  });
+  AppClient client(app.port(), 1);
+  for (int i = 0; i < 2; ++i) {
+    auto r = post(client, app.port(), "x");
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->kind, Kind::kResponse) << r->detail;
+    EXPECT_EQ(r->status, 200);
+  }
+  EXPECT_EQ(app.connections(), 1);
+}
+
+// A kept-alive connection the app closes after it received the request: the request may have
+// been acted on, so it is not sent again with the same delivery count (the old client resent
+// it once on a new connection); the delivery fails and the message is nakked instead.
+TEST(SidecarHttp, RequestIsNotResentAfterTheAppClosedHavingReceivedIt) {
+  HostileApp app([](HostileApp::Connection& c) {
+    while (auto r = c.readRequest()) {
+      if (r->body == "two" && c.id() == 1) return;  // received, then the connection closes
+      c.send(answer(200));
+    }
+  });
+  AppClient client(app.port(), 1);
+  auto one = post(client, app.port(), "one");
+  ASSERT_TRUE(one.has_value());
+  EXPECT_EQ(one->status, 200);
+  auto two = post(client, app.port(), "two");
+  ASSERT_TRUE(two.has_value());
+  EXPECT_EQ(two->kind, Kind::kTransport) << two->status;
+  EXPECT_EQ(two->detail, "connection closed before the answer");
+  EXPECT_EQ(seen(app, "two"), 1);
+  auto three = post(client, app.port(), "three");  // (a new connection)
+  ASSERT_TRUE(three.has_value());
+  EXPECT_EQ(three->status, 200);
+}
+
+// The app closes a kept-alive connection while it is idle: the client notices before sending
+// (its idle read, or a look at the connection before reuse) and uses a new one. Nothing lost,
+// nothing sent twice.
+TEST(SidecarHttp, IdleConnectionClosedByTheAppIsNotUsed) {
+  HostileApp app([](HostileApp::Connection& c) {
+    if (!c.readRequest()) return;
+    c.send(answer(200));  // (keep-alive, then closes all the same)
+  });
+  AppClient client(app.port(), 1);
+  auto one = post(client, app.port(), "one");
+  ASSERT_TRUE(one.has_value());
+  EXPECT_EQ(one->status, 200);
+  ASSERT_TRUE(testing::eventually([&] { return app.closed() == 1; }, 5s));
+  std::this_thread::sleep_for(5ms);  // (idle longer than the client's look-before-reuse age)
+  auto two = post(client, app.port(), "two");  // no wait() in between: the close is unseen
+  ASSERT_TRUE(two.has_value());
+  EXPECT_EQ(two->kind, Kind::kResponse) << two->detail;
+  EXPECT_EQ(two->status, 200);
+  EXPECT_EQ(app.connections(), 2);
+  EXPECT_EQ(seen(app, "two"), 1);
+}
+
+// Two answers to one request: the first is the answer, and the connection, out of step, is
+// closed. Bytes arriving on an idle connection close it too.
+TEST(SidecarHttp, ExtraAnswersCloseTheConnection) {
+  HostileApp app([](HostileApp::Connection& c) {
+    if (!c.readRequest()) return;
+    if (c.id() == 1) {
+      c.send(answer(201) + answer(202));
+    } else if (c.id() == 2) {
+      c.send(answer(203));
+      std::this_thread::sleep_for(50ms);
+      c.send(answer(204));  // (while the connection is idle)
+    } else {
+      c.send(answer(200));
+    }
+    while (c.readRequest(2s))
+      c.send(answer(299));
+  });
+  AppClient client(app.port(), 1);
+  auto one = post(client, app.port(), "one");
+  ASSERT_TRUE(one.has_value());
+  EXPECT_EQ(one->status, 201);
+  auto two = post(client, app.port(), "two");
+  ASSERT_TRUE(two.has_value());
+  EXPECT_EQ(two->status, 203);
+  std::vector<AppClient::Done> done;
+  ASSERT_TRUE(testing::eventually(
+      [&] {
+        client.wait(10ms, &done);
+        return app.closed() >= 2;  // (the client closed connection 2 on the stray answer)
+      },
+      5s));
+  auto three = post(client, app.port(), "three");
+  ASSERT_TRUE(three.has_value());
+  EXPECT_EQ(three->status, 200);
+  EXPECT_EQ(app.connections(), 3);
 }
 
 TEST(SidecarHttp, ServerAnswersBadRequestsAndUnknownPaths) {
