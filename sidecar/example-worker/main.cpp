@@ -2,9 +2,10 @@
 // HTTP handler: the sidecar POSTs each message to it on localhost and acks when it answers
 // 2xx. Used by the demo and by the tests on the real cluster (hack/cluster.sh).
 //
-// It "works" for --work-ms per message, logs one JSON line per message, and with --record
-// appends {"id", "seq", "delivery", "pod", "t"} to a JSON-lines file (the tests read it to
-// check that every message was processed; "id" is the body's first id=<text> word).
+// It "works" for --work-ms per message, logs one JSON line per message (at debug level), and
+// with --record appends {"ev":"done", "id", "seq", "delivery", "pod", "t"} per message and
+// {"ev":"stopped", "pod", "processed", "signal"} on a clean exit to a JSON-lines file (the
+// tests read it; "id" is the body's id=<text> word).
 //
 // SIGTERM: with the sidecar as a native sidecar, Kubernetes stops the app first and the
 // sidecar only after the app has exited. So the app keeps answering until it has been idle
@@ -96,21 +97,24 @@ int main(int argc, char** argv) {
   std::atomic<int> inFlight{0};
   std::atomic<int64_t> lastActivityMs{nowMs()};
   std::atomic<int64_t> processed{0};
+  auto recordLine = [fd](const nlohmann::json& line) {
+    if (fd < 0) return;
+    std::string text = line.dump() + "\n";
+    (void)!::write(fd, text.data(), text.size());  // one O_APPEND write per line
+  };
   auto handler = [&](const osmosis::http::Request& req) -> osmosis::http::Response {
     if (req.method == "GET" && req.path() == "/healthz") return {200, "text/plain", "ok\n", {}};
     if (req.method != "POST") return {405, "text/plain", "POST a message\n", {}};
     ++inFlight;
     lastActivityMs = nowMs();
     if (workMs > 0) std::this_thread::sleep_for(milliseconds(workMs));
-    nlohmann::json line = {{"id", idWord(req.body)},
+    nlohmann::json line = {{"ev", "done"},
+                           {"id", idWord(req.body)},
                            {"seq", req.header("Osmosis-Message-Id")},
                            {"delivery", req.header("Osmosis-Delivery-Count")},
                            {"pod", pod},
                            {"t", nowMs()}};
-    if (fd >= 0) {
-      std::string text = line.dump() + "\n";
-      (void)!::write(fd, text.data(), text.size());  // one O_APPEND write per line
-    }
+    recordLine(line);
     osmosis::log::debug("processed", line);
     ++processed;
     lastActivityMs = nowMs();
@@ -125,8 +129,10 @@ int main(int argc, char** argv) {
   osmosis::log::info("listening", {{"listen", listen}, {"work_ms", workMs}});
   shutdown.wait();
 
-  // Keep answering what the sidecar still delivers; exit once idle (or at the latest).
+  // Keep answering what the sidecar still delivers; exit once idle for --drain-idle counted
+  // from the signal (the sidecar may be between two deliveries), or at --drain-max.
   auto started = steady_clock::now();
+  lastActivityMs = nowMs();
   osmosis::log::info("draining", {{"in_flight", inFlight.load()}});
   while (steady_clock::now() - started < maxDrain.value()) {
     if (inFlight == 0 && nowMs() - lastActivityMs >= duration_cast<milliseconds>(*idle).count())
@@ -134,7 +140,13 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(100ms);
   }
   server.value()->stop();
+  nlohmann::json stopped = {{"ev", "stopped"},
+                            {"pod", pod},
+                            {"processed", processed.load()},
+                            {"signal", shutdown.signal()},
+                            {"t", nowMs()}};
+  recordLine(stopped);
   if (fd >= 0) ::close(fd);
-  osmosis::log::info("stopped", {{"processed", processed.load()}});
+  osmosis::log::info("stopped", stopped);
   return 0;
 }
