@@ -102,6 +102,18 @@ stop_pid() {
   rm -f "$dir/$name.pid"
 }
 
+# stop_all NAME...: stop_pid for each running NAME, in parallel (each waits on its own).
+stop_all() {
+  local name pid waits=()
+  for name in "$@"; do
+    if pid="$(pid_of "$name")"; then
+      stop_pid "$name" "$pid" &
+      waits+=($!)
+    fi
+  done
+  ((${#waits[@]} == 0)) || wait "${waits[@]}"
+}
+
 start_bg() {
   local name="$1"
   shift
@@ -294,12 +306,10 @@ do_down() {
   fi
   foreign_dir && die "$dir is not a cluster state dir (no $marker); not touching it"
   lock
-  local start=$SECONDS name pid
+  local start=$SECONDS pid
   # 1. No new pods: stop the scheduler and the controllers, then let the kubelet stop every
   #    pod (containers get SIGTERM, sandboxes their CNI teardown) while it still runs.
-  for name in kube-controller-manager kube-scheduler; do
-    if pid="$(pid_of "$name")"; then stop_pid "$name" "$pid"; fi
-  done
+  stop_all kube-controller-manager kube-scheduler
   if pid_of kubelet >/dev/null && [[ -S "$dir/containerd/containerd.sock" ]] &&
     [[ -f "$OSMOSIS_CP_DIR/kubeconfig" ]]; then
     kubectl_ delete pods --all --all-namespaces --grace-period=0 --force --wait=false \
@@ -308,9 +318,7 @@ do_down() {
     while ((SECONDS < deadline)) && [[ -n "$(ctr_ tasks ls -q 2>/dev/null)" ]]; do sleep 0.3; done
   fi
   # 2. The node's processes, then whatever the kubelet could not stop.
-  for name in kube-proxy kubelet; do
-    if pid="$(pid_of "$name")"; then stop_pid "$name" "$pid"; fi
-  done
+  stop_all kube-proxy kubelet
   if pid_of containerd >/dev/null; then
     local t
     for t in $(ctr_ tasks ls -q 2>/dev/null); do ctr_ tasks kill -s SIGKILL "$t" >/dev/null 2>&1 || true; done
