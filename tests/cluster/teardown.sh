@@ -1,11 +1,33 @@
 #!/usr/bin/env bash
-# Fixture (ctest FIXTURES_CLEANUP cluster): `hack/cluster.sh down`, then checks that it
-# really left nothing: no process, mount, network namespace, bridge, iptables chain or state.
+# Fixture (ctest FIXTURES_CLEANUP cluster): first, while the cluster runs, a second `up` is a
+# no-op and an `up` after a crash (kubelet and containerd killed) cleans up and starts again;
+# then `hack/cluster.sh down`, and checks that it really left nothing: no process, mount,
+# network namespace, bridge, iptables chain, cgroup or state.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 dir="${OSMOSIS_CLUSTER_DIR:-/tmp/osmosis-cluster}"
+CLEANUPS+=("'$CLUSTER' down >/dev/null 2>&1") # whatever happens below
+
+if "$CLUSTER" status >/dev/null 2>&1; then
+  # A second `up` on a running node changes nothing.
+  kubelet_pid="$(<"$dir/kubelet.pid")"
+  out="$("$CLUSTER" up 2>&1)" || fail "a second up failed: $out"
+  grep -q 'already running' <<<"$out" || fail "a second up did not say 'already running': $out"
+  [[ "$(<"$dir/kubelet.pid")" == "$kubelet_pid" ]] || fail "a second up replaced the kubelet"
+  # A crashed node (kubelet and containerd killed, pods' shims and containers orphaned):
+  # the next `up` cleans it all and starts afresh.
+  kill -KILL "$kubelet_pid" "$(<"$dir/containerd.pid")"
+  t=$SECONDS
+  out="$("$CLUSTER" up 2>&1)" || fail "up after a crash failed: $out"
+  grep -q 'cleaning up what an earlier run left' <<<"$out" || fail "up after a crash did not clean up: $out"
+  eval "$(grep '^export KUBECONFIG=' <<<"$out")"
+  [[ "$(kubectl get node osmosis-node -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" == True ]] ||
+    fail "node not Ready after up following a crash"
+  info "second up: already running; after kill -9 of kubelet and containerd, up cleaned up and was Ready again in $((SECONDS - t)) s"
+fi
+
 t=$SECONDS
 "$CLUSTER" down || fail "hack/cluster.sh down failed"
 info "down in $((SECONDS - t)) s"
