@@ -357,9 +357,10 @@ do_down() {
       sysctl -q -w "$key=$value" >/dev/null 2>&1 || true
     done <"$dir/sysctl.before"
   fi
-  # The CNI plugins' and containerd's state outside $dir, by our network's name.
+  # libcni's result cache outside $dir: our network's and the CRI's loopback network's
+  # (no other CRI runtime runs on a test machine), and host-local's default dir.
   rm -rf /var/lib/cni/networks/osmosis
-  rm -f /var/lib/cni/results/osmosis-* 2>/dev/null || true
+  rm -f /var/lib/cni/results/osmosis-* /var/lib/cni/results/cni-loopback-* 2>/dev/null || true
   if [[ -n "$keep_logs" ]]; then
     find "$dir" -mindepth 1 -maxdepth 1 ! -name logs ! -name .lock ! -name "$marker" \
       ! -name control-plane -exec rm -rf {} + 2>/dev/null || true

@@ -54,8 +54,10 @@ for ns in $(ls /run/netns 2>/dev/null); do
 done
 ls -d /sys/fs/cgroup/*/kubepods >/dev/null 2>&1 && left+=("cgroups kubepods")
 [[ -e "$dir" ]] && left+=("state dir $dir")
+cache="$(ls /var/lib/cni/results 2>/dev/null | grep -E '^(osmosis|cni-loopback)-' | head -3 || true)"
+[[ -z "$cache" ]] || left+=("CNI result cache: $cache")
 ((${#left[@]} == 0)) || fail "down left: ${left[*]}"
 "$CLUSTER" status >/dev/null 2>&1 && fail "status exits 0 after down"
 "$CLUSTER" env >/dev/null 2>&1 && fail "env exits 0 after down"
 "$CLUSTER" down >/dev/null || fail "a second down failed"
-info "nothing left: no process, mount, netns, bridge, veth, iptables chain, cgroup or state dir"
+info "nothing left: no process, mount, netns, bridge, veth, iptables chain, cgroup, CNI cache or state dir"
