@@ -289,7 +289,10 @@ kill_cgroup_tree() { # kills every process in cgroup v1 hierarchies under NAME, 
   for ctl in /sys/fs/cgroup/*/; do
     base="$ctl$name"
     [[ -d "$base" ]] || continue
-    find "$base" -name cgroup.procs -exec cat {} + 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
+    local procs
+    procs="$(find "$base" -name cgroup.procs -exec cat {} + 2>/dev/null || true)"
+    # shellcheck disable=SC2086  # a list of pids
+    [[ -z "$procs" ]] || kill -KILL $procs 2>/dev/null || true
   done
   for ctl in /sys/fs/cgroup/*/; do
     base="$ctl$name"
@@ -338,8 +341,9 @@ do_down() {
   # 4. Network namespaces the CRI made for our pods, mounts, bridge, rules, sysctls.
   local ns
   if [[ -f "$dir/netns.before" ]]; then
-    for ns in $(ls /run/netns 2>/dev/null); do
-      [[ "$ns" == cni-* ]] || continue
+    for ns in /run/netns/cni-*; do
+      [[ -e "$ns" ]] || continue
+      ns="${ns#/run/netns/}"
       grep -qx "$ns" "$dir/netns.before" && continue
       umount "/run/netns/$ns" 2>/dev/null || true
       rm -f "/run/netns/$ns"
@@ -659,8 +663,7 @@ do_up() {
   step_done
 
   step "control plane: etcd + kube-apiserver on $node_ip"
-  local cp_out
-  cp_out="$("$cp_script" up 2>"$dir/logs/control-plane-up.log")" ||
+  "$cp_script" up >/dev/null 2>"$dir/logs/control-plane-up.log" ||
     fail_step "hack/control-plane.sh up failed" "$dir/logs/control-plane-up.log"
   step_done
 

@@ -66,8 +66,8 @@ fi
 tools_bin="${OSMOSIS_TOOLS_BIN:-$(hack/tools/build.sh --print-bin-dir)}"
 node_bin="${OSMOSIS_NODE_BIN:-$(hack/tools/build.sh --print-node-bin-dir)}"
 [[ -x "$tools_bin/nats-server" && -x "$node_bin/coredns" ]] || die "tools missing: run hack/tools/build.sh"
-# shellcheck source=bench/lib.sh
-source hack/bench/lib.sh
+# shellcheck source=hack/bench/lib.sh
+source hack/bench/lib.sh # sets $build
 say "release build of osmosis-operator, osmosis-sidecar, osmosis-example-worker in $build"
 start=$SECONDS
 bench_build osmosis-operator osmosis-sidecar osmosis-example-worker >"$cache/release-build.log" 2>&1 ||
@@ -76,6 +76,7 @@ say "release build up to date in $((SECONDS - start)) s"
 stage="$cache/context"
 rm -rf "$stage"
 mkdir -p "$stage/prebuilt"
+build="${build:?}"
 install -s "$build/operator/osmosis-operator" "$build/sidecar/osmosis-sidecar" \
   "$build/sidecar/example-worker/osmosis-example-worker" "$stage/prebuilt/"
 gcc -static -Os -s -Wall -Wextra -Werror -o "$stage/prebuilt/pause" hack/images/pause/pause.c

@@ -138,7 +138,7 @@ done
 poll "back to zero after the last round" 120 at_zero
 
 # Every pod that ran must have stopped by itself on the kubelet's SIGTERM (not SIGKILL).
-pods_ran="$(ls "$records" | wc -l)"
+pods_ran="$(find "$records" -name '*.jsonl' | wc -l)"
 ((pods_ran > 0)) || fail "no pod wrote a record"
 for f in "$records"/*.jsonl; do
   grep -q '"ev":"stopped".*"signal":15' "$f" ||

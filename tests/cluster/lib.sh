@@ -70,7 +70,7 @@ new_namespace() {
 }
 
 # The in-cluster NATS (hack/manifests/nats.sh, applied by the fixture).
-NATS_IN_CLUSTER_URL=nats://nats.osmosis-system.svc.cluster.local:4222
+export NATS_IN_CLUSTER_URL=nats://nats.osmosis-system.svc.cluster.local:4222
 nats_host_url() { # the client Service's ClusterIP: the host reaches it through kube-proxy
   echo "nats://$(kubectl -n osmosis-system get service nats -o jsonpath='{.spec.clusterIP}'):4222"
 }

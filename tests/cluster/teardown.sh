@@ -49,12 +49,12 @@ for cmd in iptables ip6tables; do
   [[ -z "$chains" ]] || left+=("$cmd chains: $chains")
 done
 if command -v nft >/dev/null && nft list tables 2>/dev/null | grep -q kube-proxy; then left+=("nft table kube-proxy"); fi
-for ns in $(ls /run/netns 2>/dev/null); do
-  [[ "$ns" == cni-* ]] && left+=("network namespace $ns")
+for ns in /run/netns/cni-*; do
+  [[ -e "$ns" ]] && left+=("network namespace $ns")
 done
 ls -d /sys/fs/cgroup/*/kubepods >/dev/null 2>&1 && left+=("cgroups kubepods")
 [[ -e "$dir" ]] && left+=("state dir $dir")
-cache="$(ls /var/lib/cni/results 2>/dev/null | grep -E '^(osmosis|cni-loopback)-' | head -3 || true)"
+cache="$(find /var/lib/cni/results -maxdepth 1 \( -name 'osmosis-*' -o -name 'cni-loopback-*' \) 2>/dev/null | head -3)"
 [[ -z "$cache" ]] || left+=("CNI result cache: $cache")
 ((${#left[@]} == 0)) || fail "down left: ${left[*]}"
 "$CLUSTER" status >/dev/null 2>&1 && fail "status exits 0 after down"
