@@ -174,12 +174,14 @@ socks = []
 while len(socks) < int(sys.argv[1]):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.bind(("127.0.0.1", 0))
-    try:  # the same port must be free on the other address too
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        t.bind((sys.argv[2], s.getsockname()[1]))
-        t.close()
-    except OSError:
-        continue
+    if sys.argv[2] != "127.0.0.1":  # the same port must be free on the other address too
+        try:
+            t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            t.bind((sys.argv[2], s.getsockname()[1]))
+            t.close()
+        except OSError:
+            s.close()
+            continue
     socks.append(s)
 print(" ".join(str(s.getsockname()[1]) for s in socks))
 for s in socks:
