@@ -29,6 +29,7 @@
 # Environment:
 #   OSMOSIS_CLUSTER_DIR      state dir (default /tmp/osmosis-cluster; short: socket paths)
 #   OSMOSIS_CLUSTER_TIMEOUT  seconds for each step to be ready (default 180)
+#   OSMOSIS_CLUSTER_WATCH_PID  like --watch-pid
 #   OSMOSIS_TOOLS_BIN, OSMOSIS_NODE_BIN  tool dirs (default: from hack/tools/build.sh)
 #   OSMOSIS_IMAGES_DIR       where hack/images.sh leaves the image archives `up` loads
 #                            (default ~/.cache/osmosis/images/current)
@@ -799,7 +800,7 @@ case "$cmd" in
   status) do_status ;;
   load) lock; do_load "$@" ;;
   logs) tail_logs "${1:-40}" 2>&1 ;;
-  -h | --help | help) sed -n '2,37p' "$script" | sed 's/^# \{0,1\}//' ;;
+  -h | --help | help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$script" ;;
   *)
     echo "usage: $0 up [--watch-pid PID] | down | env | status | load ARCHIVE... | logs [N]" >&2
     exit 2
