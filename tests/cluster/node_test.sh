@@ -3,7 +3,8 @@
 # example-worker replicas becomes Available; a pod reaches the in-cluster NATS by its Service
 # DNS name; deleting a pod delivers SIGTERM to its containers and the grace period is kept
 # (a container that exits on SIGTERM goes at once, one that ignores it is killed only when
-# the grace period is over).
+# the grace period is over); and the NATS manifest with three replicas forms a JetStream
+# cluster.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -74,6 +75,29 @@ phase="$(kubectl -n "$NS" get pod nats-dns -o jsonpath='{.status.phase}')"
 poll "the message published in the pod to reach the host subscriber" 15 grep -q 'hello from a pod' "$WORK/sub.out"
 resolv="$(kubectl -n "$NS" logs nats-dns 2>&1 | tail -1)"
 info "a pod published to $NATS_IN_CLUSTER_URL (pod said: $resolv); the host's nats sub received it"
+
+# --- three replicas of the NATS manifest form a JetStream cluster ---
+nats3="nats3-$RANDOM$RANDOM"
+CLEANUPS+=("kubectl delete namespace $nats3 --wait=false >/dev/null 2>&1")
+"$REPO_ROOT/hack/manifests/nats.sh" --replicas 3 --namespace "$nats3" | kubectl apply -f - >/dev/null
+kubectl -n "$nats3" rollout status statefulset/nats --timeout=120s >/dev/null ||
+  fail "3 NATS replicas not ready: $(kubectl -n "$nats3" get pods -o wide)"
+url3="nats://$(kubectl -n "$nats3" get service nats -o jsonpath='{.spec.clusterIP}'):4222"
+# r3_formed: creates the R3 stream (once) and is true when it has a leader and two current
+# replicas; leaves "leader replica replica" in $WORK/r3.
+r3_formed() {
+  nats --server "$url3" stream info R3 >/dev/null 2>&1 ||
+    nats --server "$url3" stream add R3 --subjects 'r3.>' --replicas 3 --defaults >/dev/null 2>&1 || return 1
+  nats --server "$url3" stream info R3 --json 2>/dev/null | python3 -c '
+import json, sys
+c = json.load(sys.stdin).get("cluster", {})
+current = sorted(r["name"] for r in c.get("replicas", []) if r.get("current"))
+print(c.get("leader", ""), *current)
+sys.exit(0 if c.get("leader") and len(current) == 2 else 1)' >"$WORK/r3"
+}
+poll "an R3 stream with a leader and two current replicas on the 3-replica NATS" 90 r3_formed
+read -r -a r3_peers <"$WORK/r3"
+info "nats.sh --replicas 3: JetStream cluster formed; R3 stream leader ${r3_peers[0]}, replicas ${r3_peers[*]:1}"
 
 # --- deleting a pod: SIGTERM to its containers, grace period honoured ---
 # term-fast exits 1 s after SIGTERM (its drain: 1 s without a message); term-slow would
