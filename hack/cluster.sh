@@ -174,7 +174,7 @@ fail_step() {
     echo "----- last 30 lines of $f -----" >&2
     tail -n 30 "$f" >&2
   done
-  log "all logs: $dir/logs/ and $OSMOSIS_CP_DIR/logs/ (kept until the next up or down)"
+  log "all logs: $dir/logs/ (etcd and kube-apiserver in $dir/logs/control-plane/; kept until the next up or down)"
   do_down_quiet keep-logs
   die "cluster did not come up: step [$step_no] '$step_name': $what"
 }
@@ -334,7 +334,11 @@ do_down() {
   # Shims of our containerd (their command line names its socket) and the pods' processes.
   pkill -KILL -f -- "-address $dir/containerd/containerd.sock" 2>/dev/null || true
   kill_cgroup_tree kubepods
-  # 3. The control plane, and the watchdog (unless we are it).
+  # 3. The control plane (its logs kept with ours when asked), and the watchdog (unless we
+  #    are it).
+  if [[ -n "$keep_logs" && -d "$OSMOSIS_CP_DIR/logs" ]]; then
+    cp -r "$OSMOSIS_CP_DIR/logs" "$dir/logs/control-plane" 2>/dev/null || true
+  fi
   "$cp_script" down >/dev/null 2>&1 || log "warning: hack/control-plane.sh down failed"
   if pid="$(pid_of watchdog)"; then
     if [[ "$pid" == "$$" ]]; then rm -f "$dir/watchdog.pid"; else stop_pid watchdog "$pid"; fi
@@ -368,7 +372,7 @@ do_down() {
   rm -f /var/lib/cni/results/osmosis-* /var/lib/cni/results/cni-loopback-* 2>/dev/null || true
   if [[ -n "$keep_logs" ]]; then
     find "$dir" -mindepth 1 -maxdepth 1 ! -name logs ! -name .lock ! -name "$marker" \
-      ! -name control-plane -exec rm -rf {} + 2>/dev/null || true
+      -exec rm -rf {} + 2>/dev/null || true
   else
     rm -rf "$dir"
   fi
