@@ -10,7 +10,8 @@
 #   hack/cluster.sh down                  stop everything and remove all traces (see below)
 #   hack/cluster.sh env                   print `export KUBECONFIG=...` (exit 1 if down)
 #   hack/cluster.sh status                what runs; exit 0 if the node is up and Ready
-#   hack/cluster.sh load IMAGE_ARCHIVE... import OCI archives into the node's containerd
+#   hack/cluster.sh load IMAGE...         put images into the node's containerd: OCI archives
+#                                         (hack/images.sh's) or names of podman images
 #   hack/cluster.sh logs [N]              the last N (40) lines of every component's log
 #
 #   eval "$(hack/cluster.sh up)"   # progress goes to stderr, the export line to stdout
@@ -602,15 +603,27 @@ spec:
 EOF
 }
 
+# do_load IMAGE...: each an OCI archive (podman save --format oci-archive, as hack/images.sh
+# leaves them) or the name of an image in podman's store.
 do_load() {
-  (($#)) || die "load: name at least one image archive (podman save --format oci-archive)"
+  (($#)) || die "load: name at least one image archive or podman image"
   [[ -S "$dir/containerd/containerd.sock" ]] || die "the cluster is not running (hack/cluster.sh up)"
-  local f start
+  local f archive start
   for f in "$@"; do
-    [[ -f "$f" ]] || die "load: no such file: $f"
     start=$SECONDS
-    ctr_ images import --all-platforms "$f" >"$dir/logs/load.log" 2>&1 ||
+    archive="$f"
+    if [[ ! -f "$f" ]]; then
+      if ! command -v podman >/dev/null || ! podman image exists "$f" 2>/dev/null; then
+        die "load: '$f' is neither an image archive nor an image podman has"
+      fi
+      archive="$dir/load.tar"
+      rm -f "$archive"
+      podman save --format oci-archive -o "$archive" "$f" >"$dir/logs/load.log" 2>&1 ||
+        { cat "$dir/logs/load.log" >&2; die "load: podman save $f failed"; }
+    fi
+    ctr_ images import --all-platforms "$archive" >"$dir/logs/load.log" 2>&1 ||
       { cat "$dir/logs/load.log" >&2; die "load: ctr images import $f failed"; }
+    [[ "$archive" == "$f" ]] || rm -f "$archive"
     log "loaded $(basename "$f") in $((SECONDS - start)) s"
   done
 }
@@ -806,7 +819,7 @@ case "$cmd" in
   logs) tail_logs "${1:-40}" 2>&1 ;;
   -h | --help | help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$script" ;;
   *)
-    echo "usage: $0 up [--watch-pid PID] | down | env | status | load ARCHIVE... | logs [N]" >&2
+    echo "usage: $0 up [--watch-pid PID] | down | env | status | load IMAGE... | logs [N]" >&2
     exit 2
     ;;
 esac
