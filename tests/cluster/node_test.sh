@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The node itself, checked with kubectl and the nats CLI: it is Ready; a Deployment of three
+# The node itself, checked with kubectl and the nats CLI: it is Ready; the images are
+# non-root, labelled and small; a Deployment of three
 # example-worker replicas becomes Available; a pod reaches the in-cluster NATS by its Service
 # DNS name; deleting a pod delivers SIGTERM to its containers and the grace period is kept
 # (a container that exits on SIGTERM goes at once, one that ignores it is killed only when
@@ -16,6 +17,18 @@ ready="$(kubectl get node osmosis-node -o jsonpath='{.status.conditions[?(@.type
 [[ "$ready" == True ]] || fail "node osmosis-node Ready=$ready"
 runtime="$(kubectl get node osmosis-node -o jsonpath='{.status.nodeInfo.containerRuntimeVersion}')"
 info "node osmosis-node Ready (kubelet $(kubectl get node osmosis-node -o jsonpath='{.status.nodeInfo.kubeletVersion}'), $runtime)"
+
+# --- the images: non-root, labelled, and small (as podman built them) ---
+for image in osmosis-operator osmosis-sidecar osmosis-example-worker nats-server coredns pause; do
+  meta="$(podman image inspect --format '{{.Config.User}}|{{index .Labels "org.opencontainers.image.version"}}|{{index .Labels "org.opencontainers.image.source"}}|{{.Size}}' \
+    "localhost/osmosis/$image:dev")" || fail "podman has no image localhost/osmosis/$image:dev"
+  IFS='|' read -r user version source size <<<"$meta"
+  [[ "$user" =~ ^[1-9][0-9]*:[1-9][0-9]*$ ]] || fail "$image runs as '$user', want a fixed non-root UID:GID"
+  [[ -n "$version" && "$source" == http* ]] || fail "$image lacks OCI version/source labels ('$version', '$source')"
+  ((size < 64 * 1024 * 1024)) || fail "$image is $((size / 1024 / 1024)) MB"
+  sizes+="$image $((size / 1024))K, "
+done
+info "images non-root with OCI labels: ${sizes%, }"
 
 # --- a Deployment of three example workers becomes Available ---
 kubectl apply -n "$NS" -f - >/dev/null <<'YAML'
