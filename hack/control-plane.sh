@@ -16,13 +16,19 @@
 #   OSMOSIS_CP_WATCH_PID  like --watch-pid: tear everything down when that process exits
 #   OSMOSIS_CP_TIMEOUT    seconds to wait for readiness (default 120)
 #   OSMOSIS_CP_APISERVER_ARGS  extra kube-apiserver flags, space-separated (e.g. --watch-cache=false)
+#   OSMOSIS_CP_ADDRESS    the address etcd's peers, kube-apiserver and the kubeconfig use
+#                         (default 127.0.0.1; hack/cluster.sh gives its bridge's address)
+#   OSMOSIS_CP_SERVICE_CIDR  --service-cluster-ip-range (default 10.0.0.0/24)
+#   OSMOSIS_CP_FOR_NODES  1: for a cluster with a kubelet (hack/cluster.sh): ServiceAccount
+#                         admission on, Node+RBAC authorization, the `kubernetes` Service's
+#                         endpoint kept up to date, a kubelet client certificate
 #   OSMOSIS_TOOLS_BIN     dir with etcd, kube-apiserver, kubectl
 #                         (default: the output of hack/tools/build.sh --print-bin-dir)
 #
 # The state dir holds pid files, certificates, the kubeconfig, env.sh (extra exports:
 # server URL, CA, client cert) and logs/. etcd, kube-apiserver and the watchdog each run
 # in their own session (setsid): a Ctrl-C sent to the caller's process group does not
-# reach them, `down` and the watchdog do. Only 127.0.0.1 is ever bound.
+# reach them, `down` and the watchdog do. Only 127.0.0.1 (or OSMOSIS_CP_ADDRESS) is ever bound.
 set -euo pipefail
 
 script="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")"
@@ -30,6 +36,9 @@ repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 dir="${OSMOSIS_CP_DIR:-${TMPDIR:-/tmp}/osmosis-control-plane}"
 timeout_s="${OSMOSIS_CP_TIMEOUT:-120}"
 marker=".osmosis-control-plane"
+address="${OSMOSIS_CP_ADDRESS:-127.0.0.1}"
+service_cidr="${OSMOSIS_CP_SERVICE_CIDR:-10.0.0.0/24}"
+for_nodes="${OSMOSIS_CP_FOR_NODES:-0}"
 components=(etcd kube-apiserver watchdog)
 
 log() { echo "control-plane: $*" >&2; }
@@ -158,13 +167,21 @@ tools_bin() {
   fi
 }
 
-free_ports() { # prints N free loopback TCP ports, distinct
-  python3 - "$1" <<'EOF'
+free_ports() { # prints N free TCP ports on 127.0.0.1 and $address, distinct
+  python3 - "$1" "$address" <<'EOF'
 import socket, sys
 socks = []
-for _ in range(int(sys.argv[1])):
+while len(socks) < int(sys.argv[1]):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.bind(("127.0.0.1", 0))
+    if sys.argv[2] != "127.0.0.1":  # the same port must be free on the other address too
+        try:
+            t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            t.bind((sys.argv[2], s.getsockname()[1]))
+            t.close()
+        except OSError:
+            s.close()
+            continue
     socks.append(s)
 print(" ".join(str(s.getsockname()[1]) for s in socks))
 for s in socks:
@@ -173,7 +190,15 @@ EOF
 }
 
 gen_certs() {
-  local d="$dir/pki"
+  local d="$dir/pki" apiserver_sans="IP:127.0.0.1,DNS:localhost"
+  if [[ "$address" != 127.0.0.1 ]]; then apiserver_sans+=",IP:$address"; fi
+  if [[ "$for_nodes" == 1 ]]; then
+    # The `kubernetes` Service (first address of the range) and its names, for pods.
+    local first
+    first="$(python3 -c 'import ipaddress,sys; print(ipaddress.ip_network(sys.argv[1])[1])' "$service_cidr")"
+    apiserver_sans+=",IP:$first,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc"
+    apiserver_sans+=",DNS:kubernetes.default.svc.cluster.local"
+  fi
   mkdir -p "$d"
   (
     cd "$d"
@@ -185,7 +210,7 @@ gen_certs() {
     # kube-apiserver serving certificate
     openssl req -newkey rsa:2048 -nodes -subj "/CN=kube-apiserver" \
       -keyout apiserver.key -out apiserver.csr 2>/dev/null
-    printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+    printf '%s\n' "subjectAltName=$apiserver_sans" \
       "extendedKeyUsage=serverAuth" "keyUsage=critical,digitalSignature,keyEncipherment" \
       "basicConstraints=CA:FALSE" >apiserver.ext
     openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
@@ -197,6 +222,12 @@ gen_certs() {
       "keyUsage=critical,digitalSignature,keyEncipherment" "basicConstraints=CA:FALSE" >client.ext
     openssl x509 -req -in admin.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
       -days 3650 -extfile client.ext -out admin.crt 2>/dev/null
+    if [[ "$for_nodes" == 1 ]]; then # the apiserver's identity towards kubelets
+      openssl req -newkey rsa:2048 -nodes -subj "/O=system:masters/CN=kube-apiserver-kubelet-client" \
+        -keyout kubelet-client.key -out kubelet-client.csr 2>/dev/null
+      openssl x509 -req -in kubelet-client.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+        -days 3650 -extfile client.ext -out kubelet-client.crt 2>/dev/null
+    fi
     # service-account signing key pair
     openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out sa.key 2>/dev/null
     openssl pkey -in sa.key -pubout -out sa.pub 2>/dev/null
@@ -259,7 +290,7 @@ etcd_healthy() {
 
 apiserver_check() { # apiserver_check PATH
   [[ "$(curl -sf --max-time 3 --cacert "$dir/pki/ca.crt" --cert "$dir/pki/admin.crt" \
-    --key "$dir/pki/admin.key" "https://127.0.0.1:$api_port$1")" == ok ]]
+    --key "$dir/pki/admin.key" "https://$address:$api_port$1")" == ok ]]
 }
 
 rbac_bootstrapped() {
@@ -362,29 +393,44 @@ do_up() {
     --etcd-servers "http://127.0.0.1:$etcd_port"
     --cert-dir "$dir/apiserver-certs"
     --secure-port "$api_port"
-    --bind-address 127.0.0.1
-    --advertise-address 127.0.0.1
-    --endpoint-reconciler-type none
-    --service-cluster-ip-range 10.0.0.0/24
+    --bind-address "$address"
+    --advertise-address "$address"
+    --service-cluster-ip-range "$service_cidr"
     --allow-privileged=true
-    --disable-admission-plugins ServiceAccount
-    --authorization-mode RBAC
-    --service-account-issuer "https://127.0.0.1:$api_port/"
+    --service-account-issuer "https://$address:$api_port/"
     --service-account-key-file "$dir/pki/sa.pub"
     --service-account-signing-key-file "$dir/pki/sa.key"
     --client-ca-file "$dir/pki/ca.crt"
     --tls-cert-file "$dir/pki/apiserver.crt"
     --tls-private-key-file "$dir/pki/apiserver.key"
   )
+  if [[ "$for_nodes" == 1 ]]; then
+    api_args+=(
+      --authorization-mode Node,RBAC
+      --enable-admission-plugins NodeRestriction
+      --kubelet-client-certificate "$dir/pki/kubelet-client.crt"
+      --kubelet-client-key "$dir/pki/kubelet-client.key"
+      # The node's address, never its name: a name would go to the machine's resolver.
+      --kubelet-preferred-address-types InternalIP
+    )
+  else
+    # No kubelet, no controller-manager: nothing would mount or create ServiceAccount tokens,
+    # and nothing should be told the apiserver's address as an endpoint.
+    api_args+=(
+      --endpoint-reconciler-type none
+      --disable-admission-plugins ServiceAccount
+      --authorization-mode RBAC
+    )
+  fi
   if [[ -n "${OSMOSIS_CP_APISERVER_ARGS:-}" ]]; then
     local extra_args
     read -ra extra_args <<<"$OSMOSIS_CP_APISERVER_ARGS"
     api_args+=("${extra_args[@]}")
   fi
   printf '%s\n' "${api_args[@]}" >"$dir/apiserver.args" # for restart-apiserver
-  log "starting kube-apiserver on https://127.0.0.1:$api_port ($("$bin/kube-apiserver" --version))"
+  log "starting kube-apiserver on https://$address:$api_port ($("$bin/kube-apiserver" --version))"
   start_bg kube-apiserver "$bin/kube-apiserver" "${api_args[@]}"
-  write_kubeconfig "https://127.0.0.1:$api_port"
+  write_kubeconfig "https://$address:$api_port"
   local api_pid
   api_pid="$(<"$dir/kube-apiserver.pid")"
   wait_pid="$api_pid" wait_for "kube-apiserver /healthz" apiserver_check /healthz
@@ -393,7 +439,7 @@ do_up() {
 
   cat >"$dir/env.sh" <<EOF
 export KUBECONFIG=$dir/kubeconfig
-export OSMOSIS_CP_APISERVER=https://127.0.0.1:$api_port
+export OSMOSIS_CP_APISERVER=https://$address:$api_port
 export OSMOSIS_CP_CA=$dir/pki/ca.crt
 export OSMOSIS_CP_CA_KEY=$dir/pki/ca.key
 export OSMOSIS_CP_CLIENT_CERT=$dir/pki/admin.crt
@@ -404,7 +450,7 @@ EOF
   if [[ -n "$watch_pid" ]]; then
     start_watchdog "$watch_pid"
   fi
-  log "ready in $((SECONDS - start)) s: apiserver https://127.0.0.1:$api_port, etcd http://127.0.0.1:$etcd_port, state in $dir"
+  log "ready in $((SECONDS - start)) s: apiserver https://$address:$api_port, etcd http://127.0.0.1:$etcd_port, state in $dir"
   echo "export KUBECONFIG=$dir/kubeconfig"
 }
 
@@ -453,7 +499,8 @@ do_restart_apiserver() {
   log "stopping kube-apiserver (pid $pid)"
   stop_pid kube-apiserver "$pid"
   mapfile -t args <"$dir/apiserver.args"
-  api_port="$(sed -n 's|^export OSMOSIS_CP_APISERVER=https://127.0.0.1:||p' "$dir/env.sh")"
+  api_port="$(sed -n 's|^export OSMOSIS_CP_APISERVER=https://[^:]*:||p' "$dir/env.sh")"
+  address="$(sed -n 's|^export OSMOSIS_CP_APISERVER=https://\([^:]*\):.*|\1|p' "$dir/env.sh")"
   local start=$SECONDS
   deadline=$((SECONDS + timeout_s))
   start_bg kube-apiserver "$bin/kube-apiserver" "${args[@]}"

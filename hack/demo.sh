@@ -3,18 +3,24 @@
 # worker Deployment whose pods osmosis-pod-runner runs as local sidecar + app processes
 # (there is no kubelet). Waves of messages are published; watch the replicas follow the
 # backlog, the Events explain each change, and the Deployment go back to zero.
+# With --cluster it runs on a real node instead (hack/cluster.sh, as root): NATS is a
+# StatefulSet, the worker is the example-worker image, and the operator injects the
+# sidecar image into its pods as a native sidecar.
 #
 #   hack/demo.sh              about two minutes, then everything is stopped and removed
+#   hack/demo.sh --cluster    the same on the real node (images built on the way)
 #   hack/demo.sh --keep       leave it running (Ctrl-C stops it)
 #
-# Set-up is done on the way (hack/setup.sh, a release build in build/demo).
+# Set-up is done on the way (hack/setup.sh, a release build in build/bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 keep=0
+cluster=0
 for arg in "$@"; do
   case "$arg" in
     --keep) keep=1 ;;
-    -h | --help) sed -n '2,10p' "$0"; exit 0 ;;
+    --cluster) cluster=1 ;;
+    -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "demo.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -34,28 +40,54 @@ cleanup() {
   say "stopping"
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  hack/control-plane.sh down >/dev/null 2>&1 || true
+  if ((cluster)); then
+    hack/cluster.sh down >/dev/null 2>&1 || true
+  else
+    hack/control-plane.sh down >/dev/null 2>&1 || true
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-say "starting the control plane (kube-apiserver + etcd on 127.0.0.1)"
-hack/control-plane.sh up >"$work/cp.log"
-export KUBECONFIG="$OSMOSIS_CP_DIR/kubeconfig"
+if ((cluster)); then
+  say "building the images (hack/images.sh) and starting the node (hack/cluster.sh up)"
+  hack/images.sh >"$work/images.log" 2>&1 || { tail -20 "$work/images.log"; exit 1; }
+  eval "$(hack/cluster.sh up --watch-pid $$ 2>"$work/cluster.log")" || { tail -20 "$work/cluster.log"; exit 1; }
+  images="$(hack/images.sh --print-dir)"
+  hack/cluster.sh load "$images"/{nats-server,osmosis-sidecar,osmosis-example-worker}.tar 2>/dev/null
+  say "starting NATS with JetStream in the cluster (StatefulSet, hack/manifests/nats.sh)"
+  hack/manifests/nats.sh | kubectl apply -f - >/dev/null
+  kubectl -n osmosis-system rollout status statefulset/nats --timeout=120s >/dev/null
+  # the operator runs on the host: it reaches NATS at the Service's cluster IP
+  nats_url="nats://$(kubectl -n osmosis-system get service nats -o jsonpath='{.spec.clusterIP}'):4222"
+else
+  say "starting the control plane (kube-apiserver + etcd on 127.0.0.1)"
+  hack/control-plane.sh up >"$work/cp.log"
+  export KUBECONFIG="$OSMOSIS_CP_DIR/kubeconfig"
 
-nats_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-nats_url="nats://127.0.0.1:$nats_port"
-say "starting nats-server with JetStream on $nats_url"
-nats-server -js -a 127.0.0.1 -p "$nats_port" -sd "$work/nats" >"$work/nats.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 50); do nats --server "$nats_url" account info >/dev/null 2>&1 && break; sleep 0.2; done
+  nats_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  nats_url="nats://127.0.0.1:$nats_port"
+  say "starting nats-server with JetStream on $nats_url"
+  nats-server -js -a 127.0.0.1 -p "$nats_port" -sd "$work/nats" >"$work/nats.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 50); do nats --server "$nats_url" account info >/dev/null 2>&1 && break; sleep 0.2; done
+fi
 
 say "installing the Channel CRD and the demo objects"
 kubectl apply -f crds/osmosis.dev_channels.yaml >/dev/null
 kubectl wait --for condition=established crd/channels.osmosis.dev --timeout=60s >/dev/null
 kubectl create namespace demo >/dev/null
-kubectl apply -n demo -f - >/dev/null <<'EOF'
+if ((cluster)); then
+  worker_pod='{containers: [{name: app, image: "localhost/osmosis/osmosis-example-worker:dev",
+      args: [--work-ms, "50"], readinessProbe: {httpGet: {path: /healthz, port: 8080}, periodSeconds: 1},
+      securityContext: {readOnlyRootFilesystem: true, runAsNonRoot: true}}]}'
+  inject='injectSidecar: true, app: {port: 8080}, '
+else
+  worker_pod='{containers: [{name: app, image: example.invalid/orders-worker:1}]}'
+  inject=''
+fi
+kubectl apply -n demo -f - >/dev/null <<EOF
 apiVersion: apps/v1
 kind: Deployment
 metadata: {name: orders-worker}
@@ -64,13 +96,13 @@ spec:
   selector: {matchLabels: {app: orders-worker}}
   template:
     metadata: {labels: {app: orders-worker}}
-    spec: {containers: [{name: app, image: example.invalid/orders-worker:1}]}
+    spec: $worker_pod
 ---
 apiVersion: osmosis.dev/v1alpha1
 kind: Channel
 metadata: {name: orders}
 spec:
-  worker: {scaleTargetRef: {name: orders-worker}}
+  worker: {${inject}scaleTargetRef: {name: orders-worker}}
   scaling:
     minReplicas: 0
     maxReplicas: 8
@@ -79,17 +111,26 @@ spec:
     scaleDown: {stabilizationSeconds: 10, maxStepPercent: 50}
 EOF
 
-say "starting osmosis-operator and the pod runner (each pod: sidecar + an app taking 50 ms per message)"
-"$build/operator/osmosis-operator" --kubeconfig "$KUBECONFIG" --leader-elect=false \
-  --nats-url "$nats_url" --http-address 127.0.0.1:0 --resync-period 5s \
-  --scale-down-step-interval 5s >"$work/operator.log" 2>&1 &
-pids+=($!)
-"$build/tests/osmosis-pod-runner" --kubeconfig "$KUBECONFIG" --namespace demo \
-  --deployment orders-worker --channel orders --stream DEMO_ORDERS --nats-url "$nats_url" \
-  --sidecar-bin "$build/sidecar/osmosis-sidecar" --app-bin "$build/tests/osmosis-test-app" \
-  --dir "$work/pods" --app-delay-ms 50 --concurrency 4 --grace-seconds 10 \
-  --sidecar-arg=--log-level=warn >"$work/pod-runner.log" 2>&1 &
-pids+=($!)
+if ((cluster)); then
+  say "starting osmosis-operator (it injects the sidecar; each pod: example worker taking 50 ms per message + sidecar)"
+  "$build/operator/osmosis-operator" --kubeconfig "$KUBECONFIG" --leader-elect=false \
+    --nats-url "$nats_url" --http-address 127.0.0.1:0 --resync-period 5s \
+    --scale-down-step-interval 5s --sidecar-image localhost/osmosis/osmosis-sidecar:dev \
+    --sidecar-nats-url nats://nats.osmosis-system.svc.cluster.local:4222 >"$work/operator.log" 2>&1 &
+  pids+=($!)
+else
+  say "starting osmosis-operator and the pod runner (each pod: sidecar + an app taking 50 ms per message)"
+  "$build/operator/osmosis-operator" --kubeconfig "$KUBECONFIG" --leader-elect=false \
+    --nats-url "$nats_url" --http-address 127.0.0.1:0 --resync-period 5s \
+    --scale-down-step-interval 5s >"$work/operator.log" 2>&1 &
+  pids+=($!)
+  "$build/tests/osmosis-pod-runner" --kubeconfig "$KUBECONFIG" --namespace demo \
+    --deployment orders-worker --channel orders --stream DEMO_ORDERS --nats-url "$nats_url" \
+    --sidecar-bin "$build/sidecar/osmosis-sidecar" --app-bin "$build/tests/osmosis-test-app" \
+    --dir "$work/pods" --app-delay-ms 50 --concurrency 4 --grace-seconds 10 \
+    --sidecar-arg=--log-level=warn >"$work/pod-runner.log" 2>&1 &
+  pids+=($!)
+fi
 kubectl wait -n demo --for=jsonpath='{.status.conditions[?(@.type=="Ready")].status}'=True \
   channel/orders --timeout=60s >/dev/null
 say "Channel ready: $(kubectl get chan -n demo orders --no-headers)"

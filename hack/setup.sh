@@ -2,7 +2,8 @@
 # Installs what Osmosis needs to build and test, on Debian 12. Idempotent: safe to run twice,
 # and quick when everything is already there. Prints what it does.
 #
-#   hack/setup.sh            packages + pinned test tools (kube-apiserver, kubectl, helm, nats)
+#   hack/setup.sh            packages + pinned test tools (kube-apiserver, kubectl, helm, nats,
+#                            and the test cluster's kubelet & co, CoreDNS)
 #   hack/setup.sh --no-tools packages only
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +27,8 @@ packages=(
   libgtest-dev libgmock-dev libcli11-dev libboost1.74-dev
   clang-format
   nats-server etcd-server
+  # the test cluster (hack/cluster.sh) and its images (hack/images.sh)
+  containerd runc containernetworking-plugins iptables nftables podman mmdebstrap
 )
 
 missing=()
