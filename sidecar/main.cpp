@@ -42,8 +42,7 @@ http::Response health(const http::Request& req, const Config& config, State& sta
   }
   if (path == "/readyz") {
     bool connected = *conn && (*conn)->connected();
-    bool ready =
-        connected && state.consumerBound && (config.mode == Mode::kReport || state.appReachable);
+    const bool ready = state.ready(connected, config.mode == Mode::kDispatch);
     state.readyGauge.set(ready ? 1 : 0);
     if (ready) return {200, "text/plain", "ready\n", {}};
     std::string why = !connected ? "NATS not connected" : state.error();

@@ -39,6 +39,12 @@ class State {
   std::atomic<bool> consumerBound{false};
   std::atomic<bool> appReachable{false};
 
+  // The one readiness rule (/readyz and reports): NATS connected, the consumer bound, and in
+  // dispatch mode the app accepting connections.
+  bool ready(bool natsUp, bool dispatchMode) const {
+    return natsUp && consumerBound.load() && (!dispatchMode || appReachable.load());
+  }
+
   // processed: acked after 2xx; failed: nakked or termed.
   uint64_t processed() const { return acked.value(); }
   uint64_t failed() const { return nakked.value() + termed.value(); }

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <strings.h>
 
+#include "common/contract/sidecar_contract.hpp"
 #include "common/log/logger.hpp"
 #include "common/process/guarded.hpp"
 #include "common/util/duration.hpp"
@@ -13,7 +14,7 @@
 namespace osmosis::sidecar {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 // Settled messages freed together (see deliverLoop).
 constexpr size_t kFreeBatch = 64;
@@ -236,7 +237,7 @@ void Dispatcher::deliverLoop() {
   std::vector<nats::Message> dead;
   int settled = 0;  // since the last look at the queue
   // When a flight next needs in-progress or times out (the earliest, or later: re-checked).
-  auto nextCheck = Clock::time_point::max();
+  auto nextCheck = SteadyClock::time_point::max();
   for (;;) {
     // One turn of the lock per loop, not per message: settled ones out, queued ones in.
     std::shared_ptr<const Settings> settings;
@@ -277,10 +278,10 @@ void Dispatcher::deliverLoop() {
       if (abandon_.load()) {
         timeout = milliseconds(0);
       } else if (idle.size() < static_cast<size_t>(slots)) {
-        auto until = nextCheck - Clock::now();
-        timeout =
-            std::max(milliseconds(0), std::chrono::ceil<milliseconds>(std::min<Clock::duration>(
-                                          until, std::chrono::seconds(1))));
+        auto until = nextCheck - SteadyClock::now();
+        timeout = std::max(milliseconds(0),
+                           std::chrono::ceil<milliseconds>(
+                               std::min<SteadyClock::duration>(until, std::chrono::seconds(1))));
       }
       if (timeout.count() < 0) dead.clear();  // nothing in flight: free what is settled now
       app_->wait(timeout, &done);
@@ -295,9 +296,9 @@ void Dispatcher::deliverLoop() {
     done.clear();
 
     const bool abandon = abandon_.load();
-    const auto now = Clock::now();
+    const auto now = SteadyClock::now();
     if (!abandon && now < nextCheck) continue;
-    nextCheck = Clock::time_point::max();
+    nextCheck = SteadyClock::time_point::max();
     for (int slot = 0; slot < slots; ++slot) {
       Flight& f = flights[static_cast<size_t>(slot)];
       if (!f.msg) continue;
@@ -341,17 +342,17 @@ void Dispatcher::begin(Flight& f, int slot, nats::Message msg,
     return std::string_view(number, static_cast<size_t>(end - number));
   };
   req.begin(config_.appPath, config_.appPort, body.size());
-  req.header("Osmosis-Message-Id", digits(msg.streamSequence()));
-  req.header("Osmosis-Subject", msg.subject());
-  req.header("Osmosis-Delivery-Count", digits(msg.deliveryCount()));
-  req.header("Osmosis-Channel", config_.channel);
-  req.header("Osmosis-Namespace", config_.ns);
+  req.header(contract::kHeaderMessageId, digits(msg.streamSequence()));
+  req.header(contract::kHeaderSubject, msg.subject());
+  req.header(contract::kHeaderDeliveryCount, digits(msg.deliveryCount()));
+  req.header(contract::kHeaderChannel, config_.channel);
+  req.header(contract::kHeaderNamespace, config_.ns);
   bool hasContentType = false;
   for (auto& [k, v] : msg.headers()) {
     if (!validHeaderName(k)) continue;
     if (::strcasecmp(k.c_str(), "content-type") == 0) hasContentType = true;
     if (reservedHeader(k)) {
-      req.header("Osmosis-Nats-" + k, v);
+      req.header(contract::kHeaderNatsPrefix + k, v);
     } else {
       req.header(k, v);
     }
@@ -360,7 +361,7 @@ void Dispatcher::begin(Flight& f, int slot, nats::Message msg,
   req.end(body);
 
   f.msg.emplace(std::move(msg));
-  f.start = Clock::now();
+  f.start = SteadyClock::now();
   f.deadline = f.start + config_.messageTimeout;
   f.nextProgress = f.start + settings->inProgressEvery;
   f.settings = std::move(settings);
@@ -377,19 +378,19 @@ void Dispatcher::retire(Flight& f, std::vector<nats::Message>& dead) {
 
 bool Dispatcher::finish(Flight& f, const DeliveryResult& r) {
   nats::Message& msg = *f.msg;
-  state_.latency.observe(std::chrono::duration<double>(Clock::now() - f.start).count());
+  state_.latency.observe(std::chrono::duration<double>(SteadyClock::now() - f.start).count());
   if (r.kind == DeliveryResult::Kind::kRefused) {
     state_.appReachable = false;
     state_.setError("app refused the connection on 127.0.0.1:" + std::to_string(config_.appPort));
   }
   if (r.kind == DeliveryResult::Kind::kAborted) abandoned_.fetch_add(1);
   const RetryPolicy& policy = f.settings->policy;
-  Decision d = decide(r, msg.deliveryCount(), policy);
-  if (d.action == Decision::Action::kTerm && d.deadLetter) {
+  Settlement d = decide(r, msg.deliveryCount(), policy);
+  if (d.action == Settlement::Action::kTerm && d.deadLetter) {
     {
       std::lock_guard lock(parkMu_);
       Parked p{std::move(msg), std::move(d), r, f.settings};
-      p.nextProgress = Clock::now() + f.settings->inProgressEvery;
+      p.nextProgress = SteadyClock::now() + f.settings->inProgressEvery;
       parked_.push_back(std::move(p));
     }
     parkCv_.notify_one();
@@ -425,7 +426,7 @@ void Dispatcher::deadLetterLoop() {
         parked_.begin(), parked_.end(),
         [](const Parked& a, const Parked& b) { return a.nextAttempt < b.nextAttempt; });
     const bool givingUp = parkClosed_ && abandon_.load();
-    if (!givingUp && due->nextAttempt > Clock::now()) {
+    if (!givingUp && due->nextAttempt > SteadyClock::now()) {
       parkCv_.wait_until(lock, due->nextAttempt);
       continue;
     }
@@ -462,12 +463,12 @@ bool Dispatcher::tryDeadLetter(Parked& p, bool givingUp) {
                {{"seq", seq},
                 {"deliveryCount", p.msg.deliveryCount()},
                 {"error", published.error().message}});
-    Decision nak{Decision::Action::kNak, milliseconds(0), false,
-                 p.decision.reason + "; dead-letter publish failed"};
+    Settlement nak{Settlement::Action::kNak, milliseconds(0), false,
+                   p.decision.reason + "; dead-letter publish failed"};
     settle(p.msg, nak);
     return true;
   }
-  const auto now = Clock::now();
+  const auto now = SteadyClock::now();
   if (p.failures++ == 0 || p.failures % 10 == 0) {
     log::error("cannot publish to the dead-letter subject; holding the message and retrying",
                {{"seq", seq},
@@ -486,7 +487,7 @@ bool Dispatcher::tryDeadLetter(Parked& p, bool givingUp) {
   return false;
 }
 
-Status Dispatcher::deadLetter(nats::Message& msg, const Decision& d, const DeliveryResult& r) {
+Status Dispatcher::deadLetter(nats::Message& msg, const Settlement& d, const DeliveryResult& r) {
   nats::Headers headers;
   for (auto& [k, v] : msg.headers()) {
     if (::strcasecmp(k.c_str(), "nats-msg-id") == 0) {
@@ -495,11 +496,11 @@ Status Dispatcher::deadLetter(nats::Message& msg, const Decision& d, const Deliv
       headers.emplace_back(std::move(k), std::move(v));
     }
   }
-  headers.emplace_back("Osmosis-Channel", config_.channel);
-  headers.emplace_back("Osmosis-Namespace", config_.ns);
+  headers.emplace_back(contract::kHeaderChannel, config_.channel);
+  headers.emplace_back(contract::kHeaderNamespace, config_.ns);
   headers.emplace_back("Osmosis-Original-Subject", msg.subject());
-  headers.emplace_back("Osmosis-Message-Id", std::to_string(msg.streamSequence()));
-  headers.emplace_back("Osmosis-Delivery-Count", std::to_string(msg.deliveryCount()));
+  headers.emplace_back(contract::kHeaderMessageId, std::to_string(msg.streamSequence()));
+  headers.emplace_back(contract::kHeaderDeliveryCount, std::to_string(msg.deliveryCount()));
   headers.emplace_back("Osmosis-Error", d.reason);
   if (r.kind == DeliveryResult::Kind::kResponse)
     headers.emplace_back("Osmosis-Error-Status", std::to_string(r.status));
@@ -522,8 +523,8 @@ Status Dispatcher::deadLetter(nats::Message& msg, const Decision& d, const Deliv
   return pub.error();
 }
 
-void Dispatcher::settle(nats::Message& msg, const Decision& applied) {
-  using Action = Decision::Action;
+void Dispatcher::settle(nats::Message& msg, const Settlement& applied) {
+  using Action = Settlement::Action;
   const uint64_t seq = msg.streamSequence();
   Status st;
   switch (applied.action) {
@@ -563,7 +564,7 @@ void Dispatcher::settle(nats::Message& msg, const Decision& applied) {
 }
 
 int Dispatcher::drain(milliseconds grace) {
-  const auto deadline = Clock::now() + grace;
+  const auto deadline = SteadyClock::now() + grace;
   {
     std::lock_guard lock(mu_);
     stopPulling_ = true;

@@ -39,7 +39,7 @@ class Dispatcher {
   int drain(milliseconds grace);
 
  private:
-  using Clock = std::chrono::steady_clock;
+  using SteadyClock = std::chrono::steady_clock;
   // What the consumer says (read at each bind); swapped whole under mu_, so each delivery
   // keeps a consistent copy.
   struct Settings {
@@ -50,21 +50,21 @@ class Dispatcher {
   struct Flight {
     std::optional<nats::Message> msg;
     std::shared_ptr<const Settings> settings;
-    Clock::time_point start;
-    Clock::time_point deadline;
-    Clock::time_point nextProgress;
+    SteadyClock::time_point start;
+    SteadyClock::time_point deadline;
+    SteadyClock::time_point nextProgress;
   };
   // A term waiting for its dead-letter publish. Held (in progress) and retried while the
   // publish fails: never nakked on its last delivery, where the server would then keep it
   // but never deliver it again (issue 16, item 11).
   struct Parked {
     nats::Message msg;
-    Decision decision;
+    Settlement decision;
     DeliveryResult result;
     std::shared_ptr<const Settings> settings;
     int failures = 0;
-    Clock::time_point nextAttempt{};
-    Clock::time_point nextProgress{};
+    SteadyClock::time_point nextAttempt{};
+    SteadyClock::time_point nextProgress{};
   };
   void pullLoop();
   void deliverLoop();
@@ -77,11 +77,11 @@ class Dispatcher {
   // Empties the flight; its message goes to `dead`, freed in batches.
   void retire(Flight& flight, std::vector<nats::Message>& dead);
   // Acks, naks or terms (a dead-letter publish, if any, succeeded before).
-  void settle(nats::Message& msg, const Decision& d);
+  void settle(nats::Message& msg, const Settlement& d);
   // `n` messages settled: room for the puller, and maybe the end of a drain.
   void release(int n);
   // One try at publishing the dead-letter copy; the error when it failed.
-  Status deadLetter(nats::Message& msg, const Decision& d, const DeliveryResult& r);
+  Status deadLetter(nats::Message& msg, const Settlement& d, const DeliveryResult& r);
   // Tries the parked message once; true when it is settled (published and termed, or given up
   // on because the sidecar stops).
   bool tryDeadLetter(Parked& p, bool givingUp);

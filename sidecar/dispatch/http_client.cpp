@@ -81,7 +81,7 @@ struct AppConn {
   tcp::socket socket;
   beast::flat_buffer in;
   bool reading = false;  // an async_read_some is pending
-  AppClient::Clock::time_point idleSince;
+  AppClient::SteadyClock::time_point idleSince;
 };
 
 struct AppSlot {
@@ -165,7 +165,7 @@ struct AppClient::Impl {
   // A kept-alive connection, idle since its last answer, can carry the next request.
   static bool reusable(AppConn& c) {
     if (c.in.size() > 0) return false;
-    if (Clock::now() - c.idleSince < kCheckIdleAfter) return true;
+    if (SteadyClock::now() - c.idleSince < kCheckIdleAfter) return true;
     char byte;
     const ssize_t n = ::recv(c.socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);  // (0: closed; > 0: stray bytes)
@@ -304,7 +304,7 @@ struct AppClient::Impl {
                                         s.writeError);
     }
     if (s.keep && !s.writeFailed) {
-      s.conn->idleSince = Clock::now();
+      s.conn->idleSince = SteadyClock::now();
     } else {
       close(s);
     }

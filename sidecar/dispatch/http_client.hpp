@@ -29,7 +29,7 @@ struct AppRequest;
 
 class AppClient {
  public:
-  using Clock = std::chrono::steady_clock;
+  using SteadyClock = std::chrono::steady_clock;
   struct Done {
     int slot;
     DeliveryResult result;

@@ -5,13 +5,13 @@
 
 namespace osmosis::sidecar {
 
-const char* actionName(Decision::Action action) {
+const char* actionName(Settlement::Action action) {
   switch (action) {
-    case Decision::Action::kAck:
+    case Settlement::Action::kAck:
       return "ack";
-    case Decision::Action::kNak:
+    case Settlement::Action::kNak:
       return "nak";
-    case Decision::Action::kTerm:
+    case Settlement::Action::kTerm:
       return "term";
   }
   return "unknown";
@@ -37,13 +37,13 @@ std::optional<milliseconds> parseRetryAfter(const std::string& value) {
   return milliseconds(std::min<int64_t>(secs, 3600) * 1000);
 }
 
-Decision decide(const DeliveryResult& r, uint64_t deliveryCount, const RetryPolicy& policy) {
+Settlement decide(const DeliveryResult& r, uint64_t deliveryCount, const RetryPolicy& policy) {
   using Kind = DeliveryResult::Kind;
-  using Action = Decision::Action;
-  Decision d;
+  using Action = Settlement::Action;
+  Settlement d;
   switch (r.kind) {
     case Kind::kAborted:
-      return Decision{Action::kNak, milliseconds(0), false, "sidecar draining: " + r.detail};
+      return Settlement{Action::kNak, milliseconds(0), false, "sidecar draining: " + r.detail};
     case Kind::kRefused:
       d.reason = "app refused the connection";
       break;
@@ -55,11 +55,11 @@ Decision decide(const DeliveryResult& r, uint64_t deliveryCount, const RetryPoli
       break;
     case Kind::kResponse:
       if (r.status >= 200 && r.status < 300)
-        return Decision{Action::kAck, milliseconds(0), false, ""};
+        return Settlement{Action::kAck, milliseconds(0), false, ""};
       d.reason = "app answered HTTP " + std::to_string(r.status);
       if (r.status >= 400 && r.status < 500 && r.status != 429) {
         // Permanent: the app says the message itself is wrong.
-        return Decision{Action::kTerm, milliseconds(0), policy.hasDeadLetter, d.reason};
+        return Settlement{Action::kTerm, milliseconds(0), policy.hasDeadLetter, d.reason};
       }
       if (r.status < 400 && !(r.status >= 200 && r.status < 300)) {
         // 1xx/3xx: the app misbehaves; treat as transient (the message may be fine).
@@ -69,9 +69,9 @@ Decision decide(const DeliveryResult& r, uint64_t deliveryCount, const RetryPoli
   }
   // Transient failure: nak with backoff, unless this was the last delivery the consumer allows.
   if (policy.maxDeliver > 0 && deliveryCount >= static_cast<uint64_t>(policy.maxDeliver)) {
-    return Decision{Action::kTerm, milliseconds(0), policy.hasDeadLetter,
-                    d.reason + "; delivery " + std::to_string(deliveryCount) + " of max " +
-                        std::to_string(policy.maxDeliver)};
+    return Settlement{Action::kTerm, milliseconds(0), policy.hasDeadLetter,
+                      d.reason + "; delivery " + std::to_string(deliveryCount) + " of max " +
+                          std::to_string(policy.maxDeliver)};
   }
   d.action = Action::kNak;
   d.delay = backoffDelay(deliveryCount, policy);

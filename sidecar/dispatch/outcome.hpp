@@ -32,7 +32,7 @@ struct DeliveryResult {
   std::string detail;
 };
 
-struct Decision {
+struct Settlement {
   enum class Action { kAck, kNak, kTerm };
   Action action = Action::kAck;
   milliseconds delay{0};    // for kNak
@@ -48,12 +48,12 @@ struct RetryPolicy {
   bool hasDeadLetter = false;
 };
 
-const char* actionName(Decision::Action action);
+const char* actionName(Settlement::Action action);
 
 // The nak delay for a message on its `deliveryCount`-th delivery (1 for the first).
 milliseconds backoffDelay(uint64_t deliveryCount, const RetryPolicy& policy);
 
-Decision decide(const DeliveryResult& result, uint64_t deliveryCount, const RetryPolicy& policy);
+Settlement decide(const DeliveryResult& result, uint64_t deliveryCount, const RetryPolicy& policy);
 
 // Parses a Retry-After header given in seconds ("120"); HTTP dates are ignored (nullopt).
 std::optional<milliseconds> parseRetryAfter(const std::string& value);

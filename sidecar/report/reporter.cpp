@@ -6,7 +6,7 @@
 
 namespace osmosis::sidecar {
 
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 Reporter::Reporter(const Config& config, State& state, std::shared_ptr<nats::Connection> conn)
     : config_(config), state_(state), conn_(std::move(conn)) {
@@ -51,19 +51,19 @@ void Reporter::loop() {
   // Immediate reports are at most this frequent.
   const auto minGap = std::max(interval / 10, milliseconds(50));
   const auto quarter = std::max(interval / 4, milliseconds(25));
-  auto nextDue = Clock::now();
-  auto lastSent = Clock::now() - interval;
+  auto nextDue = SteadyClock::now();
+  auto lastSent = SteadyClock::now() - interval;
   std::unique_lock lock(mu_);
   while (!stop_) {
     state_.beat(State::Loop::kReporter);
     auto wakeAt = nextDue;
-    if (config_.mode == Mode::kReport) wakeAt = std::min(nextDue, Clock::now() + quarter);
+    if (config_.mode == Mode::kReport) wakeAt = std::min(nextDue, SteadyClock::now() + quarter);
     cv_.wait_until(lock, wakeAt, [&] { return stop_ || poked_; });
     if (stop_) break;
     bool urgent = poked_;
     poked_ = false;
     lock.unlock();
-    auto now = Clock::now();
+    auto now = SteadyClock::now();
     if (config_.mode == Mode::kReport && now < nextDue && js_) {
       // Report mode: nobody pulls here, so look at the consumer for large moves.
       auto info = js_->consumerInfo(config_.stream, config_.consumer);
@@ -74,7 +74,7 @@ void Reporter::loop() {
     }
     if (now >= nextDue || (urgent && now - lastSent >= minGap)) {
       publish(false);
-      lastSent = Clock::now();
+      lastSent = SteadyClock::now();
       nextDue = lastSent + interval;
     } else if (urgent) {
       // Too soon after the last one: the next wake-up is at most minGap away.
@@ -115,12 +115,11 @@ void Reporter::publish(bool final) {
   r.processed = state_.processed();
   r.failed = state_.failed();
   r.inFlight = state_.inFlight();
-  r.rate = rate_.update(r.processed, Clock::now());
+  r.rate = rate_.update(r.processed, SteadyClock::now());
   r.busyFraction = state_.takeBusyFraction();
   r.time = std::chrono::system_clock::now();
   state_.natsConnected = conn_->connected();
-  bool ready = state_.natsConnected && state_.consumerBound &&
-               (config_.mode == Mode::kReport || state_.appReachable);
+  const bool ready = state_.ready(state_.natsConnected, config_.mode == Mode::kDispatch);
   r.ready = ready;
   if (r.error.empty() && !ready) r.error = state_.error();
   auto st = conn_->publish(subject_, report::toJson(r));

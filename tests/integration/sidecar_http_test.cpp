@@ -23,7 +23,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using Kind = DeliveryResult::Kind;
-using Clock = AppClient::Clock;
+using SteadyClock = AppClient::SteadyClock;
 
 std::unique_ptr<http::Server> serve(http::Server::Handler h, int threads = 1) {
   http::ServerOptions options;
@@ -46,9 +46,9 @@ void begin(AppClient& client, int slot, int port, std::string_view body,
 // Waits until `n` requests finished or `timeout` passed (wait() may return with fewer).
 std::vector<AppClient::Done> finish(AppClient& client, std::vector<AppClient::Done> done,
                                     size_t n = 1, std::chrono::milliseconds timeout = 5s) {
-  const auto deadline = Clock::now() + timeout;
+  const auto deadline = SteadyClock::now() + timeout;
   while (done.size() < n) {
-    auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - SteadyClock::now());
     if (left.count() <= 0) break;
     client.wait(left, &done);
   }
@@ -138,7 +138,7 @@ TEST(SidecarHttp, RequestsOnSeveralConnectionsRunAtOnce) {
       4);
   AppClient client(server->port(), 4);
   std::vector<AppClient::Done> done;
-  const auto start = Clock::now();
+  const auto start = SteadyClock::now();
   for (int slot = 0; slot < 4; ++slot)
     begin(client, slot, server->port(), "x", &done, std::to_string(slot));
   done = finish(client, std::move(done), 4);
@@ -146,7 +146,7 @@ TEST(SidecarHttp, RequestsOnSeveralConnectionsRunAtOnce) {
   for (auto& d : done)
     EXPECT_EQ(d.result.status, 200) << d.result.detail;
   EXPECT_EQ(most.load(), 4);
-  EXPECT_LT(Clock::now() - start, 700ms);  // not one after another (4 x 200 ms)
+  EXPECT_LT(SteadyClock::now() - start, 700ms);  // not one after another (4 x 200 ms)
 }
 
 TEST(SidecarHttp, RefusedWhenNothingListens) {
@@ -168,11 +168,11 @@ TEST(SidecarHttp, WaitEndsAtItsTimeoutAndCancelDropsTheRequest) {
   AppClient client(server->port(), 1);
   std::vector<AppClient::Done> done;
   begin(client, 0, server->port(), "x", &done);
-  const auto start = Clock::now();
+  const auto start = SteadyClock::now();
   client.wait(200ms, &done);  // (may return early, on the connect; never with an answer)
   done = finish(client, std::move(done), 1, 200ms);
   EXPECT_TRUE(done.empty());
-  EXPECT_GE(Clock::now() - start, 150ms);
+  EXPECT_GE(SteadyClock::now() - start, 150ms);
   EXPECT_TRUE(client.busy(0));
   client.cancel(0);  // (the connection is closed: the late answer cannot land anywhere)
   EXPECT_FALSE(client.busy(0));
@@ -191,9 +191,9 @@ TEST(SidecarHttp, WakeEndsAWaitFromAnotherThread) {
     client.wake();
   });
   std::vector<AppClient::Done> done;
-  const auto start = Clock::now();
+  const auto start = SteadyClock::now();
   client.wait(std::chrono::milliseconds(-1), &done);
-  EXPECT_LT(Clock::now() - start, 3s);
+  EXPECT_LT(SteadyClock::now() - start, 3s);
   EXPECT_TRUE(done.empty());
   waker.join();
 }
@@ -438,12 +438,12 @@ TEST(SidecarHttp, TransferEncodingIdentityRunsUntilTheAppCloses) {
       c.send(answer(200));
   });
   AppClient client(app.port(), 1);
-  const auto start = Clock::now();
+  const auto start = SteadyClock::now();
   auto r = post(client, app.port(), "x");
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->kind, Kind::kResponse) << r->detail;
   EXPECT_EQ(r->status, 503);
-  EXPECT_GE(Clock::now() - start, 90ms);  // (not before the app closed)
+  EXPECT_GE(SteadyClock::now() - start, 90ms);  // (not before the app closed)
   auto again = post(client, app.port(), "y");
   ASSERT_TRUE(again.has_value());
   EXPECT_EQ(again->status, 200) << again->detail;

@@ -6,7 +6,7 @@ namespace osmosis::sidecar {
 namespace {
 
 using namespace std::chrono_literals;
-using Action = Decision::Action;
+using Action = Settlement::Action;
 using Kind = DeliveryResult::Kind;
 
 DeliveryResult answer(int status) {
