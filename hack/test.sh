@@ -5,6 +5,9 @@
 #   hack/test.sh                 everything
 #   hack/test.sh -L unit         only what matches a ctest label (any ctest arguments pass through)
 #
+# The full run (no arguments) ends by fuzzing every parser of outside input briefly
+# (hack/fuzz.sh, OSMOSIS_FUZZ_SECONDS per target, default 5; 0 skips).
+#
 # Environment: OSMOSIS_BUILD_DIR (default build/asan), OSMOSIS_TEST_JOBS (default: cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,6 +40,12 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export PATH="$tools_bin:$PATH"
 status=0
 (cd "$build_dir" && ctest --output-on-failure -j "$jobs" --timeout 600 "$@") || status=$?
+
+fuzz_seconds=${OSMOSIS_FUZZ_SECONDS:-5}
+if (($# == 0 && fuzz_seconds > 0)); then
+  say "fuzzing each parser for ${fuzz_seconds} s (hack/fuzz.sh)"
+  hack/fuzz.sh "$fuzz_seconds" || status=1
+fi
 
 say "finished in $(( $(date +%s) - t0 )) s, exit $status"
 exit $status

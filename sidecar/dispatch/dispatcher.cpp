@@ -8,6 +8,7 @@
 #include "common/log/logger.hpp"
 #include "common/process/guarded.hpp"
 #include "common/util/duration.hpp"
+#include "sidecar/dispatch/header_mapping.hpp"
 #include "sidecar/dispatch/http_client.hpp"
 #include "sidecar/report/reporter.hpp"
 
@@ -18,18 +19,6 @@ using SteadyClock = std::chrono::steady_clock;
 
 // Settled messages freed together (see deliverLoop).
 constexpr size_t kFreeBatch = 64;
-
-// NATS headers that would break or confuse HTTP framing, and our own namespace, are passed
-// as Osmosis-Nats-<name> instead of as-is.
-bool reservedHeader(const std::string& name) {
-  static const char* const kReserved[] = {
-      "content-length", "transfer-encoding", "connection", "host",
-      "keep-alive",     "upgrade",           "te",         "trailer",
-      "expect"};
-  for (const char* r : kReserved)
-    if (::strcasecmp(name.c_str(), r) == 0) return true;
-  return name.size() >= 8 && ::strncasecmp(name.c_str(), "osmosis-", 8) == 0;
-}
 
 // NATS headers that steer a JetStream publish (Nats-Msg-Id, Nats-Expected-*, Nats-Rollup,
 // Nats-TTL, ...) or claim to be ours (Osmosis-*): copied into a dead letter they made the
@@ -347,17 +336,7 @@ void Dispatcher::begin(Flight& f, int slot, nats::Message msg,
   req.header(contract::kHeaderDeliveryCount, digits(msg.deliveryCount()));
   req.header(contract::kHeaderChannel, config_.channel);
   req.header(contract::kHeaderNamespace, config_.ns);
-  bool hasContentType = false;
-  for (auto& [k, v] : msg.headers()) {
-    if (!validHeaderName(k)) continue;
-    if (::strcasecmp(k.c_str(), "content-type") == 0) hasContentType = true;
-    if (reservedHeader(k)) {
-      req.header(contract::kHeaderNatsPrefix + k, v);
-    } else {
-      req.header(k, v);
-    }
-  }
-  if (!hasContentType) req.header("Content-Type", "application/octet-stream");
+  if (!addNatsHeaders(req, msg.headers())) req.header("Content-Type", "application/octet-stream");
   req.end(body);
 
   f.msg.emplace(std::move(msg));

@@ -46,6 +46,7 @@ class ResponseReader {
   // Beast's parser, keeping only what the sidecar needs (no allocation per answer).
   class Parser final : public boost::beast::http::basic_parser<false> {
    public:
+    Parser() {}  // (user-provided: clang 14 does not see the base's protected one otherwise)
     int status = 0;
     std::optional<std::chrono::milliseconds> retryAfter;
     bool transferEncoding = false;

@@ -41,12 +41,13 @@ WorkQueue& ControllerBuilder::complete(Reconciler& reconciler) {
   reg->controller = std::make_unique<Controller>(name_, reconciler, *reg->queue, workers_);
   reg->controller->setMetrics(&manager_.metrics_);
   WorkQueue* queue = reg->queue.get();
-  for (auto& [informer, filter] : watches_) {
-    informer->addHandlers({[queue](const ObjectPtr& o) { queue->add(keyOf(*o)); },
-                           [queue, filter](const ObjectPtr& before, const ObjectPtr& after) {
-                             if (!filter || filter(before, after)) queue->add(keyOf(*after));
-                           },
-                           [queue](const ObjectPtr& o) { queue->add(keyOf(*o)); }});
+  for (auto& watch : watches_) {
+    UpdateFilter filter = watch.second;  // (a copy: lambdas do not capture bindings in C++17)
+    watch.first->addHandlers({[queue](const ObjectPtr& o) { queue->add(keyOf(*o)); },
+                              [queue, filter](const ObjectPtr& before, const ObjectPtr& after) {
+                                if (!filter || filter(before, after)) queue->add(keyOf(*after));
+                              },
+                              [queue](const ObjectPtr& o) { queue->add(keyOf(*o)); }});
   }
   manager_.controllers_.push_back(std::move(reg));
   return *queue;
