@@ -25,7 +25,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git python3 openssl curl
   libcpprest-dev nlohmann-json3-dev libnats-dev libyaml-cpp-dev libssl-dev
   libgtest-dev libgmock-dev libcli11-dev libboost1.74-dev
-  clang-format
+  clang-format ccache
   # fuzzing (hack/fuzz.sh): clang with libFuzzer and its sanitizer runtimes
   clang libclang-rt-14-dev
   nats-server etcd-server
