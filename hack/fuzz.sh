@@ -26,6 +26,7 @@ done
 ((${#targets[@]})) || { echo "fuzz.sh: no target '$only' (see tests/fuzz/)" >&2; exit 2; }
 
 build=build/fuzz
+mkdir -p "$build"
 say "building ${#targets[@]} targets with clang in $build"
 CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DOSMOSIS_FUZZ=ON >"$build.configure.log" 2>&1 || { cat "$build.configure.log"; exit 1; }
