@@ -33,3 +33,14 @@ set_tests_properties(autoscale_e2e PROPERTIES LABELS e2e TIMEOUT 900
 # The autoscaling reaction benchmark (hack/bench/autoscale.sh builds it in a release tree); not a test.
 add_executable(osmosis_autoscale_bench ${PROJECT_SOURCE_DIR}/hack/bench/autoscale_bench.cpp)
 target_link_libraries(osmosis_autoscale_bench PRIVATE osmosis_kube osmosis_testing osmosis_warnings)
+
+# e2e: the operator under faults (NATS cut through a proxy, leader killed mid scale-up, API
+# server restarted), against the real control plane and nats-server.
+add_executable(osmosis_operator_fault_e2e_tests e2e/operator_fault_test.cpp)
+target_link_libraries(osmosis_operator_fault_e2e_tests PRIVATE osmosis_operator_testing
+  GTest::gtest_main osmosis_warnings)
+target_compile_definitions(osmosis_operator_fault_e2e_tests PRIVATE
+  OSMOSIS_OPERATOR_BIN="$<TARGET_FILE:osmosis-operator>")
+add_test(NAME operator_fault_e2e COMMAND osmosis_operator_fault_e2e_tests)
+set_tests_properties(operator_fault_e2e PROPERTIES LABELS e2e TIMEOUT 600
+  ENVIRONMENT "OSMOSIS_TOOLS_BIN=${OSMOSIS_TOOLS_BIN}")

@@ -5,6 +5,7 @@ add_executable(osmosis_kube_unit_tests
   unit/kube_client_test.cpp
   unit/kube_config_test.cpp
   unit/kube_controller_test.cpp
+  unit/kube_leader_test.cpp
   unit/kube_queue_test.cpp
   unit/kube_watch_test.cpp)
 target_link_libraries(osmosis_kube_unit_tests PRIVATE osmosis_kube osmosis_testing GTest::gtest_main osmosis_warnings)
@@ -72,6 +73,31 @@ foreach(entry IN LISTS OSMOSIS_NATS_SERVERS)
     ENVIRONMENT "OSMOSIS_TOOLS_BIN=${OSMOSIS_TOOLS_BIN};OSMOSIS_NATS_SERVER=${binary}")
 endforeach()
 
+# A Channel on a three-node NATS cluster losing leaders: the newest server only.
+add_executable(osmosis_channel_nats_cluster_tests integration/channel_nats_cluster_test.cpp)
+target_link_libraries(osmosis_channel_nats_cluster_tests PRIVATE osmosis_operator_testing GTest::gtest_main osmosis_warnings)
+list(GET OSMOSIS_NATS_SERVERS -1 newest)
+string(REPLACE "=" ";" parts "${newest}")
+list(GET parts 0 flavour)
+list(GET parts 1 binary)
+add_test(NAME channel_nats_cluster[nats-${flavour}] COMMAND osmosis_channel_nats_cluster_tests)
+set_tests_properties(channel_nats_cluster[nats-${flavour}] PROPERTIES LABELS integration TIMEOUT 600
+  ENVIRONMENT "OSMOSIS_TOOLS_BIN=${OSMOSIS_TOOLS_BIN};OSMOSIS_NATS_SERVER=${binary}")
+
 # The Channel provisioning benchmark (hack/bench/channels.sh builds it in a release tree); not a test.
 add_executable(osmosis_channels_bench ${PROJECT_SOURCE_DIR}/hack/bench/channels_bench.cpp)
 target_link_libraries(osmosis_channels_bench PRIVATE osmosis_kube osmosis_testing osmosis_warnings)
+
+# Security end to end: mutual TLS, users and NATS permissions confining a sidecar to its
+# Channel, and a scan for secret values (the newest server only).
+add_executable(osmosis_nats_security_tests integration/nats_security_test.cpp)
+target_link_libraries(osmosis_nats_security_tests PRIVATE osmosis_operator_testing
+  osmosis_sidecar_testing GTest::gtest_main osmosis_warnings)
+target_compile_definitions(osmosis_nats_security_tests PRIVATE
+  OSMOSIS_OPERATOR_BIN="$<TARGET_FILE:osmosis-operator>"
+  OSMOSIS_SIDECAR_BIN="$<TARGET_FILE:osmosis-sidecar>"
+  OSMOSIS_TEST_APP_BIN="$<TARGET_FILE:osmosis-test-app>")
+add_dependencies(osmosis_nats_security_tests osmosis-sidecar osmosis-test-app)
+add_test(NAME nats_security[nats-${flavour}] COMMAND osmosis_nats_security_tests)
+set_tests_properties(nats_security[nats-${flavour}] PROPERTIES LABELS integration TIMEOUT 600
+  ENVIRONMENT "OSMOSIS_TOOLS_BIN=${OSMOSIS_TOOLS_BIN};OSMOSIS_NATS_SERVER=${binary}")

@@ -47,6 +47,19 @@ add_executable(osmosis_sidecar_e2e_tests e2e/sidecar_zero_loss_test.cpp)
 target_link_libraries(osmosis_sidecar_e2e_tests PRIVATE osmosis_sidecar_testing GTest::gtest_main
   osmosis_warnings)
 
+# Faults in a three-node cluster: against the newest server only (a cluster run is long).
+add_executable(osmosis_nats_cluster_e2e_tests e2e/nats_cluster_fault_test.cpp)
+target_link_libraries(osmosis_nats_cluster_e2e_tests PRIVATE osmosis_sidecar_testing
+  GTest::gtest_main osmosis_warnings)
+list(GET OSMOSIS_NATS_SERVERS -1 newest)
+string(REPLACE "=" ";" parts "${newest}")
+list(GET parts 0 flavour)
+list(GET parts 1 binary)
+gtest_discover_tests(osmosis_nats_cluster_e2e_tests
+  TEST_SUFFIX "[nats-${flavour}]"
+  PROPERTIES LABELS e2e ENVIRONMENT "OSMOSIS_NATS_SERVER=${binary}" TIMEOUT 900
+  DISCOVERY_TIMEOUT 60)
+
 foreach(entry IN LISTS OSMOSIS_NATS_SERVERS)
   string(REPLACE "=" ";" parts "${entry}")
   list(GET parts 0 flavour)

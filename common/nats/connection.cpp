@@ -1,7 +1,11 @@
 #include "common/nats/connection.hpp"
 
+#include <chrono>
 #include <cstring>
+#include <map>
+#include <mutex>
 
+#include "common/log/logger.hpp"
 #include "common/nats/error.hpp"
 #include "common/util/redact.hpp"
 
@@ -18,6 +22,33 @@ std::string joined(const std::vector<std::string>& urls) {
   for (const auto& u : urls)
     out += (out.empty() ? "" : ",") + redactUrl(u);
   return out;
+}
+
+// Errors the server sends with no caller to return them to (a permissions violation on a
+// pull or a publish, a slow consumer): logged as a warning so a confined or overloaded client
+// says why it gets nothing instead of timing out silently. Each distinct message at most once
+// a minute. libnats calls this on its own thread, possibly after the Connection is gone, so
+// the rate limit is process-wide state, not the Connection's. The server's text names what
+// was refused ("Permissions Violation for Publish to ..."); it is redacted all the same.
+void onAsyncError(natsConnection* nc, natsSubscription*, natsStatus err, void*) {
+  const char* text = nullptr;
+  natsConnection_GetLastError(nc, &text);
+  std::string message = natsStatus_GetText(err);
+  if (text != nullptr && *text != '\0') message += ": " + std::string(text);
+  message = redactCredentials(message);
+
+  // Never destroyed: libnats' thread may call in while the process exits.
+  static auto* mu = new std::mutex;
+  static auto* loggedAt = new std::map<std::string, std::chrono::steady_clock::time_point>;
+  const auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(*mu);
+    if (loggedAt->size() > 256) loggedAt->clear();  // (bounded: messages name subjects)
+    auto [it, fresh] = loggedAt->try_emplace(message, now);
+    if (!fresh && now - it->second < std::chrono::minutes(1)) return;
+    it->second = now;
+  }
+  log::warn("NATS reported an error", {{"error", message}});
 }
 
 }  // namespace
@@ -57,6 +88,9 @@ Result<std::shared_ptr<Connection>> Connection::connect(const ConnectionOptions&
               "setting reconnect wait");
   if (st)
     st = step(natsOptions_SetMaxReconnect(opts.get(), o.maxReconnect), "setting max reconnect");
+  if (st)
+    st = step(natsOptions_SetErrorHandler(opts.get(), onAsyncError, nullptr),
+              "setting the error handler");
   if (st && o.sendAsap) st = step(natsOptions_SetSendAsap(opts.get(), true), "setting send-asap");
   if (st && !o.token.empty())
     st = step(natsOptions_SetToken(opts.get(), o.token.c_str()), "setting NATS token");

@@ -236,8 +236,11 @@ Result<StreamInfo> parseStreamInfo(const json& reply) {
   out.state.firstSequence = st.u64("first_seq");
   out.state.lastSequence = st.u64("last_seq");
   out.state.consumers = st.i64("consumer_count");
+  Fields cluster(top.object("cluster"));
+  out.leader = cluster.str("leader");
   top.merge(c);
   top.merge(st);
+  top.merge(cluster);
   if (auto p = top.problem()) return *p;
   if (out.config.name.empty()) return malformed("stream info without config.name");
   return out;
@@ -263,7 +266,9 @@ Result<ConsumerInfo> parseConsumerInfo(const json& reply) {
   out.numWaiting = top.i64("num_waiting");
   out.deliveredStreamSequence = delivered.u64("stream_seq");
   out.ackFloorStreamSequence = ackFloor.u64("stream_seq");
-  for (const Fields* f : {&c, &delivered, &ackFloor})
+  Fields cluster(top.object("cluster"));
+  out.leader = cluster.str("leader");
+  for (const Fields* f : {&c, &delivered, &ackFloor, &cluster})
     top.merge(*f);
   if (auto p = top.problem()) return *p;
   if (out.name.empty()) return malformed("consumer info without name");

@@ -42,6 +42,10 @@ struct StreamState {
 struct StreamInfo {
   StreamConfig config;
   StreamState state;
+  // The server that answered as the stream's leader (cluster.leader); empty when not clustered.
+  // JetStream API requests are answered by the leader, so these figures are never a stale
+  // follower's (docs/faults.md).
+  std::string leader;
 };
 
 struct ConsumerConfig {
@@ -64,6 +68,7 @@ struct ConsumerInfo {
   int64_t numWaiting = 0;  // open pull requests
   uint64_t deliveredStreamSequence = 0;
   uint64_t ackFloorStreamSequence = 0;
+  std::string leader;  // the consumer's leader (cluster.leader); empty when not clustered
 };
 
 }  // namespace osmosis::nats

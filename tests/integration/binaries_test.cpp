@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sstream>
@@ -186,13 +187,10 @@ std::string roundTrip(int port, const std::string& request) {
   return out;
 }
 
-// Issue 16 item 10, on the binaries as deployed: 3,000 idle connections to the health port
-// (the old server: a thread each) and 64 MB bodies to /metrics (the old server buffered them)
-// add no thread and little memory, and /healthz keeps answering.
-TEST_P(BinaryTest, HealthServerHoldsUnderAConnectionFloodAndHugeBodies) {
-  auto child = start({"--log-level", "info"});
+// The health port the binary logged ("serving /healthz ..."); 0 if not within 20 s.
+int healthPortIn(const std::function<std::string()>& out) {
   int port = 0;
-  ASSERT_TRUE(testing::eventually(
+  testing::eventually(
       [&] {
         std::istringstream lines(out());
         std::string line;
@@ -204,8 +202,17 @@ TEST_P(BinaryTest, HealthServerHoldsUnderAConnectionFloodAndHugeBodies) {
         }
         return port > 0;
       },
-      20s))
-      << out();
+      20s);
+  return port;
+}
+
+// Issue 16 item 10, on the binaries as deployed: 3,000 idle connections to the health port
+// (the old server: a thread each) and 64 MB bodies to /metrics (the old server buffered them)
+// add no thread and little memory, and /healthz keeps answering.
+TEST_P(BinaryTest, HealthServerHoldsUnderAConnectionFloodAndHugeBodies) {
+  auto child = start({"--log-level", "info"});
+  const int port = healthPortIn([&] { return out(); });
+  ASSERT_GT(port, 0) << out();
   const std::string get = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
   ASSERT_EQ(roundTrip(port, get).rfind("HTTP/1.1 200", 0), 0u);
   // Threads the binary starts by itself (client pools, retries) are counted first: wait until
@@ -243,6 +250,31 @@ TEST_P(BinaryTest, HealthServerHoldsUnderAConnectionFloodAndHugeBodies) {
   EXPECT_LT(grownKb, 48 * 1024) << "RSS grew by " << grownKb << " kB";
   EXPECT_EQ(roundTrip(port, get).rfind("HTTP/1.1 200", 0), 0u);
   EXPECT_TRUE(child.running());
+  child.signal(SIGTERM);
+  auto status = child.waitFor(20s);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->code, 0);
+}
+
+// Both health servers answer only GET and HEAD, and only on their three paths.
+TEST_P(BinaryTest, HealthServerRefusesOtherMethodsAndPaths) {
+  auto child = start({"--log-level", "info"});
+  const int port = healthPortIn([&] { return out(); });
+  ASSERT_GT(port, 0) << out();
+  auto ask = [&](const std::string& method, const std::string& path) {
+    return roundTrip(port, method + " " + path +
+                               " HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: "
+                               "close\r\n\r\n");
+  };
+  EXPECT_EQ(ask("GET", "/healthz").rfind("HTTP/1.1 200", 0), 0u);
+  for (const char* method : {"POST", "PUT", "DELETE"}) {
+    const std::string answer = ask(method, "/healthz");
+    EXPECT_EQ(answer.rfind("HTTP/1.1 405", 0), 0u) << method << ": " << answer;
+    EXPECT_NE(answer.find("use GET"), std::string::npos) << answer;
+  }
+  const std::string missing = ask("GET", "/nope");
+  EXPECT_EQ(missing.rfind("HTTP/1.1 404", 0), 0u) << missing;
+  EXPECT_NE(missing.find("not found"), std::string::npos) << missing;
   child.signal(SIGTERM);
   auto status = child.waitFor(20s);
   ASSERT_TRUE(status.has_value());

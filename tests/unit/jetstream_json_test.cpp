@@ -87,6 +87,19 @@ TEST(JetStreamJson, MalformedRepliesAreErrors) {
   EXPECT_EQ(ci->numPending, 3u);
   EXPECT_EQ(ci->config.maxDeliver, -1);
   EXPECT_EQ(ci->deliveredStreamSequence, 9u);
+  EXPECT_EQ(ci->leader, "");
+}
+
+TEST(JetStreamJson, TheLeaderThatAnsweredIsKept) {
+  auto si = parseStreamInfo(json::parse(
+      R"({"config":{"name":"S"},"state":{},"cluster":{"name":"c","leader":"n1","replicas":[]}})"));
+  ASSERT_TRUE(si.ok()) << si.error().message;
+  EXPECT_EQ(si->leader, "n1");
+  auto ci = parseConsumerInfo(json::parse(R"({"name":"w","cluster":{"leader":"n2"}})"));
+  ASSERT_TRUE(ci.ok()) << ci.error().message;
+  EXPECT_EQ(ci->leader, "n2");
+  EXPECT_FALSE(parseConsumerInfo(json::parse(R"({"name":"w","cluster":{"leader":7}})")).ok());
+  EXPECT_FALSE(parseStreamInfo(json::parse(R"({"config":{"name":"S"},"cluster":[]})")).ok());
 }
 
 }  // namespace

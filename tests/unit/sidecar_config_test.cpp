@@ -105,6 +105,13 @@ TEST(SidecarConfig, ParsesDurationsAndLists) {
   EXPECT_EQ(p.config.mode, Mode::kReport);
 }
 
+std::string thirtyThreeDelays() {
+  std::string list = "1s";
+  for (int i = 0; i < 32; ++i)
+    list += ",1s";
+  return list;
+}
+
 TEST(SidecarConfig, EveryBadValueIsRejectedWithItsFlag) {
   struct Case {
     std::vector<std::string> args;
@@ -144,6 +151,10 @@ TEST(SidecarConfig, EveryBadValueIsRejectedWithItsFlag) {
       {{"--app-path", "/x y\r\nHost: evil"}, "--app-path"},
       {{"--stream", "A\"B"}, "--stream"},
       {{"--dead-letter-subject", "dead\",\"x"}, "--dead-letter-subject"},
+      // Upper bounds (docs/bad-input.md).
+      {{"--concurrency", "10001"}, "--concurrency"},
+      {{"--max-batch", "10001"}, "--max-batch"},
+      {{"--backoff", thirtyThreeDelays()}, "at most 32 delays"},
   };
   for (const auto& c : cases) {
     auto p = parseArgs(with(c.args));

@@ -153,6 +153,9 @@ std::string Manager::renderMetrics() {
 int Manager::run(ShutdownSignal& shutdown) {
   auto server = http::Server::start(
       options_.healthHost, options_.healthPort, [this](const http::Request& req) -> http::Response {
+        // The same rule as the sidecar's: probes and scrapers only read.
+        if (req.method != "GET" && req.method != "HEAD")
+          return {405, "text/plain; charset=utf-8", "use GET\n", {}};
         if (req.path() == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n", {}};
         if (req.path() == "/readyz") {
           if (!ready()) return {503, "text/plain; charset=utf-8", "cache not synced\n", {}};
