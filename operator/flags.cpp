@@ -71,6 +71,10 @@ void addFlags(CLI::App& app, RawFlags* f) {
   app.add_option("--workers", f->workers, "Channels reconciled in parallel")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
+  app.add_option("--scaler-workers", f->scalerWorkers,
+                 "Channels the autoscaler evaluates in parallel")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
   app.add_option("--scale-up-max-step", f->scaleUpMaxStep,
                  "replicas added per scale-up at most (0: no limit)")
       ->check(CLI::Range(0, 10000))
@@ -145,6 +149,7 @@ std::vector<std::string> finish(const RawFlags& raw, Config* c) {
   }
   c->watchNamespace = raw.watchNamespace;
   c->workers = raw.workers;
+  c->scalerWorkers = raw.scalerWorkers;
   c->scaleUpMaxStep = raw.scaleUpMaxStep;
   c->headroom = raw.headroom;
 

@@ -40,6 +40,7 @@ struct RawFlags {
   std::string watchNamespace;
   std::string resync = "30s";
   int workers = 4;
+  int scalerWorkers = 8;
   int scaleUpMaxStep = 0;
   double headroom = 1.2;
   std::string reportStaleness = "5s";
@@ -69,6 +70,9 @@ struct Config {
   std::string watchNamespace;
   milliseconds resync{30000};
   int workers = 4;
+  // Channels evaluated by the autoscaler in parallel: its steps wait on the API server (reads
+  // of /scale, pods, HPAs), so more than the cores (docs/faults.md, the load benchmark).
+  int scalerWorkers = 8;
   int scaleUpMaxStep = 0;
   double headroom = 1.2;
   milliseconds reportStaleness{5000};

@@ -83,7 +83,10 @@ int main(int argc, char** argv) {
       .complete(reconciler);
   autoscaler::Autoscaler scaler(client, channels.store(), parsed, nats, events, metrics,
                                 op::scalerOptions(f));
-  scaler.setQueue(&manager.controller("autoscaler").watches(channels).workers(2).complete(scaler));
+  scaler.setQueue(&manager.controller("autoscaler")
+                       .watches(channels)
+                       .workers(f.scalerWorkers)
+                       .complete(scaler));
   manager.addMetricsCollector([&](metrics::Registry& m) {
     m.gauge("osmosis_channels", "Channels in the informer cache")
         .set(static_cast<double>(channels.store().size()));

@@ -101,3 +101,7 @@ add_dependencies(osmosis_nats_security_tests osmosis-sidecar osmosis-test-app)
 add_test(NAME nats_security[nats-${flavour}] COMMAND osmosis_nats_security_tests)
 set_tests_properties(nats_security[nats-${flavour}] PROPERTIES LABELS integration TIMEOUT 600
   ENVIRONMENT "OSMOSIS_TOOLS_BIN=${OSMOSIS_TOOLS_BIN};OSMOSIS_NATS_SERVER=${binary}")
+
+# The operator load benchmark (hack/bench/load.sh builds it in a release tree); not a test.
+add_executable(osmosis_load_bench ${PROJECT_SOURCE_DIR}/hack/bench/load_bench.cpp)
+target_link_libraries(osmosis_load_bench PRIVATE osmosis_kube osmosis_api osmosis_testing osmosis_warnings)

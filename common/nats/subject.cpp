@@ -77,7 +77,11 @@ std::optional<std::string> subjectProblem(std::string_view subject, Wildcards wi
 }
 
 bool subjectsOverlap(std::string_view a, std::string_view b) {
-  auto ta = subjectTokens(a), tb = subjectTokens(b);
+  return tokensOverlap(subjectTokens(a), subjectTokens(b));
+}
+
+bool tokensOverlap(const std::vector<std::string_view>& ta,
+                   const std::vector<std::string_view>& tb) {
   size_t i = 0;
   for (; i < ta.size() && i < tb.size(); ++i) {
     if (ta[i] == ">" || tb[i] == ">") return true;

@@ -30,6 +30,8 @@ std::vector<std::string_view> subjectTokens(std::string_view subject);
 
 // Can some concrete subject match both patterns? ("a.*" and "a.b" overlap; "a.b" and "a.c" do not.)
 bool subjectsOverlap(std::string_view a, std::string_view b);
+// The same on subjects already split by subjectTokens() (for comparing many pairs).
+bool tokensOverlap(const std::vector<std::string_view>& a, const std::vector<std::string_view>& b);
 
 // Does `pattern` match every subject that `subject` matches (or the literal subject)?
 bool subjectCovers(std::string_view pattern, std::string_view subject);

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 #include "common/log/logger.hpp"
@@ -68,6 +69,32 @@ inline std::unique_ptr<testing::ControlPlane> controlPlaneWithCrd(const std::str
 inline std::unique_ptr<testing::ControlPlane> controlPlaneWithChannels() {
   return controlPlaneWithCrd(testing::sourceDir() + "/crds/osmosis.dev_channels.yaml",
                              "channels.osmosis.dev");
+}
+
+// Peak RSS (MB) and CPU seconds (user + system) of a process, from /proc.
+struct Usage {
+  double peakRssMb = 0;
+  double rssMb = 0;
+  double cpuSeconds = 0;
+};
+inline Usage usageOf(pid_t pid) {
+  Usage u;
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmHWM:", 0) == 0) u.peakRssMb = std::stod(line.substr(6)) / 1024.0;
+    if (line.rfind("VmRSS:", 0) == 0) u.rssMb = std::stod(line.substr(6)) / 1024.0;
+  }
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string all((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  std::istringstream rest(all.substr(all.rfind(')') + 2));
+  std::string field;
+  unsigned long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::stoull(field);
+    if (i == 15) stime = std::stoull(field);
+  }
+  u.cpuSeconds = static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  return u;
 }
 
 // Runs fn(i) for i in [0, n) on `threads` threads.

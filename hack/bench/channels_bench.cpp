@@ -43,32 +43,6 @@ std::string upper(std::string s) {
   return s;
 }
 
-// Peak RSS (MB) and CPU seconds (user + system) of a process, from /proc.
-struct Usage {
-  double peakRssMb = 0;
-  double rssMb = 0;
-  double cpuSeconds = 0;
-};
-Usage usageOf(pid_t pid) {
-  Usage u;
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(status, line);) {
-    if (line.rfind("VmHWM:", 0) == 0) u.peakRssMb = std::stod(line.substr(6)) / 1024.0;
-    if (line.rfind("VmRSS:", 0) == 0) u.rssMb = std::stod(line.substr(6)) / 1024.0;
-  }
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string all((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  std::istringstream rest(all.substr(all.rfind(')') + 2));
-  std::string field;
-  unsigned long long utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && rest >> field; ++i) {
-    if (i == 14) utime = std::stoull(field);
-    if (i == 15) stime = std::stoull(field);
-  }
-  u.cpuSeconds = static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-  return u;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -165,7 +139,7 @@ int main(int argc, char** argv) {
   watcher.start();
   watcher.waitForSync(seconds(30));
   std::this_thread::sleep_for(seconds(2));  // let the operator start and sync (idle cost below)
-  Usage idle = usageOf(op->pid());
+  bench::Usage idle = bench::usageOf(op->pid());
 
   auto t1 = steady_clock::now();
   std::atomic<int> applyFailures{0};
@@ -186,7 +160,7 @@ int main(int argc, char** argv) {
   while ((ready = readyCount()) < n && steady_clock::now() - t1 < minutes(15))
     std::this_thread::sleep_for(milliseconds(20));
   double opS = duration<double>(steady_clock::now() - t1).count();
-  Usage busy = usageOf(op->pid());
+  bench::Usage busy = bench::usageOf(op->pid());
   std::snprintf(buf, sizeof buf,
                 "operator: %d/%d Ready %.2f s after the first apply (applying took %.2f s), %d "
                 "apply failures",
@@ -202,9 +176,9 @@ int main(int argc, char** argv) {
   say(buf);
 
   // A steady state: one resync period later, the operator's CPU while idle-checking N Channels.
-  Usage before = usageOf(op->pid());
+  bench::Usage before = bench::usageOf(op->pid());
   std::this_thread::sleep_for(seconds(30));
-  Usage after = usageOf(op->pid());
+  bench::Usage after = bench::usageOf(op->pid());
   std::snprintf(buf, sizeof buf,
                 "steady state (resync every 30 s, %d Channels): %.2f CPU s per 30 s, RSS %.1f MB",
                 n, after.cpuSeconds - before.cpuSeconds, after.rssMb);

@@ -6,8 +6,12 @@ std::shared_ptr<const ParsedChannel> ParsedChannels::get(const nlohmann::json& c
   const nlohmann::json md = channel.contains("metadata") && channel["metadata"].is_object()
                                 ? channel["metadata"]
                                 : nlohmann::json::object();
-  const std::string key = md.value("namespace", "") + "/" + md.value("name", "");
-  const std::string rv = md.value("resourceVersion", "");
+  auto text = [&md](const char* k) {  // (json::value would throw on another type)
+    auto it = md.find(k);
+    return it != md.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  const std::string key = text("namespace") + "/" + text("name");
+  const std::string rv = text("resourceVersion");
   if (!rv.empty()) {
     std::lock_guard lock(mu_);
     if (auto it = byKey_.find(key); it != byKey_.end() && it->second.first == rv)

@@ -109,10 +109,16 @@ namespace {
 
 using std::chrono::nanoseconds;
 
+// A metadata field as text; "" when absent or not a string (json::value would throw).
+std::string metadataText(const json& md, const char* key) {
+  auto it = md.find(key);
+  return it != md.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
 // metadata.namespace and metadata.name become NATS subject tokens and stream names.
 void parseNames(const json& md, std::vector<Problem>& problems) {
-  const std::string ns = md.value("namespace", "");
-  const std::string name = md.value("name", "");
+  const std::string ns = metadataText(md, "namespace");
+  const std::string name = metadataText(md, "name");
   if (ns.empty() || name.empty()) {
     problems.push_back({"metadata", "namespace and name are required"});
     return;
@@ -290,8 +296,8 @@ ParsedChannel parseChannel(const json& channel) {
                       ? channel["metadata"]
                       : json::object();
   parseNames(md, problems);
-  const std::string ns = md.value("namespace", "");
-  const std::string name = md.value("name", "");
+  const std::string ns = metadataText(md, "namespace");
+  const std::string name = metadataText(md, "name");
   Reader spec(channel.contains("spec") ? channel["spec"] : json::object(), "spec", problems);
   parseSubjects(spec, ns, name, s, problems);
   parseStream(spec, ns, name, s, problems);

@@ -151,8 +151,33 @@ std::optional<api::Condition> ChannelReconciler::refusal(const json& channel,
 }
 
 // Every valid, permitted Channel that is not being deleted claims its subjects; the oldest
-// claim wins (subject_claims.hpp). Parses come from the cache, once per object version.
+// claim wins (subject_claims.hpp). Parses come from the cache, once per object version; the
+// conflicts are worked out for all Channels at once, again only when a claim changed (a
+// status write moves the store's revision but no claim).
 std::optional<std::string> ChannelReconciler::subjectConflict(const json& channel) {
+  const std::string key = kube::keyOf(channel);
+  std::lock_guard lock(conflictsMu_);
+  const uint64_t revision = channels_.revision();
+  if (revision != conflictsRevision_) {
+    auto claims = subjectClaims();
+    std::string printed;
+    for (const auto& c : claims) {
+      printed += c.key + ' ' + c.creationTimestamp + ' ' + c.natsIdentity;
+      for (const auto& s : c.subjects)
+        printed += ' ' + s;
+      printed += '\n';
+    }
+    if (printed != conflictsClaims_) {
+      conflicts_ = api::subjectConflicts(claims);
+      conflictsClaims_ = std::move(printed);
+    }
+    conflictsRevision_ = revision;
+  }
+  if (auto it = conflicts_.find(key); it != conflicts_.end()) return it->second;
+  return std::nullopt;
+}
+
+std::vector<api::SubjectClaim> ChannelReconciler::subjectClaims() {
   std::vector<api::SubjectClaim> claims;
   for (const auto& other : channels_.list()) {
     const json& md = (*other)["metadata"];
@@ -165,7 +190,7 @@ std::optional<std::string> ChannelReconciler::subjectConflict(const json& channe
     claims.push_back({kube::keyOf(*other), md.value("creationTimestamp", ""),
                       natsIdentity(ns, p->spec), p->spec.subjects});
   }
-  return api::subjectConflict(kube::keyOf(channel), claims);
+  return claims;
 }
 
 // The connection a Channel uses: the operator's default, or its Secret's (read here, the only

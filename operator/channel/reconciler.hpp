@@ -7,6 +7,7 @@
 // directly on the server (deleted consumers, NATS restarts, drift).
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -63,6 +64,7 @@ class ChannelReconciler final : public kube::Reconciler {
   std::optional<api::Condition> refusal(const nlohmann::json& channel,
                                         const api::ParsedChannel& parsed, int64_t generation);
   std::optional<std::string> subjectConflict(const nlohmann::json& channel);
+  std::vector<api::SubjectClaim> subjectClaims();
   Result<std::shared_ptr<nats::Client>> resolveNats(
       const std::string& ns, const std::string& secretName,
       std::optional<natspool::SecretConnection>* read);
@@ -91,6 +93,12 @@ class ChannelReconciler final : public kube::Reconciler {
   // Channels whose stream/consumer this process has seen ready: a later "not found" is a
   // loss (recreated, a warning), not a first creation, even after a NATS outage in between.
   std::mutex seenMu_;
+  // Subject conflicts among all Channels, derived from the store at conflictsRevision_ (and
+  // from claims that printed as conflictsClaims_): recomputed only when those change.
+  std::mutex conflictsMu_;
+  uint64_t conflictsRevision_ = UINT64_MAX;
+  std::string conflictsClaims_;
+  std::map<std::string, std::string> conflicts_;
   std::set<std::string> seenStreams_, seenConsumers_;
 };
 

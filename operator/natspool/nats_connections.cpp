@@ -98,10 +98,13 @@ Result<SecretConnection> parseNatsSecret(const nlohmann::json& secret) {
   const nlohmann::json md = secret.contains("metadata") && secret["metadata"].is_object()
                                 ? secret["metadata"]
                                 : nlohmann::json::object();
+  // (json::value throws on a key of another type: found by fuzzing, a name that is an object)
+  auto text = [&md](const char* key) {
+    auto it = md.find(key);
+    return it != md.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
   SecretConnection out;
-  out.source = md.value("namespace", "").empty()
-                   ? md.value("name", "")
-                   : md.value("namespace", "") + "/" + md.value("name", "");
+  out.source = text("namespace").empty() ? text("name") : text("namespace") + "/" + text("name");
   const std::string what = "Secret " + out.source;
   std::map<std::string, std::string> data;
   if (secret.contains("data") && secret["data"].is_object()) {

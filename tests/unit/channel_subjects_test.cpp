@@ -180,6 +180,46 @@ TEST(SubjectClaims, ARefusedChannelBlocksNobody) {
   EXPECT_FALSE(subjectConflict("missing/x", claims));
 }
 
+// All refusals in one pass (what the reconciler caches) are exactly the per-Channel answers,
+// on many claims in one namespace (the load benchmark's shape).
+TEST(SubjectClaims, OnePassGivesEveryChannelsAnswer) {
+  std::vector<SubjectClaim> claims;
+  for (int i = 0; i < 300; ++i) {
+    const std::string n = std::to_string(i % 120);  // every subject wanted up to 3 times
+    const std::string subject = i % 7 == 0 ? "load.c" + n + ".*" : "load.c" + n + ".new";
+    claims.push_back(
+        {"load/c" + std::to_string(i),
+         "2026-01-01T00:" + std::to_string(10 + i / 60) + ":" + std::to_string(10 + i % 60) + "Z",
+         i % 5 == 0 ? "load/other-nats" : "",
+         {subject}});
+  }
+  // The rule, said the slow way: oldest first, refused when overlapping an honoured claim on
+  // the same NATS.
+  std::vector<const SubjectClaim*> byAge;
+  for (const auto& c : claims)
+    byAge.push_back(&c);
+  std::sort(byAge.begin(), byAge.end(), [](auto* a, auto* b) {
+    return std::tie(a->creationTimestamp, a->key) < std::tie(b->creationTimestamp, b->key);
+  });
+  std::set<std::string> refused;
+  std::vector<const SubjectClaim*> honoured;
+  for (const SubjectClaim* c : byAge) {
+    bool clash = false;
+    for (const SubjectClaim* h : honoured)
+      clash = clash || (h->natsIdentity == c->natsIdentity &&
+                        nats::subjectsOverlap(c->subjects[0], h->subjects[0]));
+    if (clash)
+      refused.insert(c->key);
+    else
+      honoured.push_back(c);
+  }
+  const auto all = subjectConflicts(claims);
+  EXPECT_FALSE(all.empty());
+  EXPECT_EQ(all.size(), refused.size());
+  for (const auto& key : refused)
+    EXPECT_TRUE(all.count(key)) << key;
+}
+
 TEST(SubjectClaims, OnlyChannelsOnTheSameNatsCompeteAndOrderDoesNotMatter) {
   std::vector<SubjectClaim> claims = {
       {"shop/b", "2026-01-01T00:00:01Z", "shop/other-nats", {"shop.orders.>"}},

@@ -174,6 +174,27 @@ TEST(Client, DiscoveryFindsAnyKindWithItsPlural) {
   EXPECT_EQ(t->requests.size(), 1u);
 }
 
+TEST(Store, RevisionMovesWithEveryChangeAndOnlyThen) {
+  Store s;
+  auto obj = [](const std::string& name, const std::string& rv) {
+    return nlohmann::json{
+        {"metadata", {{"name", name}, {"namespace", "ns"}, {"resourceVersion", rv}}}};
+  };
+  const uint64_t r0 = s.revision();
+  s.upsert(obj("a", "1"));
+  const uint64_t r1 = s.revision();
+  EXPECT_GT(r1, r0);
+  EXPECT_FALSE(s.erase(obj("missing", "1")).has_value());
+  EXPECT_EQ(s.revision(), r1) << "nothing erased";
+  EXPECT_TRUE(s.replace({obj("a", "1")}).empty());
+  EXPECT_EQ(s.revision(), r1) << "a relist that changes nothing";
+  s.replace({obj("a", "2")});
+  const uint64_t r2 = s.revision();
+  EXPECT_GT(r2, r1);
+  s.erase(obj("a", "2"));
+  EXPECT_GT(s.revision(), r2);
+}
+
 TEST(Store, ReplaceReportsAddsUpdatesAndDeletes) {
   Store s;
   auto obj = [](const std::string& name, const std::string& rv) {

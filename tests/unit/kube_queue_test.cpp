@@ -135,6 +135,18 @@ TEST(WorkQueue, ShutdownWakesBlockedWorkers) {
   EXPECT_FALSE(got.has_value());
 }
 
+TEST(WorkQueue, ShutdownHandsOutNoWaitingKey) {
+  FakeClock clock;
+  auto q = makeQueue(clock);
+  q->add("a");
+  q->add("b");
+  q->shutDown();
+  EXPECT_FALSE(q->get().has_value());
+  EXPECT_FALSE(q->tryGet(10ms).has_value());
+  q->add("c");  // ignored once shut down
+  EXPECT_FALSE(q->get().has_value());
+}
+
 TEST(Backoff, GrowsWithinJitterBoundsAndCaps) {
   BackoffPolicy p{100ms, 2.0, 0.5, 1000ms};
   for (int attempt = 0; attempt < 10; ++attempt) {

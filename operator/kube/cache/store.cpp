@@ -53,11 +53,17 @@ void Store::indexRemove(const std::string& key, const ObjectPtr& obj) {
   if (it->second.empty()) byNamespace_.erase(it);
 }
 
+uint64_t Store::revision() const {
+  std::lock_guard lock(mu_);
+  return revision_;
+}
+
 std::optional<Delta> Store::upsert(nlohmann::json object) {
   std::string key = keyOf(object);
   if (key.empty()) return std::nullopt;
   auto obj = std::make_shared<const nlohmann::json>(std::move(object));
   std::lock_guard lock(mu_);
+  ++revision_;
   auto it = items_.find(key);
   if (it == items_.end()) {
     items_.emplace(key, obj);
@@ -77,6 +83,7 @@ std::optional<Delta> Store::erase(const nlohmann::json& object) {
   ObjectPtr old = it->second;
   indexRemove(key, old);
   items_.erase(it);
+  ++revision_;
   return Delta{Delta::Type::kDeleted, old, nullptr};
 }
 
@@ -100,6 +107,7 @@ std::vector<Delta> Store::replace(std::vector<nlohmann::json> objects) {
     }
   }
   items_ = std::move(fresh);
+  if (!deltas.empty()) ++revision_;
   byNamespace_.clear();
   for (const auto& [key, obj] : items_)
     indexAdd(key, obj);

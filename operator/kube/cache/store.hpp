@@ -29,6 +29,9 @@ class Store {
   std::vector<ObjectPtr> list() const;
   std::vector<ObjectPtr> listNamespace(const std::string& ns) const;
   size_t size() const;
+  // Counts applied changes: equal revisions mean equal contents, so a reader can keep what it
+  // derived from the whole store until this moves.
+  uint64_t revision() const;
 
   // Applies one change and says what it was (nullopt when nothing changed).
   std::optional<Delta> upsert(nlohmann::json object);
@@ -43,6 +46,7 @@ class Store {
   mutable std::mutex mu_;
   std::map<std::string, ObjectPtr> items_;
   std::map<std::string, std::set<std::string>> byNamespace_;
+  uint64_t revision_ = 0;
 };
 
 }  // namespace osmosis::kube

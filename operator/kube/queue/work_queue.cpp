@@ -61,7 +61,7 @@ int WorkQueue::numRequeues(const std::string& key) {
 std::optional<std::string> WorkQueue::get() {
   std::unique_lock lock(mu_);
   ready_.wait(lock, [this] { return !queue_.empty() || shutdown_; });
-  if (queue_.empty()) return std::nullopt;
+  if (shutdown_ || queue_.empty()) return std::nullopt;
   std::string key = std::move(queue_.front());
   queue_.pop_front();
   processing_.insert(key);
@@ -73,7 +73,7 @@ std::optional<std::string> WorkQueue::tryGet(std::chrono::milliseconds timeout) 
   std::unique_lock lock(mu_);
   if (!ready_.wait_for(lock, timeout, [this] { return !queue_.empty() || shutdown_; }))
     return std::nullopt;
-  if (queue_.empty()) return std::nullopt;
+  if (shutdown_ || queue_.empty()) return std::nullopt;
   std::string key = std::move(queue_.front());
   queue_.pop_front();
   processing_.insert(key);
