@@ -1,8 +1,10 @@
 // osmosis-sim: replays arrival traces through the real autoscaler engine and through models of
 // KEDA + HPA and a CPU HPA, on one simple queue, and compares them (docs/scaling-quality.md).
 //
-//   osmosis-sim [--set key=value]... [--out DIR] [--markdown] [--check] trace.csv...
+//   osmosis-sim [--set key=value]... [--tune key=value]... [--out DIR] [--markdown] [--check]
+//   trace.csv...
 //
+// --tune: the engine's new Tuning fields for osmosis-drain and osmosis-lag (main.cpp).
 // --set: model settings (rate, concurrency, handler, shape, startup, max, report, seed; see
 // trace.hpp), over the trace files' own. --out: a CSV time series and a PNG chart (gnuplot)
 // per trace. --check: exit 1 unless Osmosis drain mode meets the targets on every trace.
@@ -27,6 +29,7 @@ namespace {
 
 struct Options {
   std::vector<std::pair<std::string, std::string>> settings;
+  autoscaler::Tuning tuning;  // osmosis-drain and osmosis-lag (--tune)
   std::vector<std::string> traces;
   std::string out;
   bool markdown = false;
@@ -40,13 +43,63 @@ struct ScalerSpec {
   int startReplicas = 0;
 };
 
-std::vector<ScalerSpec> scalerSpecs() {
+// The engine's tuning as it was before issue 13 (main at e972668): symmetric 10 s arrival
+// smoothing from the stream reads only, no wait for pods asked for, no tolerance band, every
+// scale-down step taken. Drain mode with it is "osmosis-before".
+autoscaler::Tuning beforeIssue13() {
+  autoscaler::Tuning t;
+  t.arrivalRise = std::chrono::seconds(10);
+  t.arrivalFall = std::chrono::seconds(10);
+  t.arrivalFromReports = false;
+  t.startupGrace = std::chrono::seconds(0);
+  t.scaleDownTolerance = 0;
+  t.minScaleDownStepShare = 0;
+  t.steadyWindow = false;
+  return t;
+}
+
+// --tune: the engine's Tuning fields that issue 13 added, to try other values.
+Status applyTuning(autoscaler::Tuning& t, const std::string& key, const std::string& value) {
+  char* end = nullptr;
+  const double v = std::strtod(value.c_str(), &end);
+  if (value.empty() || *end != '\0' || !std::isfinite(v))
+    return makeError(Error::Code::kInvalidArgument, key + "=" + value + ": not a number");
+  const auto secs = std::chrono::seconds(std::llround(v));
+  if (key == "arrivalRise")
+    t.arrivalRise = secs;
+  else if (key == "arrivalFall")
+    t.arrivalFall = secs;
+  else if (key == "arrivalSurge")
+    t.arrivalSurge = v;
+  else if (key == "arrivalFromReports")
+    t.arrivalFromReports = v != 0;
+  else if (key == "startupGrace")
+    t.startupGrace = secs;
+  else if (key == "scaleDownTolerance")
+    t.scaleDownTolerance = v;
+  else if (key == "minScaleDownStepShare")
+    t.minScaleDownStepShare = v;
+  else if (key == "steadyWindow")
+    t.steadyWindow = v != 0;
+  else
+    return makeError(
+        Error::Code::kInvalidArgument,
+        "unknown tuning " + key +
+            " (arrivalRise, arrivalFall, arrivalSurge, arrivalFromReports, startupGrace, "
+            "scaleDownTolerance, minScaleDownStepShare, steadyWindow)");
+  return autoscaler::validate(t);
+}
+
+std::vector<ScalerSpec> scalerSpecs(const autoscaler::Tuning& tuning) {
   std::vector<ScalerSpec> specs;
-  specs.push_back({"osmosis-drain", [](const Model& m) {
-                     return makeOsmosis(OsmosisOptions{true, {}, {}}, m.maxReplicas);
+  specs.push_back({"osmosis-drain", [tuning](const Model& m) {
+                     return makeOsmosis(OsmosisOptions{true, {}, tuning}, m.maxReplicas);
                    }});
-  specs.push_back({"osmosis-lag", [](const Model& m) {
-                     return makeOsmosis(OsmosisOptions{false, {}, {}}, m.maxReplicas);
+  specs.push_back({"osmosis-before", [](const Model& m) {
+                     return makeOsmosis(OsmosisOptions{true, {}, beforeIssue13()}, m.maxReplicas);
+                   }});
+  specs.push_back({"osmosis-lag", [tuning](const Model& m) {
+                     return makeOsmosis(OsmosisOptions{false, {}, tuning}, m.maxReplicas);
                    }});
   specs.push_back({"keda-hpa", [](const Model& m) {
                      return Result<std::unique_ptr<Scaler>>(makeKedaHpa(m.maxReplicas));
@@ -125,7 +178,7 @@ void printTable(const Trace& trace, const Model& model, const std::vector<Run>& 
 
 // One colour per scaler in both panels.
 const char* colour(size_t k) {
-  static const char* const colours[] = {"#1b9e77", "#7570b3", "#d95f02", "#e7298a", "#666666"};
+  static const char* const colours[] = {"#1b9e77", "#999999", "#7570b3", "#d95f02", "#e7298a"};
   return colours[k % 5];
 }
 
@@ -218,7 +271,7 @@ int run(const Options& options) {
       }
     }
     std::vector<Run> runs;
-    for (const ScalerSpec& spec : scalerSpecs()) {
+    for (const ScalerSpec& spec : scalerSpecs(options.tuning)) {
       auto r = runOne(spec, *trace, model, options.verbose);
       if (!r) {
         std::cerr << "osmosis-sim: " << spec.name << ": " << r.error().message << "\n";
@@ -251,11 +304,12 @@ int run(const Options& options) {
 int main(int argc, char** argv) {
   osmosis::sim::Options options;
   const std::string usage =
-      "usage: osmosis-sim [--set key=value]... [--out DIR] [--markdown] [--check] [--verbose] "
+      "usage: osmosis-sim [--set key=value]... [--tune key=value]... [--out DIR] [--markdown] "
+      "[--check] [--verbose] "
       "trace.csv...\n";
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    if ((arg == "--set" || arg == "--out") && i + 1 < argc) {
+    if ((arg == "--set" || arg == "--tune" || arg == "--out") && i + 1 < argc) {
       const std::string value = argv[++i];
       if (arg == "--out") {
         options.out = value;
@@ -263,10 +317,17 @@ int main(int argc, char** argv) {
       }
       const auto eq = value.find('=');
       if (eq == std::string::npos) {
-        std::cerr << "osmosis-sim: --set needs key=value, got " << value << "\n" << usage;
+        std::cerr << "osmosis-sim: " << arg << " needs key=value, got " << value << "\n" << usage;
         return 2;
       }
-      options.settings.emplace_back(value.substr(0, eq), value.substr(eq + 1));
+      if (arg == "--set") {
+        options.settings.emplace_back(value.substr(0, eq), value.substr(eq + 1));
+      } else if (auto s = osmosis::sim::applyTuning(options.tuning, value.substr(0, eq),
+                                                    value.substr(eq + 1));
+                 !s) {
+        std::cerr << "osmosis-sim: --tune " << s.error().message << "\n";
+        return 2;
+      }
     } else if (arg == "--markdown") {
       options.markdown = true;
     } else if (arg == "--check") {

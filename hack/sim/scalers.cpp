@@ -65,8 +65,17 @@ class Osmosis : public Scaler {
     std::erase_if(lastReportAt_, [&](const auto& e) { return !reports_.count(e.first); });
     std::erase_if(busyAt_, [&](const auto& e) { return !reports_.count(e.first); });
 
-    // The operator's own read: every 5 s while pods report, every second otherwise.
-    if (!lastReadAt_ || !anyFresh || now - *lastReadAt_ + 1e-9 >= 5) {
+    // The operator's own read: every 5 s while pods report, every second otherwise, and at
+    // once when a report claims more than the last read's stream held (the operator re-reads
+    // then, at most every 200 ms).
+    bool claimsMore = false;
+    for (const auto& [id, r] : reports_) {
+      if (snapshot_ && snapshot_->streamMessages && r.consumer &&
+          r.consumer->pending + static_cast<uint64_t>(r.consumer->ackPending) >
+              *snapshot_->streamMessages)
+        claimsMore = true;
+    }
+    if (!lastReadAt_ || !anyFresh || claimsMore || now - *lastReadAt_ + 1e-9 >= 5) {
       const double inFlight = world.inFlight();
       autoscaler::ConsumerSnapshot snap;
       snap.counts.pending =

@@ -39,6 +39,15 @@ class Engine {
  private:
   Engine(const Policy& policy, const Tuning& tuning);
 
+  // Feeds the arrival rate from the reports: backlog change plus messages processed.
+  void feedArrivalFromReports(const LiveReports& live, const Backlog& backlog, uint64_t processed,
+                              TimePoint now);
+
+  struct Flow {
+    TimePoint at;    // when the figures were read (their report's arrival)
+    double backlog;  // pending + ack-pending as reported
+  };
+
   struct ScaleDownStep {
     TimePoint at;
     int from = 0;
@@ -50,8 +59,11 @@ class Engine {
   StabilizationWindow window_;
   ArrivalRate arrival_;
   PodThroughput throughput_;
+  std::optional<Flow> lastFlow_;
+  uint64_t processedSinceFlow_ = 0;
   int64_t staleAckBaseline_ = 0;  // ack-pending no live pod held, when pods last reported
   std::optional<TimePoint> lastNow_;
+  std::optional<Mode> lastMode_;
   std::optional<TimePoint> signalSince_;     // start of the current unbroken run of signal
   std::optional<TimePoint> lastSignalAt_;    // the last evaluation with a signal
   std::optional<TimePoint> lastActivityAt_;  // backlog, arrivals or processing last seen

@@ -633,7 +633,9 @@ TEST(EngineScaleToZero, AfterTheIdlePeriodOnly) {
   loop.run(120, pendingBacklog(0));
   EXPECT_EQ(loop.replicas, 0);
   EXPECT_EQ(loop.last.kind, DecisionKind::kScaledToZero);
-  EXPECT_THAT(loop.last.reason, HasSubstr("idle 120s >= 120s: scale to zero"));
+  // Only the figures that decided (issue 13: no stale arrival estimate beside the verdict).
+  EXPECT_EQ(loop.last.reason,
+            "idle 120s >= 120s (no backlog, no arrivals, no processing): scale to zero");
 }
 
 TEST(EngineScaleToZero, NeverBelowMinReplicas) {
@@ -802,7 +804,7 @@ TEST(EngineRates, PerPodRateIsTheMedianOverPods) {
 }
 
 TEST(EngineRates, ArrivalRateFromTheStreamSequence) {
-  ArrivalRate arrival(10s);
+  ArrivalRate arrival(10s, 10s, 0.2);
   EXPECT_FALSE(arrival.observe(1000, at(0)));
   EXPECT_FALSE(arrival.rate(at(0), 30s));  // one read is not a rate
   EXPECT_TRUE(arrival.observe(1100, at(1)));
@@ -835,7 +837,9 @@ Engine engineThatMeasured50PerSecond(const Policy& p = {}) {
 }
 
 TEST(EngineDrain, LagUntilThroughputIsKnownThenDrain) {
-  Engine e = makeEngine();
+  Tuning t;
+  t.arrivalFromReports = false;  // the pods' rate as the arrival (ArrivalFromTheReports below)
+  Engine e = makeEngine({}, t);
   auto d = e.evaluate(fromReports(1, {busyReport("a", at(0), 0)}), at(0));
   EXPECT_EQ(d.mode, Mode::kLag);
   d = e.evaluate(fromReports(1, {busyReport("a", at(1), 50)}), at(1));
@@ -844,13 +848,15 @@ TEST(EngineDrain, LagUntilThroughputIsKnownThenDrain) {
   EXPECT_EQ(d.mode, Mode::kDrain);
   ASSERT_TRUE(d.perPodRate);
   EXPECT_DOUBLE_EQ(*d.perPodRate, 50);
-  // No stream read: arrival is the pods' rate (40/s): (1.2 x 40 + 1008 / 10) / 50 = 2.976 -> 3.
+  // No stream read: arrival is the pods' rate (40/s): (1.2 x 40 + 1008 / 10) / 50 = 2.976 -> 3,
+  // and a scale-up goes to the top of the 10% band: ceil(2.976 x 1.1) = 4.
   EXPECT_EQ(d.arrivalSource, ArrivalSource::kReports);
   EXPECT_DOUBLE_EQ(d.arrivalRate, 40);
   EXPECT_EQ(d.recommendedReplicas, 3);
+  EXPECT_EQ(d.desiredReplicas, 4);
   EXPECT_EQ(d.reason,
             "arrival 40.0/s (pods' rate) x 1.2 + backlog 1008 (pending 1000, in flight 8) / 10s = "
-            "148.8/s > 1 x 50.0/s per pod");
+            "148.8/s > 1 x 50.0/s per pod; up to the 10% tolerance band: 4");
 }
 
 TEST(EngineDrain, FormulaWithTheStreamArrivalRate) {
@@ -868,11 +874,14 @@ TEST(EngineDrain, FormulaWithTheStreamArrivalRate) {
                                          {1301, 6},
                                          {100000, 10}}) {
     Engine e = engineThatMeasured50PerSecond();
-    // Steady 100 msg/s on the stream for 200 s (converged), read by the operator each second.
+    // Steady 100 msg/s on the stream for 200 s (converged), read by the operator each second;
+    // the pod's reports agree (a steady backlog, 100/s processed).
     Inputs in;
     for (int s = 4; s <= 200; ++s) {
       in = fromConsumer(1, snapshot(at(s), c.backlog, 0, 100u * static_cast<uint64_t>(s)));
-      in.reports = {report("a", at(s), c.backlog)};
+      PodReport r = report("a", at(s), c.backlog);
+      r.processed = 150 + 100u * static_cast<uint64_t>(s - 4);  // after the 150 measured
+      in.reports = {r};
       e.evaluate(in, at(s));
     }
     auto d = e.evaluate(in, at(200));
@@ -912,9 +921,13 @@ TEST(EngineDrain, SteadyNoisyTrafficDoesNotOscillate) {
   loop.now = 4;
   std::mt19937 rng(7);
   std::uniform_int_distribution<uint64_t> noise(0, 40);
+  uint64_t processed = 150;  // what engineThatMeasured50PerSecond's pod reported
   const auto traffic = [&](TimePoint now, int current) {
     const double s = std::chrono::duration<double>(now - t0).count();
-    Inputs in = fromReports(current, {report("a", now, noise(rng))});
+    // The pods process what arrives (100/s); the queue in between is noise.
+    PodReport r = report("a", now, noise(rng));
+    r.processed = processed += 100;
+    Inputs in = fromReports(current, {r});
     in.consumer = snapshot(now, 0, 0, static_cast<uint64_t>(100 * s));
     return in;
   };
@@ -1144,9 +1157,13 @@ TEST(EngineProperty, ReplicasStayInBoundsAndNeverDropInsideTheWindowAfterAnIncre
 
       if (d.desiredReplicas < p.minReplicas || d.desiredReplicas > p.maxReplicas) ++outOfBounds;
       if (d.kind != classify(replicas, d.desiredReplicas)) ++outOfBounds;
+      // Inside the window after an increase nothing drops, except in drain mode (steadyWindow,
+      // issue 13): there the window holds what the arrivals need, so once a backlog that drove
+      // an increase is drained, replicas may go, but never below the whole formula's answer.
       if (lastIncrease &&
           engineNow - *lastIncrease <= std::chrono::seconds(p.stabilizationSeconds) &&
-          d.desiredReplicas < replicas) {
+          d.desiredReplicas < replicas &&
+          !(d.mode == Mode::kDrain && d.desiredReplicas >= d.recommendedReplicas)) {
         ++downsInsideWindow;
         ADD_FAILURE() << "step " << step << ": " << replicas << " -> " << d.desiredReplicas
                       << " at +" << std::chrono::duration<double>(engineNow - *lastIncrease).count()
