@@ -32,7 +32,8 @@ bool ArrivalRate::observe(uint64_t streamLastSequence, TimePoint readAt) {
   const double dt = seconds(readAt - *lastReadAt_);
   const uint64_t arrived = streamLastSequence - lastSequence_;
   // Counted already when the reports' account covered this interval.
-  if (!lastArrivedAt_ || *lastArrivedAt_ < *lastReadAt_)
+  // (A report interval ending after the previous read covered some of this one.)
+  if (!lastArrivedAt_ || *lastArrivedAt_ <= *lastReadAt_)
     blend(static_cast<double>(arrived) / dt, dt, readAt);
   lastReadAt_ = readAt;
   lastSequence_ = streamLastSequence;

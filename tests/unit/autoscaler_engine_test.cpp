@@ -829,8 +829,8 @@ TEST(EngineRates, ArrivalRateFromTheStreamSequence) {
 }
 
 // Feeds busy reports from one pod (50 msg/s at capacity) for `seconds`; returns the engine.
-Engine engineThatMeasured50PerSecond(const Policy& p = {}) {
-  Engine e = makeEngine(p);
+Engine engineThatMeasured50PerSecond(const Policy& p = {}, const Tuning& t = {}) {
+  Engine e = makeEngine(p, t);
   for (int s = 0; s <= 3; ++s)
     e.evaluate(fromReports(1, {busyReport("a", at(s), 50u * static_cast<uint64_t>(s))}), at(s));
   return e;
@@ -937,6 +937,213 @@ TEST(EngineDrain, SteadyNoisyTrafficDoesNotOscillate) {
   EXPECT_EQ(loop.replicas, 3);
   EXPECT_EQ(loop.last.mode, Mode::kDrain);
   EXPECT_TRUE(loop.changes.empty()) << ::testing::PrintToString(loop.changes);
+}
+
+// --- Issue 13: less waste ---------------------------------------------------------------------
+
+TEST(EngineRates, ArrivalRateRisesFastFallsSlowlyAndIgnoresSteadyNoise) {
+  const auto alpha = [](double tau) { return 1 - std::exp(-1.0 / tau); };
+  struct Case {
+    const char* what;
+    double from, to;  // rate before (converged) and after the step
+    int seconds;      // after the step
+    double expected;  // the fast (2 s) or the slow (10 s) average, whichever is used
+  };
+  const double fast1 = 100 + alpha(2) * 700, slow1 = 100 + alpha(10) * 700;
+  const double fast3 = 800 - 700 * std::pow(1 - alpha(2), 3);
+  const double slowDown5 = 100 + 700 * std::pow(1 - alpha(10), 5);
+  for (const auto& c : std::vector<Case>{
+           {"surge after 1 s: the fast average", 100, 800, 1, fast1},
+           {"surge after 3 s", 100, 800, 3, fast3},
+           {"drop after 5 s: the slow average", 800, 100, 5, slowDown5},
+           {"a rise within the surge margin: the slow average", 100, 115, 3,
+            115 - 15 * std::pow(1 - alpha(10), 3)},
+       }) {
+    ArrivalRate rate(2s, 10s, 0.2);
+    int s = 0;
+    for (; s < 200; ++s)
+      rate.observeArrived(c.from, at(s), at(s + 1));
+    for (int k = 0; k < c.seconds; ++k, ++s)
+      rate.observeArrived(c.to, at(s), at(s + 1));
+    ASSERT_TRUE(rate.rate(at(s), 30s)) << c.what;
+    EXPECT_NEAR(*rate.rate(at(s), 30s), c.expected, 1e-4) << c.what;
+    EXPECT_GT(fast1, 1.2 * slow1);  // the surge case does switch to the fast average
+  }
+  // Steady traffic with +-20% noise each second stays on the slow average, near the mean.
+  ArrivalRate noisy(2s, 10s, 0.2);
+  std::mt19937 rng(13);
+  std::uniform_real_distribution<double> noise(80, 120);
+  double largest = 0;
+  for (int s = 0; s < 2000; ++s) {
+    noisy.observeArrived(noise(rng), at(s), at(s + 1));
+    if (s > 100) largest = std::max(largest, *noisy.rate(at(s + 1), 30s));
+  }
+  EXPECT_LT(largest, 120);
+}
+
+TEST(EngineRates, AStreamIntervalTheReportsCoveredCountsOnce) {
+  ArrivalRate rate(2s, 10s, 0.2);
+  rate.observe(0, at(0));
+  for (int s = 0; s < 100; ++s)
+    rate.observeArrived(100, at(s), at(s + 1));
+  const double before = *rate.rate(at(100), 30s);
+  // The stream read at t=100 covers (0, 100], which the reports covered already.
+  EXPECT_TRUE(rate.observe(10000, at(100)));
+  EXPECT_DOUBLE_EQ(*rate.rate(at(100), 30s), before);
+  // An interval the reports did not cover counts (20/s).
+  EXPECT_TRUE(rate.observe(10100, at(105)));
+  const double after = *rate.rate(at(105), 30s);
+  EXPECT_LT(after, before);
+  // Empty intervals and non-finite counts are ignored.
+  rate.observeArrived(1e9, at(105), at(105));
+  rate.observeArrived(std::nan(""), at(105), at(106));
+  EXPECT_DOUBLE_EQ(*rate.rate(at(106), 30s), after);
+}
+
+TEST(EngineDrain, ArrivalFromTheReportsEverySecond) {
+  // No stream read at all: the reports' backlog grows 250/s while the pod takes 50/s, so 300/s
+  // arrive. Within 3 s the estimate is past half of it (the old 10 s stream smoothing, fed
+  // every 5 s, would still be at zero).
+  Engine e = engineThatMeasured50PerSecond({}, {});
+  Decision d;
+  for (int s = 4; s <= 6; ++s) {
+    d = e.evaluate(fromReports(4, {busyReport("a", at(s), 150u + 50u * (s - 3),
+                                              1000u + 250u * static_cast<uint64_t>(s - 3))}),
+                   at(s));
+  }
+  EXPECT_EQ(d.arrivalSource, ArrivalSource::kStream);
+  EXPECT_GT(d.arrivalRate, 150);
+  EXPECT_LT(d.arrivalRate, 300);
+}
+
+TEST(EngineDrain, ScaleUpWaitsForPodsAskedForWhileTheyCoverTheArrivals) {
+  Policy p;
+  p.maxReplicas = 50;
+  Tuning t;
+  t.arrivalFromReports = false;
+  struct Case {
+    const char* what;
+    double podsRate;  // the arrival (pods' rate) at t=5
+    int reporting;    // of the 8 asked for at t=4
+    double at;        // seconds
+    int desired;
+  };
+  for (const auto& c : std::vector<Case>{
+           {"6 of 8 pods not ready, arrivals covered: wait", 100, 2, 5, 8},
+           // (1.2 x 100 + 500.8) / 50 = 12.4; up to the band's top ceil(13.7) = 14.
+           {"all ready: scale up", 100, 8, 5, 14},
+           {"grace over: scale up", 100, 2, 34, 14},
+           // 1.2 x 400 / 50 = 9.6 > 8 asked for; (480 + 500.8) / 50 = 19.6 -> ceil(21.6) = 22.
+           {"arrivals alone need more than asked for: at once", 400, 2, 5, 22},
+       }) {
+    Engine e = engineThatMeasured50PerSecond(p, t);
+    // t=4: 8 asked for (a scale-up from 1).
+    ASSERT_EQ(
+        e.evaluate(fromReports(1, {busyReport("a", at(4), 200, 3500)}), at(4)).desiredReplicas, 8);
+    std::vector<PodReport> reports;
+    for (int i = 0; i < c.reporting; ++i) {
+      const auto processed = static_cast<uint64_t>(200 + 50 * (c.at - 4));  // still 50/s
+      PodReport r = busyReport(i == 0 ? "a" : "p" + std::to_string(i), at(c.at), processed, 5000);
+      r.rate = c.podsRate / c.reporting;
+      reports.push_back(r);
+    }
+    const Decision d = e.evaluate(fromReports(8, reports), at(c.at));
+    EXPECT_EQ(d.desiredReplicas, c.desired) << c.what << ": " << d.reason;
+    if (c.desired == 8) {
+      EXPECT_THAT(d.reason,
+                  HasSubstr("; scale-up waits for 6 of 8 pods asked for 1s ago (up to 30s)"));
+    }
+  }
+}
+
+TEST(EngineDrain, ToleranceBandAgainstFlapping) {
+  // Arrival 0, 50/s per pod, targetDrainSeconds 10: the formula is backlog / 500 replicas.
+  Policy p;
+  p.stabilizationSeconds = 0;  // nothing else smooths
+  p.scaleDownStepSeconds = 0;
+  p.maxReplicas = 20;
+  Tuning t;
+  t.arrivalFromReports = false;
+  t.startupGrace = 0s;  // (the helper's first evaluation was a scale-up)
+  struct Case {
+    int current;
+    uint64_t backlog;
+    int desired;
+  };
+  for (const auto& c : std::vector<Case>{
+           {9, 4000, 9},  // formula 8.0; x 1.1 = 8.8 -> 9: within the band, hold
+           {9, 3600, 8},  // 7.2; x 1.1 = 7.92 -> 8: down
+           {9, 4400, 9},  // 8.8 -> 9: equal
+           {3, 1750, 4},  // 3.5 -> 4; up to the band's top ceil(3.85) = 4
+           {3, 1850, 5},  // 3.7 -> 4; up to ceil(4.07) = 5
+       }) {
+    Engine e = engineThatMeasured50PerSecond(p, t);
+    const Decision d = e.evaluate(fromReports(c.current, {report("a", at(4), c.backlog)}), at(4));
+    EXPECT_EQ(d.mode, Mode::kDrain);
+    EXPECT_EQ(d.desiredReplicas, c.desired) << c.current << " " << c.backlog << ": " << d.reason;
+  }
+  // Lag mode is KEDA's rule, without a band.
+  Engine lag = makeEngine(p, t);
+  EXPECT_EQ(lag.evaluate(fromReports(9, {report("a", at(0), 800)}), at(0)).desiredReplicas, 8);
+}
+
+TEST(EngineScaleDown, SmallStepsWaitForAWorthwhileOne) {
+  // Lag mode, 100/replica: 100 recommended at t=0, 99 for t=1..5, then 40. The window (60 s)
+  // lets 99 at t=61 and 40 at t=66.
+  Policy p;
+  p.maxReplicas = 200;
+  const auto traffic = [](TimePoint now, int current) {
+    const double s = std::chrono::duration<double>(now - t0).count();
+    const uint64_t pending = s < 0.5 ? 10000 : s < 5.5 ? 9900 : 4000;
+    return fromReports(current, {report("a", now, pending)});
+  };
+  struct Case {
+    double share;
+    std::vector<Change> changes;
+  };
+  for (const auto& c : std::vector<Case>{
+           // Issue 13: 100 -> 99 would use up the step interval; wait for -50 instead.
+           {0.5,
+            {{66, 100, 50, DecisionKind::kScaledDown}, {81, 50, 40, DecisionKind::kScaledDown}}},
+           // Before: every step taken, the whole way down later by a step interval.
+           {0,
+            {{61, 100, 99, DecisionKind::kScaledDown},
+             {76, 99, 50, DecisionKind::kScaledDown},
+             {91, 50, 40, DecisionKind::kScaledDown}}},
+       }) {
+    Tuning t;
+    t.minScaleDownStepShare = c.share;
+    Loop loop{makeEngine(p, t), 100};
+    loop.run(120, traffic);
+    EXPECT_EQ(loop.changes, c.changes) << c.share;
+  }
+}
+
+TEST(EngineDrain, ADrainedBacklogDoesNotHoldItsReplicasForAWindow) {
+  // steadyWindow: after a burst is drained, what the arrivals need is what the window holds.
+  Tuning t;
+  t.arrivalFromReports = false;
+  for (const bool steady : {true, false}) {
+    t.steadyWindow = steady;
+    Loop loop{engineThatMeasured50PerSecond({}, t), 1};
+    loop.now = 4;
+    // 50/s arrive (pods' rate); a backlog of 4000 for 5 s, then none.
+    const auto traffic = [](TimePoint now, int current) {
+      const double s = std::chrono::duration<double>(now - t0).count();
+      PodReport r = report("a", now, s < 9.5 ? 4000 : 0);
+      r.rate = 50;
+      return fromReports(current, {r});
+    };
+    loop.run(9, traffic);
+    EXPECT_EQ(loop.replicas, 10);  // (1.2 x 50 + 400) / 50 = 9.2 -> 10
+    // A fresh engine observes a whole window (t=0..60) first. Then the window holds 2
+    // (ceil(1.2 x 50 x 1.1 / 50)) with steadyWindow, else the burst's 10 until t=69; the step
+    // limit (50%) and its interval (15 s) apply either way.
+    loop.run(65, traffic);
+    EXPECT_EQ(loop.replicas, steady ? 5 : 10) << ::testing::PrintToString(loop.changes);
+    loop.run(120, traffic);
+    EXPECT_EQ(loop.replicas, 2) << ::testing::PrintToString(loop.changes);
+  }
 }
 
 // --- Clock edge cases ------------------------------------------------------------------------
