@@ -173,9 +173,11 @@ void printTable(const Trace& trace, const Model& model, const std::vector<Run>& 
                   s.p99, s.replicaSeconds, s.efficiency, s.changesPerHour, s.peakReplicas,
                   burstText.c_str());
     }
-    if (s.unserved > 0.5)
-      std::cout << "  (" << s.scaler << ": " << fixed(s.unserved, 0)
-                << " messages still waiting at the end)\n";
+  }
+  for (const Run& r : runs) {  // after the table (a line inside would end a Markdown table)
+    if (r.summary.unserved > 0.5)
+      std::cout << (markdown ? "\n" : "") << "  (" << r.summary.scaler << ": "
+                << fixed(r.summary.unserved, 0) << " messages still waiting at the end)\n";
   }
 }
 
@@ -210,7 +212,7 @@ Status writeSeries(const std::string& dir, const Trace& trace, const Model& mode
   const std::string gp = dir + "/" + trace.name + ".gp";
   {
     std::ofstream g(gp);
-    g << "set terminal pngcairo size 900,560 font ',9'\n"
+    g << "set terminal pngcairo size 820,500 font ',8'\n"
       << "set output '" << png << "'\n"
       << "set datafile separator ','\n"
       << "set key outside right top\n"
