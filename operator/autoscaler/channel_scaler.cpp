@@ -2,6 +2,7 @@
 
 #include "common/log/logger.hpp"
 #include "operator/api/conditions.hpp"
+#include "operator/autoscaler/deletion_cost.hpp"
 #include "operator/autoscaler/scaling_status.hpp"
 #include "operator/kube/api/time_format.hpp"
 
@@ -243,10 +244,42 @@ void ChannelScaler::readConsumer(TimePoint now) {
   consumer_ = snap;
 }
 
+void ChannelScaler::markDeletionCosts(TimePoint now) {
+  const auto count = [&](const char* result, size_t n) {
+    if (n == 0) return;
+    deps_.metrics
+        .counter("osmosis_pod_deletion_cost_patches_total",
+                 "pod-deletion-cost annotations set before scale-downs", {{"result", result}})
+        .inc(n);
+  };
+  auto pods = target_->podCostStates();
+  if (!pods) {
+    log::warn("cannot list the target's pods to mark idle ones for removal; scaling down anyway",
+              {{"channel", key_}, {"error", pods.error().message}});
+    count("error", 1);
+    return;
+  }
+  const auto plan =
+      planDeletionCosts(pods.value(), inbox_->snapshot(now, deps_.options.forgetSilentPods), now,
+                        engine_->policy().reportStaleness);
+  size_t ok = 0;
+  for (const CostPatch& p : plan) {
+    if (auto st = target_->setDeletionCost(p.pod, p.cost); !st) {
+      log::warn("cannot set pod-deletion-cost; the ReplicaSet may remove a busy pod",
+                {{"channel", key_}, {"pod", p.pod}, {"error", st.error().message}});
+      count("error", 1);
+    } else {
+      ++ok;
+    }
+  }
+  count("ok", ok);
+}
+
 void ChannelScaler::act(const json& channel, const Decision& d, TimePoint now) {
   const int from = *target_->replicas(), to = d.desiredReplicas;
   const std::string& target = target_->ref().name;
   kube::ObjectRef ref = kube::ObjectRef::from(channel);
+  if (deps_.options.podDeletionCost && d.kind == DecisionKind::kScaledDown) markDeletionCosts(now);
   if (auto st = target_->setReplicas(to); !st) {
     std::string msg = "cannot scale " + target + " " + std::to_string(from) + " -> " +
                       std::to_string(to) + ": " + st.error().message;
