@@ -122,7 +122,8 @@ class Hpa {
   int apply(double now, int current, int raw) {
     raw = std::clamp(raw, min_, max_);
     recommendations_.emplace_back(now, raw);
-    while (!recommendations_.empty() && now - recommendations_.front().first > 300 + 1e-9)
+    // Windows hold what is strictly newer than now - period (the controller's cutoff).
+    while (!recommendations_.empty() && now - recommendations_.front().first >= 300 - 1e-9)
       recommendations_.pop_front();
     int down = raw;
     for (const auto& r : recommendations_)
@@ -132,7 +133,7 @@ class Hpa {
     if (desired > down) desired = down;  // down: the window's largest
     if (current > down) desired = down;
     // Scale-up limit over the last 15 s of changes.
-    while (!events_.empty() && now - events_.front().first > 15 + 1e-9)
+    while (!events_.empty() && now - events_.front().first >= 15 - 1e-9)
       events_.pop_front();
     int added = 0, removed = 0;
     for (const auto& e : events_)

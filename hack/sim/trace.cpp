@@ -42,7 +42,7 @@ std::string baseName(const std::string& path) {
 
 double Trace::rateAt(double t) const {
   if (t < 0 || rates.empty()) return 0;
-  const auto i = static_cast<size_t>(t);
+  const auto i = static_cast<size_t>(std::floor(t + 1e-9));  // (t is a sum of 0.1 s steps)
   return i < rates.size() ? rates[i] : 0;
 }
 

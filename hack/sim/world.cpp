@@ -91,7 +91,7 @@ void World::step() {
   backlog_ = available - taken;
   departed_ += taken;
   replicaSeconds_ += static_cast<double>(pods_.size()) * kStep;
-  now_ += kStep;
+  now_ = static_cast<double>(++steps_) * kStep;
   // In flight: each ready pod holds up to its concurrency of what remains, in proportion.
   const int ready = readyPods();
   for (size_t i = 0; i < pods_.size(); ++i) {

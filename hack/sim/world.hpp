@@ -72,7 +72,8 @@ class World {
 
   const Trace& trace_;
   Model model_;
-  double now_ = 0;
+  int64_t steps_ = 0;
+  double now_ = 0;  // steps_ x kStep (not a running sum: no drift)
   double backlog_ = 0;
   double arrived_ = 0;
   double departed_ = 0;
