@@ -63,6 +63,14 @@ void ChannelScaler::step(const json& channel, const api::ParsedChannel& parsed,
     deps_.metrics.gauge("osmosis_desired_replicas", "Replicas the autoscaler wants", labels)
         .set(d.desiredReplicas);
     desired_ = d.desiredReplicas;
+    if (auto learned = engine_->learnedPerPodRate(now)) {
+      const auto measuredAt =
+          deps_.clock.wallNow() - std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                                      now - learned->measuredAt);
+      if (throughputWorthWriting(throughput_, learned->perPodRate, measuredAt,
+                                 std::chrono::minutes(10)))
+        throughput_ = throughputStatus(learned->perPodRate, kube::formatTime(measuredAt));
+    }
     ScalingSituation situation;
     situation.paused = paused(channel);
     situation.hpa = hpa_;
@@ -97,6 +105,13 @@ bool ChannelScaler::configure(const json& channel, const api::ParsedChannel& par
       auto e = Engine::create(policy);
       if (!e) return fail("InvalidPolicy", e.error().message);
       engine_.emplace(std::move(e.value()));
+      // What the pods measured before this operator started: drain mode from the first burst.
+      if (auto r = rememberedRate(channel.value("status", json::object()))) {
+        const auto age = deps_.clock.wallNow() - r->measuredAt;
+        engine_->rememberPerPodRate(r->perPodRate,
+                                    deps_.clock.now() - std::chrono::duration_cast<Duration>(age));
+        throughput_ = channel["status"]["throughput"];
+      }
     }
     if (!target_ || !sameTarget(target_->ref(), *parsed.spec.scaleTarget)) {
       target_.emplace(deps_.client, ns_, *parsed.spec.scaleTarget);
@@ -342,7 +357,7 @@ void ChannelScaler::writeStatus(const json& channel) {
   const auto current = target_ ? target_->replicas() : std::nullopt;
   json replicas = current && desired_ ? replicasStatus(*current, *desired_) : json();
   json body = scalingStatusApply(ns_, name_, active_, replicas, lastScale_, previous,
-                                 kube::formatTime(deps_.clock.wallNow()));
+                                 kube::formatTime(deps_.clock.wallNow()), throughput_);
   if (scalingStatusUnchanged(body, previous)) return;
   kube::PatchOptions po;
   po.fieldManager = kStatusFieldManager;

@@ -116,6 +116,7 @@ class ChannelScaler {
   api::Condition active_{"ScalingActive", "Unknown", "Pending", "not evaluated yet", 0};
   std::optional<int> desired_;
   nlohmann::json lastScale_;
+  nlohmann::json throughput_;  // status.throughput: the learned per-pod rate (null: none)
   std::string lastProblem_, podsProblem_;  // logged once per change, not every tick
   InboxStats exported_;                    // report counts already added to the metrics
 };

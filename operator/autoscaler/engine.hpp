@@ -32,6 +32,25 @@ class Engine {
   // signal, which restarts the stabilization window and the idle period.
   Decision evaluate(const Inputs& inputs, TimePoint now);
 
+  // A per-pod rate learned before (the Channel's status, after an operator restart): drain mode
+  // starts from it until the pods are measured again, for at most Tuning::throughputMaxAge
+  // after `measuredAt`. Ignored unless a positive finite number.
+  void rememberPerPodRate(double rate, TimePoint measuredAt) {
+    throughput_.remember(rate, measuredAt);
+  }
+  // What the pods measured here, to keep across restarts: the per-pod rate and when the newest
+  // measurement was taken; empty until a pod was measured (a remembered rate is not returned).
+  struct LearnedRate {
+    double perPodRate = 0;
+    TimePoint measuredAt;
+  };
+  std::optional<LearnedRate> learnedPerPodRate(TimePoint now) const {
+    const auto at = throughput_.measuredAt(now);
+    const auto rate = throughput_.perPodRate(now);
+    if (!at || !rate) return std::nullopt;
+    return LearnedRate{*rate, *at};
+  }
+
   // The size of the kept state, for tests and metrics: both stay bounded however long it runs.
   size_t podsTracked() const { return throughput_.podsTracked(); }
   size_t windowEntries() const { return window_.size(); }

@@ -96,14 +96,28 @@ uint64_t PodThroughput::observe(const PodReport& report, TimePoint at) {
 std::optional<double> PodThroughput::perPodRate(TimePoint now) const {
   std::vector<double> rates;
   for (const auto& [name, pod] : pods_) {
-    if (pod.measured &&
-        (now <= pod.measured->at || now - pod.measured->at <= tuning_.throughputMaxAge))
-      rates.push_back(pod.measured->rate);
+    if (pod.measured && current(*pod.measured, now)) rates.push_back(pod.measured->rate);
   }
-  if (rates.empty()) return std::nullopt;
+  if (rates.empty()) {
+    if (remembered_ && current(*remembered_, now)) return remembered_->rate;
+    return std::nullopt;
+  }
   std::sort(rates.begin(), rates.end());
   const size_t mid = rates.size() / 2;
   return rates.size() % 2 == 1 ? rates[mid] : (rates[mid - 1] + rates[mid]) / 2;
+}
+
+void PodThroughput::remember(double rate, TimePoint at) {
+  if (std::isfinite(rate) && rate > 0) remembered_ = Measurement{rate, at};
+}
+
+std::optional<TimePoint> PodThroughput::measuredAt(TimePoint now) const {
+  std::optional<TimePoint> newest;
+  for (const auto& [name, pod] : pods_) {
+    if (pod.measured && current(*pod.measured, now) && (!newest || pod.measured->at > *newest))
+      newest = pod.measured->at;
+  }
+  return newest;
 }
 
 void PodThroughput::prune(TimePoint now) {

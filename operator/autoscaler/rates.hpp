@@ -77,6 +77,14 @@ class PodThroughput {
   // Forgets pods not heard from for tuning.throughputMaxAge (pod names churn).
   void prune(TimePoint now);
 
+  // A rate learned before (kept in the Channel's status across operator restarts): used while
+  // no pod's own measurement is current, as one taken at `at`, so it is trusted only until
+  // throughputMaxAge after it was measured, and replaced as soon as a pod is measured again.
+  // Ignored unless a positive finite number.
+  void remember(double rate, TimePoint at);
+  // When the newest of the pods' current measurements was taken (not the remembered one).
+  std::optional<TimePoint> measuredAt(TimePoint now) const;
+
   size_t podsTracked() const { return pods_.size(); }
   void setTuning(const Tuning& tuning) { tuning_ = tuning; }
 
@@ -98,8 +106,13 @@ class PodThroughput {
 
   bool atCapacity(const PodReport& report) const;
 
+  bool current(const Measurement& m, TimePoint now) const {
+    return now <= m.at || now - m.at <= tuning_.throughputMaxAge;
+  }
+
   Tuning tuning_;
   std::map<std::string, Pod> pods_;
+  std::optional<Measurement> remembered_;
 };
 
 }  // namespace osmosis::autoscaler

@@ -11,6 +11,7 @@
 #include "common/report/report.hpp"
 #include "operator/api/parsed_cache.hpp"
 #include "operator/autoscaler/channel_scaler.hpp"
+#include "operator/kube/api/time_format.hpp"
 #include "tests/fakes/fake_api_server.hpp"
 #include "tests/fakes/fake_nats.hpp"
 
@@ -190,6 +191,33 @@ TEST_F(ChannelScalerTest, NatsGoingAwayIsALossOfSignalNotAScaleDown) {
     step(channel());
   }
   EXPECT_EQ(replicas(), 3) << "a lost signal never scales a busy Deployment down";
+}
+
+// status.throughput: a restarted operator starts in drain mode from the rate the pods were
+// measured at, and keeps it in the status (issue 13).
+TEST_F(ChannelScalerTest, ARememberedPerPodRateStartsDrainModeAfterARestart) {
+  json obj = channel();
+  obj["status"]["throughput"] = {{"perPodRate", 50},
+                                 {"measuredAt", kube::formatTime(clock_.wallNow() - 60s)}};
+  api_->put(obj);
+  nats_->setConsumerFigures("SHOP_ORDERS", "workers", 100, 0);
+  step(obj);
+  EXPECT_NE(condition().value("message", "").find("(drain mode)"), std::string::npos)
+      << condition().dump();
+  EXPECT_EQ(replicas(), 1) << "(100 / 10 s) / 50 per pod: lag mode would ask 10";
+  EXPECT_EQ(api_->get("osmosis.dev/v1alpha1", "Channel", "shop", "orders")["status"]["throughput"],
+            obj["status"]["throughput"]);
+  // Too old to trust (30 minutes): lag mode.
+  ChannelScaler other("shop", "orders",
+                      ScalerDeps{client_, events_, metrics_, clock_, options_, [] {}});
+  obj["status"]["throughput"]["measuredAt"] = kube::formatTime(clock_.wallNow() - 31min);
+  api_->put({{"apiVersion", "apps/v1"},
+             {"kind", "Deployment"},
+             {"metadata", {{"name", "worker"}, {"namespace", "shop"}}},
+             {"spec", {{"replicas", 0}, {"selector", {{"matchLabels", {{"app", "worker"}}}}}}}});
+  auto parsed = parsed_.get(obj);
+  other.step(obj, *parsed, nats_);
+  EXPECT_EQ(replicas(), 10);
 }
 
 // --pod-deletion-cost: before a scale-down the idle pod gets the lowest cost, so the ReplicaSet

@@ -981,6 +981,42 @@ TEST(EngineRates, ArrivalRateRisesFastFallsSlowlyAndIgnoresSteadyNoise) {
   EXPECT_LT(largest, 120);
 }
 
+TEST(EngineRates, ARememberedPerPodRateStartsDrainModeUntilThePodsAreMeasured) {
+  Tuning t;
+  // Remembered from the Channel's status, measured 10 minutes before t0.
+  Engine e = makeEngine({}, t);
+  e.rememberPerPodRate(50, t0 - 600s);
+  auto d = e.evaluate(fromReports(1, {report("a", at(0), 1000)}), at(0));
+  EXPECT_EQ(d.mode, Mode::kDrain) << "from the first evaluation";
+  ASSERT_TRUE(d.perPodRate);
+  EXPECT_DOUBLE_EQ(*d.perPodRate, 50);
+  EXPECT_FALSE(e.learnedPerPodRate(at(0))) << "a remembered rate is not learned again";
+  // The pods measure 40/s: that replaces it.
+  for (int s = 1; s <= 4; ++s)
+    d = e.evaluate(fromReports(1, {busyReport("a", at(s), 40u * static_cast<uint64_t>(s))}), at(s));
+  EXPECT_DOUBLE_EQ(*d.perPodRate, 40);
+  ASSERT_TRUE(e.learnedPerPodRate(at(4)));
+  EXPECT_DOUBLE_EQ(e.learnedPerPodRate(at(4))->perPodRate, 40);
+  EXPECT_EQ(e.learnedPerPodRate(at(4))->measuredAt, at(4));
+  // Trusted for throughputMaxAge after it was measured, not after it was remembered.
+  struct Case {
+    double rate;
+    Duration age;
+    bool drain;
+  };
+  for (const auto& c : std::vector<Case>{{50, t.throughputMaxAge - 1s, true},
+                                         {50, t.throughputMaxAge + 1s, false},
+                                         {0, 1s, false},
+                                         {-3, 1s, false},
+                                         {std::nan(""), 1s, false}}) {
+    Engine fresh = makeEngine({}, t);
+    fresh.rememberPerPodRate(c.rate, t0 - c.age);
+    EXPECT_EQ(fresh.evaluate(fromReports(1, {report("a", t0, 10)}), t0).mode == Mode::kDrain,
+              c.drain)
+        << c.rate;
+  }
+}
+
 TEST(EngineRates, AStreamIntervalTheReportsCoveredCountsOnce) {
   ArrivalRate rate(2s, 10s, 0.2);
   rate.observe(0, at(0));
