@@ -332,10 +332,14 @@ Decision Engine::evaluate(const Inputs& inputs, TimePoint now) {
           std::max<int64_t>(1, static_cast<int64_t>(current) * policy_.maxStepPercent / 100);
       const int target = static_cast<int>(std::max<int64_t>(largest, current - step));
       // A small step while the window still holds an aging peak would use up the step
-      // interval (100 -> 99, then 99 -> 50 a step later): wait for a worthwhile one.
+      // interval (100 -> 99, then 99 -> 50 a step later): wait for a worthwhile one. How far
+      // down it is heading: the recommendation, or in drain mode what the arrivals need (a
+      // backlog being drained shrinks the recommendation every second).
+      const int heading =
+          steady ? std::min(recommended, bounded(band(steadyQuotient))) : recommended;
       const int64_t worthwhile = static_cast<int64_t>(
           std::ceil(tuning_.minScaleDownStepShare *
-                    static_cast<double>(std::min<int64_t>(step, current - recommended))));
+                    static_cast<double>(std::min<int64_t>(step, current - heading))));
       if (current - target < worthwhile) {
         notes.add("scale-down waits for a step of at least -" + std::to_string(worthwhile) +
                   ": largest recommendation in the last " +

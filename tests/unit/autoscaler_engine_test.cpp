@@ -1101,7 +1101,8 @@ TEST(EngineDrain, ToleranceBandAgainstFlapping) {
   p.maxReplicas = 20;
   Tuning t;
   t.arrivalFromReports = false;
-  t.startupGrace = 0s;  // (the helper's first evaluation was a scale-up)
+  t.startupGrace = 0s;          // (the helper's first evaluation was a scale-up)
+  t.minScaleDownStepShare = 0;  // (with no arrivals, -1 steps would wait for bigger ones)
   struct Case {
     int current;
     uint64_t backlog;
