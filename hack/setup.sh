@@ -26,6 +26,8 @@ packages=(
   libcpprest-dev nlohmann-json3-dev libnats-dev libyaml-cpp-dev libssl-dev
   libgtest-dev libgmock-dev libcli11-dev libboost1.74-dev
   clang-format ccache
+  # the scaling simulator's charts (hack/sim, docs/scaling-quality.md)
+  gnuplot-nox
   # fuzzing (hack/fuzz.sh): clang with libFuzzer and its sanitizer runtimes
   clang libclang-rt-14-dev
   nats-server etcd-server

@@ -86,6 +86,10 @@ void addFlags(CLI::App& app, RawFlags* f) {
   app.add_option("--scale-down-step-interval", f->scaleDownStep,
                  "scale-down steps are at least this far apart (1s..1h)")
       ->capture_default_str();
+  app.add_flag("--pod-deletion-cost", f->podDeletionCost,
+               "before a scale-down, mark the target's pods with "
+               "controller.kubernetes.io/pod-deletion-cost from their reports, so idle pods are "
+               "removed first (needs RBAC: pods patch)");
   app.add_option("--report-staleness", f->reportStaleness,
                  "sidecar reports older than this are ignored (500ms..10m)")
       ->capture_default_str();
@@ -152,6 +156,7 @@ std::vector<std::string> finish(const RawFlags& raw, Config* c) {
   c->scalerWorkers = raw.scalerWorkers;
   c->scaleUpMaxStep = raw.scaleUpMaxStep;
   c->headroom = raw.headroom;
+  c->podDeletionCost = raw.podDeletionCost;
 
   if (auto why = nats::subjectProblem(raw.reportSubjectPrefix, nats::Wildcards::kForbidden)) {
     problems.push_back("--report-subject-prefix \"" + raw.reportSubjectPrefix + "\": " + *why);

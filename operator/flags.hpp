@@ -45,6 +45,7 @@ struct RawFlags {
   double headroom = 1.2;
   std::string reportStaleness = "5s";
   std::string scaleDownStep = "15s";
+  bool podDeletionCost = false;
   std::string reportSubjectPrefix = "osmosis.report";
   std::vector<std::string> subjectGrants;
   std::string sidecarImage;
@@ -77,6 +78,9 @@ struct Config {
   double headroom = 1.2;
   milliseconds reportStaleness{5000};
   std::chrono::seconds scaleDownStep{15};
+  // Before a scale-down, set controller.kubernetes.io/pod-deletion-cost on the target's pods
+  // from their reports, so the idle ones go first (needs pods patch; docs/autoscaler.md).
+  bool podDeletionCost = false;
   api::SubjectPolicy subjectPolicy;
   std::string sidecarImage;
   // What injected sidecars use when a Channel names no Secret: never with credentials.

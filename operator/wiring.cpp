@@ -82,6 +82,7 @@ autoscaler::ScalerOptions scalerOptions(const Config& f) {
   o.operatorPolicy.headroom = f.headroom;
   o.operatorPolicy.reportStaleness = f.reportStaleness;
   o.operatorPolicy.scaleDownStepSeconds = static_cast<int>(f.scaleDownStep.count());
+  o.podDeletionCost = f.podDeletionCost;
   o.reportSubjectPrefix = f.subjectPolicy.reportPrefix;
   return o;
 }

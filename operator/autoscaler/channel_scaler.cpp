@@ -2,6 +2,7 @@
 
 #include "common/log/logger.hpp"
 #include "operator/api/conditions.hpp"
+#include "operator/autoscaler/deletion_cost.hpp"
 #include "operator/autoscaler/scaling_status.hpp"
 #include "operator/kube/api/time_format.hpp"
 
@@ -62,6 +63,14 @@ void ChannelScaler::step(const json& channel, const api::ParsedChannel& parsed,
     deps_.metrics.gauge("osmosis_desired_replicas", "Replicas the autoscaler wants", labels)
         .set(d.desiredReplicas);
     desired_ = d.desiredReplicas;
+    if (auto learned = engine_->learnedPerPodRate(now)) {
+      const auto measuredAt =
+          deps_.clock.wallNow() - std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                                      now - learned->measuredAt);
+      if (throughputWorthWriting(throughput_, learned->perPodRate, measuredAt,
+                                 std::chrono::minutes(10)))
+        throughput_ = throughputStatus(learned->perPodRate, kube::formatTime(measuredAt));
+    }
     ScalingSituation situation;
     situation.paused = paused(channel);
     situation.hpa = hpa_;
@@ -96,6 +105,13 @@ bool ChannelScaler::configure(const json& channel, const api::ParsedChannel& par
       auto e = Engine::create(policy);
       if (!e) return fail("InvalidPolicy", e.error().message);
       engine_.emplace(std::move(e.value()));
+      // What the pods measured before this operator started: drain mode from the first burst.
+      if (auto r = rememberedRate(channel.value("status", json::object()))) {
+        const auto age = deps_.clock.wallNow() - r->measuredAt;
+        engine_->rememberPerPodRate(r->perPodRate,
+                                    deps_.clock.now() - std::chrono::duration_cast<Duration>(age));
+        throughput_ = channel["status"]["throughput"];
+      }
     }
     if (!target_ || !sameTarget(target_->ref(), *parsed.spec.scaleTarget)) {
       target_.emplace(deps_.client, ns_, *parsed.spec.scaleTarget);
@@ -243,10 +259,42 @@ void ChannelScaler::readConsumer(TimePoint now) {
   consumer_ = snap;
 }
 
+void ChannelScaler::markDeletionCosts(TimePoint now) {
+  const auto count = [&](const char* result, size_t n) {
+    if (n == 0) return;
+    deps_.metrics
+        .counter("osmosis_pod_deletion_cost_patches_total",
+                 "pod-deletion-cost annotations set before scale-downs", {{"result", result}})
+        .inc(n);
+  };
+  auto pods = target_->podCostStates();
+  if (!pods) {
+    log::warn("cannot list the target's pods to mark idle ones for removal; scaling down anyway",
+              {{"channel", key_}, {"error", pods.error().message}});
+    count("error", 1);
+    return;
+  }
+  const auto plan =
+      planDeletionCosts(pods.value(), inbox_->snapshot(now, deps_.options.forgetSilentPods), now,
+                        engine_->policy().reportStaleness);
+  size_t ok = 0;
+  for (const CostPatch& p : plan) {
+    if (auto st = target_->setDeletionCost(p.pod, p.cost); !st) {
+      log::warn("cannot set pod-deletion-cost; the ReplicaSet may remove a busy pod",
+                {{"channel", key_}, {"pod", p.pod}, {"error", st.error().message}});
+      count("error", 1);
+    } else {
+      ++ok;
+    }
+  }
+  count("ok", ok);
+}
+
 void ChannelScaler::act(const json& channel, const Decision& d, TimePoint now) {
   const int from = *target_->replicas(), to = d.desiredReplicas;
   const std::string& target = target_->ref().name;
   kube::ObjectRef ref = kube::ObjectRef::from(channel);
+  if (deps_.options.podDeletionCost && d.kind == DecisionKind::kScaledDown) markDeletionCosts(now);
   if (auto st = target_->setReplicas(to); !st) {
     std::string msg = "cannot scale " + target + " " + std::to_string(from) + " -> " +
                       std::to_string(to) + ": " + st.error().message;
@@ -309,7 +357,7 @@ void ChannelScaler::writeStatus(const json& channel) {
   const auto current = target_ ? target_->replicas() : std::nullopt;
   json replicas = current && desired_ ? replicasStatus(*current, *desired_) : json();
   json body = scalingStatusApply(ns_, name_, active_, replicas, lastScale_, previous,
-                                 kube::formatTime(deps_.clock.wallNow()));
+                                 kube::formatTime(deps_.clock.wallNow()), throughput_);
   if (scalingStatusUnchanged(body, previous)) return;
   kube::PatchOptions po;
   po.fieldManager = kStatusFieldManager;

@@ -48,6 +48,9 @@ struct ScalerOptions {
   // again at once, at most this often (a burst is seen at once; a liar cannot flood NATS).
   std::chrono::milliseconds recheckInterval{200};
   std::string reportSubjectPrefix = "osmosis.report";
+  // Before a scale-down, set the target's pods' pod-deletion-cost from their reports (idle
+  // first; deletion_cost.hpp). Needs pods patch in the Channel's namespace.
+  bool podDeletionCost = false;
   Policy operatorPolicy;  // the operator-level fields (headroom, scale-up step, staleness)
 };
 
@@ -86,6 +89,9 @@ class ChannelScaler {
   Inputs gather(TimePoint now);
   void readConsumer(TimePoint now);
   void act(const nlohmann::json& channel, const Decision& d, TimePoint now);
+  // The pod-deletion-cost plan applied (a preference: failures are logged and counted, and
+  // the scale-down goes on).
+  void markDeletionCosts(TimePoint now);
   void writeStatus(const nlohmann::json& channel);
   void exportReportCounts();
   bool fail(const std::string& reason, const std::string& message);
@@ -110,6 +116,7 @@ class ChannelScaler {
   api::Condition active_{"ScalingActive", "Unknown", "Pending", "not evaluated yet", 0};
   std::optional<int> desired_;
   nlohmann::json lastScale_;
+  nlohmann::json throughput_;  // status.throughput: the learned per-pod rate (null: none)
   std::string lastProblem_, podsProblem_;  // logged once per change, not every tick
   InboxStats exported_;                    // report counts already added to the metrics
 };

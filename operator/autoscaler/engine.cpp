@@ -75,7 +75,7 @@ Engine::Engine(const Policy& policy, const Tuning& tuning)
     : policy_(policy),
       tuning_(tuning),
       window_(seconds(policy.stabilizationSeconds)),
-      arrival_(tuning.arrivalSmoothing),
+      arrival_(tuning.arrivalRise, tuning.arrivalFall, tuning.arrivalSurge),
       throughput_(tuning) {}
 
 Status Engine::setPolicy(const Policy& policy) {
@@ -86,6 +86,34 @@ Status Engine::setPolicy(const Policy& policy) {
   policy_ = policy;
   window_.setLength(seconds(policy.stabilizationSeconds));
   return {};
+}
+
+void Engine::feedArrivalFromReports(const LiveReports& live, const Backlog& backlog,
+                                    uint64_t processed, TimePoint now) {
+  processedSinceFlow_ += processed;
+  if (!tuning_.arrivalFromReports || backlog.source != BacklogSource::kReports) {
+    lastFlow_.reset();
+    processedSinceFlow_ = 0;
+    return;
+  }
+  // The figures as that report read them (not as bounded by an older consumer read: the bound
+  // moves when the read does, which is not traffic), at the report's own time.
+  const PodReport* from = nullptr;
+  for (const PodReport* report : live.live) {
+    if (report->pod == backlog.figuresFrom && report->consumer) from = report;
+  }
+  if (!from) return;
+  const TimePoint figuresAt = std::min(from->receivedAt, now);
+  const auto total = static_cast<double>(from->consumer->pending) +
+                     static_cast<double>(std::max<int64_t>(0, from->consumer->ackPending));
+  if (lastFlow_ && figuresAt <= lastFlow_->at) return;  // no newer figures yet
+  // What arrived = what the backlog grew by + what the pods took from it. Over a gap longer
+  // than the staleness the counters are not comparable: start again.
+  if (lastFlow_ && figuresAt - lastFlow_->at <= policy_.reportStaleness)
+    arrival_.observeArrived(total - lastFlow_->backlog + static_cast<double>(processedSinceFlow_),
+                            lastFlow_->at, figuresAt);
+  lastFlow_ = Flow{figuresAt, total};
+  processedSinceFlow_ = 0;
 }
 
 // Long on purpose: the rules of docs/autoscaler.md in their order (learn from the signals,
@@ -104,9 +132,10 @@ Decision Engine::evaluate(const Inputs& inputs, TimePoint now) {
   // The rates learn from every live signal, whatever is decided below.
   const LiveReports live = selectLive(inputs.reports, now, staleness);
   bool activity = false;
-  for (const PodReport* report : live.live) {
-    if (throughput_.observe(*report, std::min(report->receivedAt, now))) activity = true;
-  }
+  uint64_t processed = 0;  // by the live pods since their previous reports
+  for (const PodReport* report : live.live)
+    processed += throughput_.observe(*report, std::min(report->receivedAt, now));
+  if (processed > 0) activity = true;
   throughput_.prune(now);
   if (inputs.consumer && freshness(inputs.consumer->readAt, now, staleness) != Freshness::kFuture &&
       arrival_.observe(inputs.consumer->streamLastSequence,
@@ -115,6 +144,7 @@ Decision Engine::evaluate(const Inputs& inputs, TimePoint now) {
   }
 
   d.backlog = estimateBacklog(live, inputs.consumer, now, staleness, staleAckBaseline_);
+  feedArrivalFromReports(live, d.backlog, processed, now);
   d.perPodRate = throughput_.perPodRate(now);
   d.mode = d.perPodRate ? Mode::kDrain : Mode::kLag;
 
@@ -165,11 +195,15 @@ Decision Engine::evaluate(const Inputs& inputs, TimePoint now) {
   // The rule's answer, and the sentence behind it.
   const uint64_t backlog = d.backlog.total;
   int formula = 0;
+  double quotient = 0;        // the formula before ceil, for the tolerance band
+  double steadyQuotient = 0;  // drain mode: the arrivals' part alone (steadyWindow)
   std::string basis;
   if (d.perPodRate) {
     const double demand = policy_.headroom * d.arrivalRate +
                           static_cast<double>(backlog) / policy_.targetDrainSeconds;
-    formula = ceilToReplicas(demand / *d.perPodRate);
+    quotient = demand / *d.perPodRate;
+    steadyQuotient = policy_.headroom * d.arrivalRate / *d.perPodRate;
+    formula = ceilToReplicas(quotient);
     std::string arrivalText = "arrival " + oneDecimal(d.arrivalRate) + "/s";
     if (d.arrivalSource == ArrivalSource::kReports) arrivalText += " (pods' rate)";
     if (d.arrivalSource == ArrivalSource::kNone) arrivalText += " (unknown)";
@@ -181,6 +215,7 @@ Decision Engine::evaluate(const Inputs& inputs, TimePoint now) {
                  : " needs " + std::to_string(formula) + " x " + perPod;
   } else {
     formula = ceilDivToReplicas(backlog, static_cast<uint64_t>(policy_.targetBacklogPerReplica));
+    quotient = static_cast<double>(backlog) / static_cast<double>(policy_.targetBacklogPerReplica);
     const std::string perReplica = std::to_string(policy_.targetBacklogPerReplica) + "/replica";
     basis = describe(d.backlog);
     basis += formula > current && current > 0
@@ -189,12 +224,31 @@ Decision Engine::evaluate(const Inputs& inputs, TimePoint now) {
   }
 
   Notes notes;
-  // What the window records: the answer within bounds, and at least 1 (going to zero is the
-  // idle rule's business, not the window's).
-  const int recommended =
-      std::clamp(std::max(formula, 1), std::max(1, policy_.minReplicas), policy_.maxReplicas);
+  // Tolerance band: below the current replicas, recommend only what still fits with the demand
+  // raised by the tolerance, so noise around a boundary does not flap by one replica.
+  // Drain mode only: lag mode stays KEDA's rule.
+  const bool banding = tuning_.scaleDownTolerance > 0 && d.perPodRate;
+  const auto band = [&](double q) {
+    const int plain = ceilToReplicas(q);
+    if (plain >= current || !banding) return plain;
+    return std::max(plain, std::min(current, ceilToReplicas(q * (1 + tuning_.scaleDownTolerance))));
+  };
+  const int banded = band(quotient);
+  if (banded > formula)
+    notes.add("within the " + shortNumber(tuning_.scaleDownTolerance * 100) + "% tolerance of " +
+              std::to_string(banded));
+  const auto bounded = [&](int replicas) {
+    return std::clamp(std::max(replicas, 1), std::max(1, policy_.minReplicas), policy_.maxReplicas);
+  };
+  // The answer within bounds, and at least 1 (going to zero is the idle rule's business).
+  const int recommended = bounded(banded);
   d.recommendedReplicas = recommended;
-  window_.add(now, recommended);
+  // What the window records: the same, or in drain mode with steadyWindow what the arrivals
+  // need; guesses of lag mode leave it once the per-pod rate is known.
+  const bool steady = tuning_.steadyWindow && d.mode == Mode::kDrain;
+  if (steady && lastMode_ == Mode::kLag) window_.clear();
+  lastMode_ = d.mode;
+  window_.add(now, steady ? bounded(band(steadyQuotient)) : recommended);
   if (formula > policy_.maxReplicas)
     notes.add("capped at maxReplicas " + std::to_string(policy_.maxReplicas));
   if (formula < policy_.minReplicas)
@@ -222,14 +276,43 @@ Decision Engine::evaluate(const Inputs& inputs, TimePoint now) {
                   ": staying at zero");
     }
   } else if (recommended > current) {
-    desired = limitUp(current, recommended);
+    // Capacity asked for and not ready yet: pods that do not report yet will take work soon;
+    // the backlog growing meanwhile is expected, so wait for them (up to startupGrace) rather
+    // than ask again for the same work.
+    // Only in drain mode, and only while the replicas asked for cover the arrivals: then the
+    // extra is the backlog's drain, which they will do once ready.
+    const int notReady = current - static_cast<int>(live.live.size());
+    if (notReady > 0 && d.perPodRate && ceilToReplicas(steadyQuotient) <= current &&
+        tuning_.startupGrace > Duration::zero() && lastScaleUpAt_ &&
+        now - *lastScaleUpAt_ < tuning_.startupGrace) {
+      notes.add("scale-up waits for " + std::to_string(notReady) + " of " +
+                std::to_string(current) + " pods asked for " + secondsText(now - *lastScaleUpAt_) +
+                " ago (up to " + secondsText(tuning_.startupGrace) + ")");
+    } else {
+      // Up to the top of the tolerance band: a rising demand then crosses it once per band
+      // instead of once per replica, and scale-down keeps it until the demand leaves the band.
+      int up = recommended;
+      if (banding) {
+        up = bounded(ceilToReplicas(quotient * (1 + tuning_.scaleDownTolerance)));
+        if (up > recommended)
+          notes.add("up to the " + shortNumber(tuning_.scaleDownTolerance * 100) +
+                    "% tolerance band: " + std::to_string(up));
+      }
+      desired = limitUp(current, std::max(up, recommended));
+    }
   } else if (idle && policy_.minReplicas == 0 &&
              (!lastScaleUpAt_ || now - *lastScaleUpAt_ > window)) {
-    desired = 0;
-    notes.add("idle " + secondsText(now - quietSince) +
-              " >= " + std::to_string(policy_.scaleToZeroAfterSeconds) + "s: scale to zero");
+    // Only the idle figures decided: the formula's figures (a decaying arrival estimate) would
+    // contradict the verdict.
+    d.desiredReplicas = 0;
+    d.kind = classify(current, 0);
+    d.reason = "idle " + secondsText(now - quietSince) +
+               " >= " + std::to_string(policy_.scaleToZeroAfterSeconds) +
+               "s (no backlog, no arrivals, no processing): scale to zero";
+    return d;
   } else if (recommended < current) {
-    const int largest = window_.largest(now).value_or(recommended);
+    // At least the current recommendation (the window may hold only the arrivals' part).
+    const int largest = std::max(recommended, window_.largest(now).value_or(recommended));
     if (largest >= current) {
       notes.add("scale-down held: largest recommendation in the last " +
                 std::to_string(policy_.stabilizationSeconds) + "s is " + std::to_string(largest));
@@ -247,14 +330,31 @@ Decision Engine::evaluate(const Inputs& inputs, TimePoint now) {
     } else {
       const int64_t step =
           std::max<int64_t>(1, static_cast<int64_t>(current) * policy_.maxStepPercent / 100);
-      desired = static_cast<int>(std::max<int64_t>(largest, current - step));
-      if (largest > recommended)
-        notes.add("largest recommendation in the last " +
+      const int target = static_cast<int>(std::max<int64_t>(largest, current - step));
+      // A small step while the window still holds an aging peak would use up the step
+      // interval (100 -> 99, then 99 -> 50 a step later): wait for a worthwhile one. How far
+      // down it is heading: the recommendation, or in drain mode what the arrivals need (a
+      // backlog being drained shrinks the recommendation every second).
+      const int heading =
+          steady ? std::min(recommended, bounded(band(steadyQuotient))) : recommended;
+      const int64_t worthwhile = static_cast<int64_t>(
+          std::ceil(tuning_.minScaleDownStepShare *
+                    static_cast<double>(std::min<int64_t>(step, current - heading))));
+      if (current - target < worthwhile) {
+        notes.add("scale-down waits for a step of at least -" + std::to_string(worthwhile) +
+                  ": largest recommendation in the last " +
                   std::to_string(policy_.stabilizationSeconds) + "s is " + std::to_string(largest));
-      if (desired > largest)
-        notes.add("scale-down limited to -" + std::to_string(step) + " (" +
-                  std::to_string(policy_.maxStepPercent) + "%)");
-      lastScaleDown_ = ScaleDownStep{now, current, desired};
+      } else {
+        desired = target;
+        if (largest > recommended)
+          notes.add("largest recommendation in the last " +
+                    std::to_string(policy_.stabilizationSeconds) + "s is " +
+                    std::to_string(largest));
+        if (desired > largest)
+          notes.add("scale-down limited to -" + std::to_string(step) + " (" +
+                    std::to_string(policy_.maxStepPercent) + "%)");
+        lastScaleDown_ = ScaleDownStep{now, current, desired};
+      }
     }
   }
 

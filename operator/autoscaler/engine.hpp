@@ -32,12 +32,40 @@ class Engine {
   // signal, which restarts the stabilization window and the idle period.
   Decision evaluate(const Inputs& inputs, TimePoint now);
 
+  // A per-pod rate learned before (the Channel's status, after an operator restart): drain mode
+  // starts from it until the pods are measured again, for at most Tuning::throughputMaxAge
+  // after `measuredAt`. Ignored unless a positive finite number.
+  void rememberPerPodRate(double rate, TimePoint measuredAt) {
+    throughput_.remember(rate, measuredAt);
+  }
+  // What the pods measured here, to keep across restarts: the per-pod rate and when the newest
+  // measurement was taken; empty until a pod was measured (a remembered rate is not returned).
+  struct LearnedRate {
+    double perPodRate = 0;
+    TimePoint measuredAt;
+  };
+  std::optional<LearnedRate> learnedPerPodRate(TimePoint now) const {
+    const auto at = throughput_.measuredAt(now);
+    const auto rate = throughput_.perPodRate(now);
+    if (!at || !rate) return std::nullopt;
+    return LearnedRate{*rate, *at};
+  }
+
   // The size of the kept state, for tests and metrics: both stay bounded however long it runs.
   size_t podsTracked() const { return throughput_.podsTracked(); }
   size_t windowEntries() const { return window_.size(); }
 
  private:
   Engine(const Policy& policy, const Tuning& tuning);
+
+  // Feeds the arrival rate from the reports: backlog change plus messages processed.
+  void feedArrivalFromReports(const LiveReports& live, const Backlog& backlog, uint64_t processed,
+                              TimePoint now);
+
+  struct Flow {
+    TimePoint at;    // when the figures were read (their report's arrival)
+    double backlog;  // pending + ack-pending as reported
+  };
 
   struct ScaleDownStep {
     TimePoint at;
@@ -50,8 +78,11 @@ class Engine {
   StabilizationWindow window_;
   ArrivalRate arrival_;
   PodThroughput throughput_;
+  std::optional<Flow> lastFlow_;
+  uint64_t processedSinceFlow_ = 0;
   int64_t staleAckBaseline_ = 0;  // ack-pending no live pod held, when pods last reported
   std::optional<TimePoint> lastNow_;
+  std::optional<Mode> lastMode_;
   std::optional<TimePoint> signalSince_;     // start of the current unbroken run of signal
   std::optional<TimePoint> lastSignalAt_;    // the last evaluation with a signal
   std::optional<TimePoint> lastActivityAt_;  // backlog, arrivals or processing last seen

@@ -41,8 +41,17 @@ Status validate(const Tuning& t) {
     return invalid("maxThroughputSpan", "must be >= minThroughputSpan");
   if (t.throughputMaxAge <= std::chrono::seconds::zero())
     return invalid("throughputMaxAge", "must be > 0");
-  if (t.arrivalSmoothing <= std::chrono::seconds::zero())
-    return invalid("arrivalSmoothing", "must be > 0");
+  if (t.arrivalRise <= std::chrono::seconds::zero()) return invalid("arrivalRise", "must be > 0");
+  if (t.arrivalFall <= std::chrono::seconds::zero()) return invalid("arrivalFall", "must be > 0");
+  if (!std::isfinite(t.arrivalSurge) || t.arrivalSurge < 0)
+    return invalid("arrivalSurge", "must be a number >= 0");
+  if (t.startupGrace < std::chrono::seconds::zero())
+    return invalid("startupGrace", "must be >= 0 (0: off)");
+  if (!std::isfinite(t.scaleDownTolerance) || t.scaleDownTolerance < 0 || t.scaleDownTolerance >= 1)
+    return invalid("scaleDownTolerance", "must be within [0, 1)");
+  if (!std::isfinite(t.minScaleDownStepShare) || t.minScaleDownStepShare < 0 ||
+      t.minScaleDownStepShare > 1)
+    return invalid("minScaleDownStepShare", "must be within [0, 1]");
   if (t.arrivalMaxAge <= std::chrono::seconds::zero())
     return invalid("arrivalMaxAge", "must be > 0");
   return {};

@@ -41,10 +41,32 @@ struct Tuning {
   std::chrono::seconds maxThroughputSpan{60};
   // A measured per-pod throughput is trusted this long (pods of one Deployment are alike).
   std::chrono::seconds throughputMaxAge{1800};
-  // Arrival rate from the stream's last sequence: smoothing time constant, and how long the
-  // last read stays usable before the sum of the pods' rates stands in for it.
-  std::chrono::seconds arrivalSmoothing{10};
+  // Arrival rate: a fast average (arrivalRise) is used while it is more than arrivalSurge above
+  // the slow one (arrivalFall), else the slow one; and how long the last sample stays usable
+  // before the sum of the pods' rates stands in for it.
+  std::chrono::seconds arrivalRise{2};
+  std::chrono::seconds arrivalFall{10};
+  double arrivalSurge = 0.2;
   std::chrono::seconds arrivalMaxAge{30};
+  // Feed the arrival rate every report from the reports (backlog change + processed), not only
+  // from the operator's stream reads (every 5 s while pods report).
+  bool arrivalFromReports = true;
+  // Capacity asked for and not ready yet: while fewer pods report than the replicas asked for,
+  // a scale-up waits this long after the last one for them (0: never waits). A growing backlog
+  // while pods start is expected, not a sign that more are needed.
+  std::chrono::seconds startupGrace{30};
+  // Scale-down only when the demand, raised by this share, still fits fewer replicas (a band
+  // against flapping by one replica on noisy traffic); 0: off.
+  double scaleDownTolerance = 0.1;
+  // A scale-down step smaller than this share of the step it could take (the smaller of the
+  // step limit and the way down to the current recommendation) waits for the window to allow
+  // a bigger one, instead of using up the step interval on -1; 0: off.
+  double minScaleDownStepShare = 0.5;
+  // Drain mode: the stabilization window records the replicas the arrivals need (with
+  // headroom), not the backlog's drain: a drained backlog needs no replicas, so its peak must
+  // not hold them for a whole window. The lag-mode guesses made before the per-pod rate was
+  // known leave the window when it becomes known. false: the window records the whole formula.
+  bool steadyWindow = true;
 };
 
 // The same bounds the Channel validation uses, plus the operator-level fields.

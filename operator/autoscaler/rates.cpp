@@ -13,6 +13,15 @@ double seconds(Duration d) {
 
 }  // namespace
 
+void ArrivalRate::blend(double instant, double dt, TimePoint at) {
+  const auto alpha = [dt](std::chrono::seconds tau) {
+    return 1.0 - std::exp(-dt / std::chrono::duration<double>(tau).count());
+  };
+  fast_ += alpha(rise_) * (instant - fast_);
+  slow_ += alpha(fall_) * (instant - slow_);
+  lastSampleAt_ = at;
+}
+
 bool ArrivalRate::observe(uint64_t streamLastSequence, TimePoint readAt) {
   if (!lastReadAt_ || streamLastSequence < lastSequence_) {
     lastReadAt_ = readAt;
@@ -22,19 +31,26 @@ bool ArrivalRate::observe(uint64_t streamLastSequence, TimePoint readAt) {
   if (readAt <= *lastReadAt_) return false;
   const double dt = seconds(readAt - *lastReadAt_);
   const uint64_t arrived = streamLastSequence - lastSequence_;
-  const double instant = static_cast<double>(arrived) / dt;
-  const double alpha = 1.0 - std::exp(-dt / std::chrono::duration<double>(smoothing_).count());
-  rate_ += alpha * (instant - rate_);
-  measured_ = true;
+  // Counted already when the reports' account covered this interval.
+  // (A report interval ending after the previous read covered some of this one.)
+  if (!lastArrivedAt_ || *lastArrivedAt_ <= *lastReadAt_)
+    blend(static_cast<double>(arrived) / dt, dt, readAt);
   lastReadAt_ = readAt;
   lastSequence_ = streamLastSequence;
   return arrived > 0;
 }
 
+void ArrivalRate::observeArrived(double messages, TimePoint from, TimePoint to) {
+  if (to <= from || !std::isfinite(messages)) return;
+  const double dt = seconds(to - from);
+  blend(std::max(0.0, messages) / dt, dt, to);
+  lastArrivedAt_ = to;
+}
+
 std::optional<double> ArrivalRate::rate(TimePoint now, std::chrono::seconds maxAge) const {
-  if (!measured_ || !lastReadAt_) return std::nullopt;
-  if (now > *lastReadAt_ && now - *lastReadAt_ > maxAge) return std::nullopt;
-  return rate_;
+  if (!lastSampleAt_) return std::nullopt;
+  if (now > *lastSampleAt_ && now - *lastSampleAt_ > maxAge) return std::nullopt;
+  return fast_ > slow_ * (1 + surge_) ? fast_ : slow_;
 }
 
 bool PodThroughput::atCapacity(const PodReport& report) const {
@@ -42,18 +58,18 @@ bool PodThroughput::atCapacity(const PodReport& report) const {
          report.busyFraction >= tuning_.busyFraction;
 }
 
-bool PodThroughput::observe(const PodReport& report, TimePoint at) {
+uint64_t PodThroughput::observe(const PodReport& report, TimePoint at) {
   // Bounded whatever the reports say (the inbox only passes live pods; this is the backstop).
-  if (pods_.size() >= kMaxPodsTracked && !pods_.count(report.pod)) return false;
+  if (pods_.size() >= kMaxPodsTracked && !pods_.count(report.pod)) return 0;
   auto [it, inserted] = pods_.try_emplace(report.pod);
   Pod& pod = it->second;
-  if (!inserted && at <= pod.lastAt) return false;
+  if (!inserted && at <= pod.lastAt) return 0;
 
-  bool processedMore = false;
+  uint64_t processedMore = 0;
   if (!inserted && report.processed < pod.lastProcessed) {
     pod.run.reset();  // the sidecar restarted: its counter began again
   } else if (!inserted) {
-    processedMore = report.processed > pod.lastProcessed;
+    processedMore = report.processed - pod.lastProcessed;
   }
   pod.lastAt = at;
   pod.lastProcessed = report.processed;
@@ -80,14 +96,28 @@ bool PodThroughput::observe(const PodReport& report, TimePoint at) {
 std::optional<double> PodThroughput::perPodRate(TimePoint now) const {
   std::vector<double> rates;
   for (const auto& [name, pod] : pods_) {
-    if (pod.measured &&
-        (now <= pod.measured->at || now - pod.measured->at <= tuning_.throughputMaxAge))
-      rates.push_back(pod.measured->rate);
+    if (pod.measured && current(*pod.measured, now)) rates.push_back(pod.measured->rate);
   }
-  if (rates.empty()) return std::nullopt;
+  if (rates.empty()) {
+    if (remembered_ && current(*remembered_, now)) return remembered_->rate;
+    return std::nullopt;
+  }
   std::sort(rates.begin(), rates.end());
   const size_t mid = rates.size() / 2;
   return rates.size() % 2 == 1 ? rates[mid] : (rates[mid - 1] + rates[mid]) / 2;
+}
+
+void PodThroughput::remember(double rate, TimePoint at) {
+  if (std::isfinite(rate) && rate > 0) remembered_ = Measurement{rate, at};
+}
+
+std::optional<TimePoint> PodThroughput::measuredAt(TimePoint now) const {
+  std::optional<TimePoint> newest;
+  for (const auto& [name, pod] : pods_) {
+    if (pod.measured && current(*pod.measured, now) && (!newest || pod.measured->at > *newest))
+      newest = pod.measured->at;
+  }
+  return newest;
 }
 
 void PodThroughput::prune(TimePoint now) {

@@ -1,8 +1,9 @@
 #pragma once
 
 // The two rates drain mode needs, each from its own signal:
-//  - ArrivalRate: messages published per second, from the stream's last sequence over time,
-//    smoothed with an exponentially weighted average over time (irregular reads weigh right).
+//  - ArrivalRate: messages published per second, from the stream's last sequence over time and
+//    from the reports (backlog change plus messages processed), smoothed with an exponentially
+//    weighted average over time (irregular reads weigh right) that rises fast and falls slowly.
 //  - PodThroughput: what one pod processes per second when it is at capacity, measured from
 //    its processed counter over runs of reports that show it busy with work waiting. The
 //    sidecar's own smoothed rate is not used for this: it lags a burst by its time constant
@@ -21,24 +22,40 @@ namespace osmosis::autoscaler {
 
 class ArrivalRate {
  public:
-  explicit ArrivalRate(std::chrono::seconds smoothing) : smoothing_(smoothing) {}
+  // Two averages: a fast one (time constant `rise`) and a slow one (`fall`). The rate is the
+  // slow one, unless the fast one is more than `surge` above it: a surge is capacity needed
+  // now, while a dip or the noise of steady traffic is not yet a trend (and scale-down has its
+  // own window). So it rises fast and falls slowly.
+  ArrivalRate(std::chrono::seconds rise, std::chrono::seconds fall, double surge)
+      : rise_(rise), fall_(fall), surge_(surge) {}
 
-  // Feeds one read. Reads not newer than the previous one are ignored (same read again, equal
-  // timestamps); a sequence going back (stream recreated) restarts the measurement. Returns
-  // true when messages arrived since the previous read.
+  // Feeds one read of the stream. Reads not newer than the previous one are ignored (same read
+  // again, equal timestamps); a sequence going back (stream recreated) restarts the
+  // measurement. The interval since the previous read counts unless `observeArrived` already
+  // covered it (not twice). Returns true when messages arrived since the previous read.
   bool observe(uint64_t streamLastSequence, TimePoint readAt);
 
-  // Messages per second; empty before two reads or when the last is older than `maxAge`.
+  // Feeds messages that arrived over (from, to] by another account (the reports' backlog and
+  // processed counters, every second while pods report). Ignored unless to > from.
+  void observeArrived(double messages, TimePoint from, TimePoint to);
+
+  // Messages per second; empty before the first interval or when the last is older than
+  // `maxAge`.
   std::optional<double> rate(TimePoint now, std::chrono::seconds maxAge) const;
 
-  void setSmoothing(std::chrono::seconds smoothing) { smoothing_ = smoothing; }
-
  private:
-  std::chrono::seconds smoothing_;
+  void blend(double instant, double dt, TimePoint at);
+
+  std::chrono::seconds rise_;
+  std::chrono::seconds fall_;
+  double surge_;
   std::optional<TimePoint> lastReadAt_;
+  std::optional<TimePoint> lastArrivedAt_;  // end of the last observeArrived interval
+  std::optional<TimePoint> lastSampleAt_;   // end of the last interval counted, either way
   uint64_t lastSequence_ = 0;
-  double rate_ = 0;  // starts at zero: a first burst is backlog, not yet a sustained rate
-  bool measured_ = false;
+  // Both start at zero: a first burst is backlog, not yet a sustained rate.
+  double fast_ = 0;
+  double slow_ = 0;
 };
 
 class PodThroughput {
@@ -49,8 +66,9 @@ class PodThroughput {
 
   // Feeds a live pod's report stamped `at` (its receivedAt, not after now). A report not newer
   // than the pod's previous one is ignored. Returns true when the pod processed messages since
-  // its previous report.
-  bool observe(const PodReport& report, TimePoint at);
+  // its previous report. Returns the messages the pod processed since its previous report (0
+  // for its first, and after its counter went back: a restarted sidecar).
+  uint64_t observe(const PodReport& report, TimePoint at);
 
   // The median over pods of their latest measurement no older than tuning.throughputMaxAge
   // (robust to one odd pod); empty when none is known.
@@ -58,6 +76,14 @@ class PodThroughput {
 
   // Forgets pods not heard from for tuning.throughputMaxAge (pod names churn).
   void prune(TimePoint now);
+
+  // A rate learned before (kept in the Channel's status across operator restarts): used while
+  // no pod's own measurement is current, as one taken at `at`, so it is trusted only until
+  // throughputMaxAge after it was measured, and replaced as soon as a pod is measured again.
+  // Ignored unless a positive finite number.
+  void remember(double rate, TimePoint at);
+  // When the newest of the pods' current measurements was taken (not the remembered one).
+  std::optional<TimePoint> measuredAt(TimePoint now) const;
 
   size_t podsTracked() const { return pods_.size(); }
   void setTuning(const Tuning& tuning) { tuning_ = tuning; }
@@ -80,8 +106,13 @@ class PodThroughput {
 
   bool atCapacity(const PodReport& report) const;
 
+  bool current(const Measurement& m, TimePoint now) const {
+    return now <= m.at || now - m.at <= tuning_.throughputMaxAge;
+  }
+
   Tuning tuning_;
   std::map<std::string, Pod> pods_;
+  std::optional<Measurement> remembered_;
 };
 
 }  // namespace osmosis::autoscaler

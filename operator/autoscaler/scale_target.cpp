@@ -57,6 +57,36 @@ Result<std::set<std::string>> ScaleTarget::livePods() {
   return live;
 }
 
+Result<std::vector<PodCostState>> ScaleTarget::podCostStates() {
+  kube::ListOptions lo;
+  lo.labelSelector = selector_;
+  auto pods = client_.list(kube::resources::pods(), ns_, lo);
+  if (!pods) return pods.error();
+  std::vector<PodCostState> states;
+  for (const auto& pod : pods->items) {
+    const json& meta = pod["metadata"];
+    const std::string phase = pod.value("status", json::object()).value("phase", "");
+    // Gone or going: the ReplicaSet no longer counts it.
+    if (phase == "Succeeded" || phase == "Failed" || meta.contains("deletionTimestamp")) continue;
+    PodCostState s;
+    s.pod = meta.value("name", "");
+    const json annotations = meta.value("annotations", json::object());
+    if (annotations.contains(kPodDeletionCostAnnotation) &&
+        annotations[kPodDeletionCostAnnotation].is_string())
+      s.annotation = annotations[kPodDeletionCostAnnotation].get<std::string>();
+    states.push_back(std::move(s));
+  }
+  return states;
+}
+
+Status ScaleTarget::setDeletionCost(const std::string& pod, int cost) {
+  const json patch = {
+      {"metadata", {{"annotations", {{kPodDeletionCostAnnotation, std::to_string(cost)}}}}}};
+  auto r = client_.patch(kube::resources::pods(), ns_, pod, kube::PatchType::kMerge, patch);
+  if (!r) return r.error();
+  return {};
+}
+
 Result<std::optional<std::string>> ScaleTarget::conflictingHpa() {
   auto hpas = client_.get(kube::resources::horizontalPodAutoscalers(), ns_, "");
   if (!hpas) return hpas.error();

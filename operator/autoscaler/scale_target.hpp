@@ -9,8 +9,10 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "operator/api/spec.hpp"
+#include "operator/autoscaler/deletion_cost.hpp"
 #include "operator/kube/client/client.hpp"
 
 namespace osmosis::autoscaler {
@@ -33,6 +35,11 @@ class ScaleTarget {
 
   // The names of the target's pods that still run (not Succeeded or Failed).
   Result<std::set<std::string>> livePods();
+
+  // The target's running pods not being deleted, with their pod-deletion-cost annotation.
+  Result<std::vector<PodCostState>> podCostStates();
+  // Sets a pod's pod-deletion-cost annotation (merge patch).
+  Status setDeletionCost(const std::string& pod, int cost);
 
   // The name of an HPA in the namespace that scales the same target, if any.
   Result<std::optional<std::string>> conflictingHpa();

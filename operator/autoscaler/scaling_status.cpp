@@ -1,5 +1,11 @@
 #include "operator/autoscaler/scaling_status.hpp"
 
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+
+#include "common/report/report.hpp"
+
 namespace osmosis::autoscaler {
 
 Policy policyFrom(const api::ScalingSpec& s, const Policy& operatorPolicy) {
@@ -68,7 +74,7 @@ api::Condition scalingCondition(const ScalingSituation& s, int64_t generation) {
 nlohmann::json scalingStatusApply(const std::string& ns, const std::string& name,
                                   const api::Condition& active, const nlohmann::json& replicas,
                                   const nlohmann::json& lastScale, const nlohmann::json& previous,
-                                  const std::string& now) {
+                                  const std::string& now, const nlohmann::json& throughput) {
   using nlohmann::json;
   json have = api::findCondition(
       previous.is_object() ? previous.value("conditions", json()) : json(), active.type);
@@ -77,10 +83,42 @@ nlohmann::json scalingStatusApply(const std::string& ns, const std::string& name
        api::setCondition(have.is_object() ? json::array({have}) : json::array(), active, now)}};
   if (!replicas.is_null()) status["replicas"] = replicas;
   if (!lastScale.is_null()) status["lastScale"] = lastScale;
+  if (!throughput.is_null()) status["throughput"] = throughput;
   return {{"apiVersion", "osmosis.dev/v1alpha1"},
           {"kind", "Channel"},
           {"metadata", {{"name", name}, {"namespace", ns}}},
           {"status", status}};
+}
+
+nlohmann::json throughputStatus(double perPodRate, const std::string& measuredAt) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g", perPodRate);
+  return {{"perPodRate", std::strtod(buf, nullptr)}, {"measuredAt", measuredAt}};
+}
+
+bool throughputWorthWriting(const nlohmann::json& written, double perPodRate,
+                            std::chrono::system_clock::time_point measuredAt,
+                            std::chrono::seconds refresh) {
+  const auto old = rememberedRate(nlohmann::json{{"throughput", written}});
+  if (!old) return true;
+  if (std::abs(perPodRate - old->perPodRate) > 0.05 * old->perPodRate) return true;
+  return measuredAt - old->measuredAt >= refresh;
+}
+
+std::optional<RememberedRate> rememberedRate(const nlohmann::json& status) {
+  if (!status.is_object() || !status.contains("throughput")) return std::nullopt;
+  const nlohmann::json& t = status["throughput"];
+  if (!t.is_object() || !t.contains("perPodRate") || !t["perPodRate"].is_number() ||
+      !t.contains("measuredAt") || !t["measuredAt"].is_string())
+    return std::nullopt;
+  const double rate = t["perPodRate"].get<double>();
+  // Written as Kubernetes times are (seconds, kube::formatTime); the report parser wants
+  // milliseconds.
+  std::string text = t["measuredAt"].get<std::string>();
+  if (text.size() == 20 && text.back() == 'Z') text.insert(19, ".000");
+  const auto at = report::parseTime(text);
+  if (!std::isfinite(rate) || rate <= 0 || !at) return std::nullopt;
+  return RememberedRate{rate, *at};
 }
 
 bool scalingStatusUnchanged(const nlohmann::json& body, const nlohmann::json& previous) {
@@ -92,7 +130,7 @@ bool scalingStatusUnchanged(const nlohmann::json& body, const nlohmann::json& pr
   if (!have.is_object()) return false;
   for (const char* k : {"status", "reason", "message", "observedGeneration"})
     if (have.value(k, json()) != cond.value(k, json())) return false;
-  for (const char* k : {"replicas", "lastScale"})
+  for (const char* k : {"replicas", "lastScale", "throughput"})
     if (want.contains(k) && previous.value(k, json()) != want[k]) return false;
   return true;
 }

@@ -4,6 +4,7 @@
 // Channel's scaling settings as an engine Policy, the words of Events, the status fields, and
 // whether a HorizontalPodAutoscaler already scales the same target.
 
+#include <chrono>
 #include <optional>
 #include <string>
 
@@ -44,14 +45,31 @@ struct ScalingSituation {
 };
 api::Condition scalingCondition(const ScalingSituation& s, int64_t generation);
 
-// The autoscaler's status fields (only those: ScalingActive, replicas, lastScale) as a
-// server-side apply body under kStatusFieldManager. `previous` is the cached status: the
-// condition keeps its transition time while its status holds. Null `replicas` or `lastScale`
-// are left out.
+// The autoscaler's status fields (only those: ScalingActive, replicas, lastScale, throughput)
+// as a server-side apply body under kStatusFieldManager. `previous` is the cached status: the
+// condition keeps its transition time while its status holds. Null `replicas`, `lastScale` or
+// `throughput` are left out.
 nlohmann::json scalingStatusApply(const std::string& ns, const std::string& name,
                                   const api::Condition& active, const nlohmann::json& replicas,
                                   const nlohmann::json& lastScale, const nlohmann::json& previous,
-                                  const std::string& now);
+                                  const std::string& now,
+                                  const nlohmann::json& throughput = nullptr);
+
+// status.throughput: the per-pod rate the pods measured (3 significant digits) and when, kept
+// so a restarted operator starts in drain mode (issue 13).
+nlohmann::json throughputStatus(double perPodRate, const std::string& measuredAt);
+// Whether a newly learned rate is worth writing over `written`: none yet, a change of more than
+// 5%, or a measurement `refresh` newer (so its age stays known).
+bool throughputWorthWriting(const nlohmann::json& written, double perPodRate,
+                            std::chrono::system_clock::time_point measuredAt,
+                            std::chrono::seconds refresh);
+// The rate and its measurement time from a Channel's status.throughput; empty when absent or
+// malformed (it is only a starting point).
+struct RememberedRate {
+  double perPodRate = 0;
+  std::chrono::system_clock::time_point measuredAt;
+};
+std::optional<RememberedRate> rememberedRate(const nlohmann::json& status);
 // True when `body` would change nothing in `previous` but times.
 bool scalingStatusUnchanged(const nlohmann::json& body, const nlohmann::json& previous);
 

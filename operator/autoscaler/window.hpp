@@ -24,6 +24,7 @@ class StabilizationWindow {
   std::optional<int> largest(TimePoint now);
 
   void setLength(std::chrono::seconds length) { length_ = length; }
+  void clear() { entries_.clear(); }
   std::chrono::seconds length() const { return length_; }
   size_t size() const { return entries_.size(); }
 

@@ -5,7 +5,8 @@
 // One owner per field: this controller applies, under its own field manager, the conditions
 // Ready, StreamReady and ConsumerReady (the conditions list is a map keyed by type, so each
 // condition has its own owner) and the stream, consumer, subject and backlog fields;
-// the autoscaler owns ScalingActive, replicas and lastScale (autoscaler/scaling_status.hpp).
+// the autoscaler owns ScalingActive, replicas, lastScale and throughput
+// (autoscaler/scaling_status.hpp).
 // No merge patch of the conditions list anywhere: a stale cache cannot revert the other's.
 
 #include <optional>

@@ -2,11 +2,16 @@
 // an in-memory NATS and API, with time moved by hand. The same loop on real servers:
 // tests/e2e/autoscale_test.cpp.
 
+#include <map>
+#include <string>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include "common/report/report.hpp"
 #include "operator/api/parsed_cache.hpp"
 #include "operator/autoscaler/channel_scaler.hpp"
+#include "operator/kube/api/time_format.hpp"
 #include "tests/fakes/fake_api_server.hpp"
 #include "tests/fakes/fake_nats.hpp"
 
@@ -186,6 +191,84 @@ TEST_F(ChannelScalerTest, NatsGoingAwayIsALossOfSignalNotAScaleDown) {
     step(channel());
   }
   EXPECT_EQ(replicas(), 3) << "a lost signal never scales a busy Deployment down";
+}
+
+// status.throughput: a restarted operator starts in drain mode from the rate the pods were
+// measured at, and keeps it in the status (issue 13).
+TEST_F(ChannelScalerTest, ARememberedPerPodRateStartsDrainModeAfterARestart) {
+  json obj = channel();
+  obj["status"]["throughput"] = {{"perPodRate", 50},
+                                 {"measuredAt", kube::formatTime(clock_.wallNow() - 60s)}};
+  api_->put(obj);
+  nats_->setConsumerFigures("SHOP_ORDERS", "workers", 100, 0);
+  step(obj);
+  EXPECT_NE(condition().value("message", "").find("(drain mode)"), std::string::npos)
+      << condition().dump();
+  EXPECT_EQ(replicas(), 1) << "(100 / 10 s) / 50 per pod: lag mode would ask 10";
+  EXPECT_EQ(api_->get("osmosis.dev/v1alpha1", "Channel", "shop", "orders")["status"]["throughput"],
+            obj["status"]["throughput"]);
+  // Too old to trust (30 minutes): lag mode.
+  ChannelScaler other("shop", "orders",
+                      ScalerDeps{client_, events_, metrics_, clock_, options_, [] {}});
+  obj["status"]["throughput"]["measuredAt"] = kube::formatTime(clock_.wallNow() - 31min);
+  api_->put({{"apiVersion", "apps/v1"},
+             {"kind", "Deployment"},
+             {"metadata", {{"name", "worker"}, {"namespace", "shop"}}},
+             {"spec", {{"replicas", 0}, {"selector", {{"matchLabels", {{"app", "worker"}}}}}}}});
+  auto parsed = parsed_.get(obj);
+  other.step(obj, *parsed, nats_);
+  EXPECT_EQ(replicas(), 10);
+}
+
+// --pod-deletion-cost: before a scale-down the idle pod gets the lowest cost, so the ReplicaSet
+// removes it first (the removal itself needs the real controller-manager: not tested here).
+// Four pods, one idle and three busy with long handlers, scaled down; each pod's annotation.
+class DeletionCostTest : public ChannelScalerTest {
+ protected:
+  std::map<std::string, std::string> scaleDownFourPods(bool on) {
+    options_.podDeletionCost = on;
+    api_->put({{"apiVersion", "apps/v1"},
+               {"kind", "Deployment"},
+               {"metadata", {{"name", "worker"}, {"namespace", "shop"}}},
+               {"spec", {{"replicas", 4}, {"selector", {{"matchLabels", {{"app", "worker"}}}}}}}});
+    const std::vector<std::string> pods = {"worker-a", "worker-b", "worker-c", "worker-d"};
+    for (const auto& p : pods)
+      pod(p);
+    const json obj = channel({}, {{"scaleDown", {{"stabilizationSeconds", 0}}}});
+    nats_->setConsumerFigures("SHOP_ORDERS", "workers", 40, 0);
+    step(obj);  // 40 waiting: 4 are right
+    EXPECT_EQ(replicas(), 4);
+    nats_->setConsumerFigures("SHOP_ORDERS", "workers", 0, 9);
+    clock_.advance(options_.consumerReadPeriod);
+    report("worker-a", 0, 0, 1);  // idle
+    for (const char* p : {"worker-b", "worker-c", "worker-d"})
+      report(p, 0, 3, 1);  // busy with long handlers
+    clock_.advance(300ms);
+    step(obj);
+    EXPECT_EQ(replicas(), 2) << "backlog 9 at 10 per replica: 1, by at most 50% a step";
+    std::map<std::string, std::string> costs;
+    for (const auto& p : pods) {
+      costs[p] = api_->get("v1", "Pod", "shop", p)["metadata"]
+                     .value("annotations", json::object())
+                     .value(kPodDeletionCostAnnotation, "unset");
+    }
+    return costs;
+  }
+};
+
+TEST_F(DeletionCostTest, ScaleDownMarksTheIdlePodCheapestWhenSwitchedOn) {
+  EXPECT_EQ(
+      scaleDownFourPods(true),
+      (std::map<std::string, std::string>{
+          {"worker-a", "0"}, {"worker-b", "1003"}, {"worker-c", "1003"}, {"worker-d", "1003"}}));
+  EXPECT_NE(metrics_.render().find("osmosis_pod_deletion_cost_patches_total{result=\"ok\"} 4"),
+            std::string::npos)
+      << metrics_.render();
+}
+
+TEST_F(DeletionCostTest, OffByDefault) {
+  for (const auto& [pod, cost] : scaleDownFourPods(false))
+    EXPECT_EQ(cost, "unset") << pod;
 }
 
 TEST_F(ChannelScalerTest, StatusIsTheAutoscalersOwnFieldsByApply) {

@@ -633,7 +633,9 @@ TEST(EngineScaleToZero, AfterTheIdlePeriodOnly) {
   loop.run(120, pendingBacklog(0));
   EXPECT_EQ(loop.replicas, 0);
   EXPECT_EQ(loop.last.kind, DecisionKind::kScaledToZero);
-  EXPECT_THAT(loop.last.reason, HasSubstr("idle 120s >= 120s: scale to zero"));
+  // Only the figures that decided (issue 13: no stale arrival estimate beside the verdict).
+  EXPECT_EQ(loop.last.reason,
+            "idle 120s >= 120s (no backlog, no arrivals, no processing): scale to zero");
 }
 
 TEST(EngineScaleToZero, NeverBelowMinReplicas) {
@@ -802,7 +804,7 @@ TEST(EngineRates, PerPodRateIsTheMedianOverPods) {
 }
 
 TEST(EngineRates, ArrivalRateFromTheStreamSequence) {
-  ArrivalRate arrival(10s);
+  ArrivalRate arrival(10s, 10s, 0.2);
   EXPECT_FALSE(arrival.observe(1000, at(0)));
   EXPECT_FALSE(arrival.rate(at(0), 30s));  // one read is not a rate
   EXPECT_TRUE(arrival.observe(1100, at(1)));
@@ -827,15 +829,17 @@ TEST(EngineRates, ArrivalRateFromTheStreamSequence) {
 }
 
 // Feeds busy reports from one pod (50 msg/s at capacity) for `seconds`; returns the engine.
-Engine engineThatMeasured50PerSecond(const Policy& p = {}) {
-  Engine e = makeEngine(p);
+Engine engineThatMeasured50PerSecond(const Policy& p = {}, const Tuning& t = {}) {
+  Engine e = makeEngine(p, t);
   for (int s = 0; s <= 3; ++s)
     e.evaluate(fromReports(1, {busyReport("a", at(s), 50u * static_cast<uint64_t>(s))}), at(s));
   return e;
 }
 
 TEST(EngineDrain, LagUntilThroughputIsKnownThenDrain) {
-  Engine e = makeEngine();
+  Tuning t;
+  t.arrivalFromReports = false;  // the pods' rate as the arrival (ArrivalFromTheReports below)
+  Engine e = makeEngine({}, t);
   auto d = e.evaluate(fromReports(1, {busyReport("a", at(0), 0)}), at(0));
   EXPECT_EQ(d.mode, Mode::kLag);
   d = e.evaluate(fromReports(1, {busyReport("a", at(1), 50)}), at(1));
@@ -844,13 +848,15 @@ TEST(EngineDrain, LagUntilThroughputIsKnownThenDrain) {
   EXPECT_EQ(d.mode, Mode::kDrain);
   ASSERT_TRUE(d.perPodRate);
   EXPECT_DOUBLE_EQ(*d.perPodRate, 50);
-  // No stream read: arrival is the pods' rate (40/s): (1.2 x 40 + 1008 / 10) / 50 = 2.976 -> 3.
+  // No stream read: arrival is the pods' rate (40/s): (1.2 x 40 + 1008 / 10) / 50 = 2.976 -> 3,
+  // and a scale-up goes to the top of the 10% band: ceil(2.976 x 1.1) = 4.
   EXPECT_EQ(d.arrivalSource, ArrivalSource::kReports);
   EXPECT_DOUBLE_EQ(d.arrivalRate, 40);
   EXPECT_EQ(d.recommendedReplicas, 3);
+  EXPECT_EQ(d.desiredReplicas, 4);
   EXPECT_EQ(d.reason,
             "arrival 40.0/s (pods' rate) x 1.2 + backlog 1008 (pending 1000, in flight 8) / 10s = "
-            "148.8/s > 1 x 50.0/s per pod");
+            "148.8/s > 1 x 50.0/s per pod; up to the 10% tolerance band: 4");
 }
 
 TEST(EngineDrain, FormulaWithTheStreamArrivalRate) {
@@ -868,11 +874,14 @@ TEST(EngineDrain, FormulaWithTheStreamArrivalRate) {
                                          {1301, 6},
                                          {100000, 10}}) {
     Engine e = engineThatMeasured50PerSecond();
-    // Steady 100 msg/s on the stream for 200 s (converged), read by the operator each second.
+    // Steady 100 msg/s on the stream for 200 s (converged), read by the operator each second;
+    // the pod's reports agree (a steady backlog, 100/s processed).
     Inputs in;
     for (int s = 4; s <= 200; ++s) {
       in = fromConsumer(1, snapshot(at(s), c.backlog, 0, 100u * static_cast<uint64_t>(s)));
-      in.reports = {report("a", at(s), c.backlog)};
+      PodReport r = report("a", at(s), c.backlog);
+      r.processed = 150 + 100u * static_cast<uint64_t>(s - 4);  // after the 150 measured
+      in.reports = {r};
       e.evaluate(in, at(s));
     }
     auto d = e.evaluate(in, at(200));
@@ -912,9 +921,13 @@ TEST(EngineDrain, SteadyNoisyTrafficDoesNotOscillate) {
   loop.now = 4;
   std::mt19937 rng(7);
   std::uniform_int_distribution<uint64_t> noise(0, 40);
+  uint64_t processed = 150;  // what engineThatMeasured50PerSecond's pod reported
   const auto traffic = [&](TimePoint now, int current) {
     const double s = std::chrono::duration<double>(now - t0).count();
-    Inputs in = fromReports(current, {report("a", now, noise(rng))});
+    // The pods process what arrives (100/s); the queue in between is noise.
+    PodReport r = report("a", now, noise(rng));
+    r.processed = processed += 100;
+    Inputs in = fromReports(current, {r});
     in.consumer = snapshot(now, 0, 0, static_cast<uint64_t>(100 * s));
     return in;
   };
@@ -924,6 +937,251 @@ TEST(EngineDrain, SteadyNoisyTrafficDoesNotOscillate) {
   EXPECT_EQ(loop.replicas, 3);
   EXPECT_EQ(loop.last.mode, Mode::kDrain);
   EXPECT_TRUE(loop.changes.empty()) << ::testing::PrintToString(loop.changes);
+}
+
+// --- Issue 13: less waste ---------------------------------------------------------------------
+
+TEST(EngineRates, ArrivalRateRisesFastFallsSlowlyAndIgnoresSteadyNoise) {
+  const auto alpha = [](double tau) { return 1 - std::exp(-1.0 / tau); };
+  struct Case {
+    const char* what;
+    double from, to;  // rate before (converged) and after the step
+    int seconds;      // after the step
+    double expected;  // the fast (2 s) or the slow (10 s) average, whichever is used
+  };
+  const double fast1 = 100 + alpha(2) * 700, slow1 = 100 + alpha(10) * 700;
+  const double fast3 = 800 - 700 * std::pow(1 - alpha(2), 3);
+  const double slowDown5 = 100 + 700 * std::pow(1 - alpha(10), 5);
+  for (const auto& c : std::vector<Case>{
+           {"surge after 1 s: the fast average", 100, 800, 1, fast1},
+           {"surge after 3 s", 100, 800, 3, fast3},
+           {"drop after 5 s: the slow average", 800, 100, 5, slowDown5},
+           {"a rise within the surge margin: the slow average", 100, 115, 3,
+            115 - 15 * std::pow(1 - alpha(10), 3)},
+       }) {
+    ArrivalRate rate(2s, 10s, 0.2);
+    int s = 0;
+    for (; s < 200; ++s)
+      rate.observeArrived(c.from, at(s), at(s + 1));
+    for (int k = 0; k < c.seconds; ++k, ++s)
+      rate.observeArrived(c.to, at(s), at(s + 1));
+    ASSERT_TRUE(rate.rate(at(s), 30s)) << c.what;
+    EXPECT_NEAR(*rate.rate(at(s), 30s), c.expected, 1e-4) << c.what;
+    EXPECT_GT(fast1, 1.2 * slow1);  // the surge case does switch to the fast average
+  }
+  // Steady traffic with +-20% noise each second stays on the slow average, near the mean.
+  ArrivalRate noisy(2s, 10s, 0.2);
+  std::mt19937 rng(13);
+  std::uniform_real_distribution<double> noise(80, 120);
+  double largest = 0;
+  for (int s = 0; s < 2000; ++s) {
+    noisy.observeArrived(noise(rng), at(s), at(s + 1));
+    if (s > 100) largest = std::max(largest, *noisy.rate(at(s + 1), 30s));
+  }
+  EXPECT_LT(largest, 120);
+}
+
+TEST(EngineRates, ARememberedPerPodRateStartsDrainModeUntilThePodsAreMeasured) {
+  Tuning t;
+  // Remembered from the Channel's status, measured 10 minutes before t0.
+  Engine e = makeEngine({}, t);
+  e.rememberPerPodRate(50, t0 - 600s);
+  auto d = e.evaluate(fromReports(1, {report("a", at(0), 1000)}), at(0));
+  EXPECT_EQ(d.mode, Mode::kDrain) << "from the first evaluation";
+  ASSERT_TRUE(d.perPodRate);
+  EXPECT_DOUBLE_EQ(*d.perPodRate, 50);
+  EXPECT_FALSE(e.learnedPerPodRate(at(0))) << "a remembered rate is not learned again";
+  // The pods measure 40/s: that replaces it.
+  for (int s = 1; s <= 4; ++s)
+    d = e.evaluate(fromReports(1, {busyReport("a", at(s), 40u * static_cast<uint64_t>(s))}), at(s));
+  EXPECT_DOUBLE_EQ(*d.perPodRate, 40);
+  ASSERT_TRUE(e.learnedPerPodRate(at(4)));
+  EXPECT_DOUBLE_EQ(e.learnedPerPodRate(at(4))->perPodRate, 40);
+  EXPECT_EQ(e.learnedPerPodRate(at(4))->measuredAt, at(4));
+  // Trusted for throughputMaxAge after it was measured, not after it was remembered.
+  struct Case {
+    double rate;
+    Duration age;
+    bool drain;
+  };
+  for (const auto& c : std::vector<Case>{{50, t.throughputMaxAge - 1s, true},
+                                         {50, t.throughputMaxAge + 1s, false},
+                                         {0, 1s, false},
+                                         {-3, 1s, false},
+                                         {std::nan(""), 1s, false}}) {
+    Engine fresh = makeEngine({}, t);
+    fresh.rememberPerPodRate(c.rate, t0 - c.age);
+    EXPECT_EQ(fresh.evaluate(fromReports(1, {report("a", t0, 10)}), t0).mode == Mode::kDrain,
+              c.drain)
+        << c.rate;
+  }
+}
+
+TEST(EngineRates, AStreamIntervalTheReportsCoveredCountsOnce) {
+  ArrivalRate rate(2s, 10s, 0.2);
+  rate.observe(0, at(0));
+  for (int s = 0; s < 100; ++s)
+    rate.observeArrived(100, at(s), at(s + 1));
+  const double before = *rate.rate(at(100), 30s);
+  // The stream read at t=100 covers (0, 100], which the reports covered already.
+  EXPECT_TRUE(rate.observe(10000, at(100)));
+  EXPECT_DOUBLE_EQ(*rate.rate(at(100), 30s), before);
+  // An interval the reports did not cover counts (20/s).
+  EXPECT_TRUE(rate.observe(10100, at(105)));
+  const double after = *rate.rate(at(105), 30s);
+  EXPECT_LT(after, before);
+  // Empty intervals and non-finite counts are ignored.
+  rate.observeArrived(1e9, at(105), at(105));
+  rate.observeArrived(std::nan(""), at(105), at(106));
+  EXPECT_DOUBLE_EQ(*rate.rate(at(106), 30s), after);
+}
+
+TEST(EngineDrain, ArrivalFromTheReportsEverySecond) {
+  // No stream read at all: the reports' backlog grows 250/s while the pod takes 50/s, so 300/s
+  // arrive. Within 3 s the estimate is past half of it (the old 10 s stream smoothing, fed
+  // every 5 s, would still be at zero).
+  Engine e = engineThatMeasured50PerSecond({}, {});
+  Decision d;
+  for (int s = 4; s <= 6; ++s) {
+    d = e.evaluate(fromReports(4, {busyReport("a", at(s), 150u + 50u * (s - 3),
+                                              1000u + 250u * static_cast<uint64_t>(s - 3))}),
+                   at(s));
+  }
+  EXPECT_EQ(d.arrivalSource, ArrivalSource::kStream);
+  EXPECT_GT(d.arrivalRate, 150);
+  EXPECT_LT(d.arrivalRate, 300);
+}
+
+TEST(EngineDrain, ScaleUpWaitsForPodsAskedForWhileTheyCoverTheArrivals) {
+  Policy p;
+  p.maxReplicas = 50;
+  Tuning t;
+  t.arrivalFromReports = false;
+  struct Case {
+    const char* what;
+    double podsRate;  // the arrival (pods' rate) at t=5
+    int reporting;    // of the 8 asked for at t=4
+    double at;        // seconds
+    int desired;
+  };
+  for (const auto& c : std::vector<Case>{
+           {"6 of 8 pods not ready, arrivals covered: wait", 100, 2, 5, 8},
+           // (1.2 x 100 + 500.8) / 50 = 12.4; up to the band's top ceil(13.7) = 14.
+           {"all ready: scale up", 100, 8, 5, 14},
+           {"grace over: scale up", 100, 2, 34, 14},
+           // 1.2 x 400 / 50 = 9.6 > 8 asked for; (480 + 500.8) / 50 = 19.6 -> ceil(21.6) = 22.
+           {"arrivals alone need more than asked for: at once", 400, 2, 5, 22},
+       }) {
+    Engine e = engineThatMeasured50PerSecond(p, t);
+    // t=4: 8 asked for (a scale-up from 1).
+    ASSERT_EQ(
+        e.evaluate(fromReports(1, {busyReport("a", at(4), 200, 3500)}), at(4)).desiredReplicas, 8);
+    std::vector<PodReport> reports;
+    for (int i = 0; i < c.reporting; ++i) {
+      const auto processed = static_cast<uint64_t>(200 + 50 * (c.at - 4));  // still 50/s
+      static const char* const names[] = {"a", "p1", "p2", "p3", "p4", "p5", "p6", "p7"};
+      PodReport r = busyReport(names[i], at(c.at), processed, 5000);
+      r.rate = c.podsRate / c.reporting;
+      reports.push_back(r);
+    }
+    const Decision d = e.evaluate(fromReports(8, reports), at(c.at));
+    EXPECT_EQ(d.desiredReplicas, c.desired) << c.what << ": " << d.reason;
+    if (c.desired == 8) {
+      EXPECT_THAT(d.reason,
+                  HasSubstr("; scale-up waits for 6 of 8 pods asked for 1s ago (up to 30s)"));
+    }
+  }
+}
+
+TEST(EngineDrain, ToleranceBandAgainstFlapping) {
+  // Arrival 0, 50/s per pod, targetDrainSeconds 10: the formula is backlog / 500 replicas.
+  Policy p;
+  p.stabilizationSeconds = 0;  // nothing else smooths
+  p.scaleDownStepSeconds = 0;
+  p.maxReplicas = 20;
+  Tuning t;
+  t.arrivalFromReports = false;
+  t.startupGrace = 0s;          // (the helper's first evaluation was a scale-up)
+  t.minScaleDownStepShare = 0;  // (with no arrivals, -1 steps would wait for bigger ones)
+  struct Case {
+    int current;
+    uint64_t backlog;
+    int desired;
+  };
+  for (const auto& c : std::vector<Case>{
+           {9, 4000, 9},  // formula 8.0; x 1.1 = 8.8 -> 9: within the band, hold
+           {9, 3600, 8},  // 7.2; x 1.1 = 7.92 -> 8: down
+           {9, 4400, 9},  // 8.8 -> 9: equal
+           {3, 1750, 4},  // 3.5 -> 4; up to the band's top ceil(3.85) = 4
+           {3, 1850, 5},  // 3.7 -> 4; up to ceil(4.07) = 5
+       }) {
+    Engine e = engineThatMeasured50PerSecond(p, t);
+    const Decision d = e.evaluate(fromReports(c.current, {report("a", at(4), c.backlog)}), at(4));
+    EXPECT_EQ(d.mode, Mode::kDrain);
+    EXPECT_EQ(d.desiredReplicas, c.desired) << c.current << " " << c.backlog << ": " << d.reason;
+  }
+  // Lag mode is KEDA's rule, without a band.
+  Engine lag = makeEngine(p, t);
+  EXPECT_EQ(lag.evaluate(fromReports(9, {report("a", at(0), 800)}), at(0)).desiredReplicas, 8);
+}
+
+TEST(EngineScaleDown, SmallStepsWaitForAWorthwhileOne) {
+  // Lag mode, 100/replica: 100 recommended at t=0, 99 for t=1..5, then 40. The window (60 s)
+  // lets 99 at t=61 and 40 at t=66.
+  Policy p;
+  p.maxReplicas = 200;
+  const auto traffic = [](TimePoint now, int current) {
+    const double s = std::chrono::duration<double>(now - t0).count();
+    const uint64_t pending = s < 0.5 ? 10000 : s < 5.5 ? 9900 : 4000;
+    return fromReports(current, {report("a", now, pending)});
+  };
+  struct Case {
+    double share;
+    std::vector<Change> changes;
+  };
+  for (const auto& c : std::vector<Case>{
+           // Issue 13: 100 -> 99 would use up the step interval; wait for -50 instead.
+           {0.5,
+            {{66, 100, 50, DecisionKind::kScaledDown}, {81, 50, 40, DecisionKind::kScaledDown}}},
+           // Before: every step taken, the whole way down later by a step interval.
+           {0,
+            {{61, 100, 99, DecisionKind::kScaledDown},
+             {76, 99, 50, DecisionKind::kScaledDown},
+             {91, 50, 40, DecisionKind::kScaledDown}}},
+       }) {
+    Tuning t;
+    t.minScaleDownStepShare = c.share;
+    Loop loop{makeEngine(p, t), 100};
+    loop.run(120, traffic);
+    EXPECT_EQ(loop.changes, c.changes) << c.share;
+  }
+}
+
+TEST(EngineDrain, ADrainedBacklogDoesNotHoldItsReplicasForAWindow) {
+  // steadyWindow: after a burst is drained, what the arrivals need is what the window holds.
+  Tuning t;
+  t.arrivalFromReports = false;
+  for (const bool steady : {true, false}) {
+    t.steadyWindow = steady;
+    Loop loop{engineThatMeasured50PerSecond({}, t), 1};
+    loop.now = 4;
+    // 50/s arrive (pods' rate); a backlog of 4000 for 5 s, then none.
+    const auto traffic = [](TimePoint now, int current) {
+      const double s = std::chrono::duration<double>(now - t0).count();
+      PodReport r = report("a", now, s < 9.5 ? 4000 : 0);
+      r.rate = 50;
+      return fromReports(current, {r});
+    };
+    loop.run(9, traffic);
+    EXPECT_EQ(loop.replicas, 10);  // (1.2 x 50 + 400) / 50 = 9.2 -> 10
+    // A fresh engine observes a whole window (t=0..60) first. Then the window holds 2
+    // (ceil(1.2 x 50 x 1.1 / 50)) with steadyWindow, else the burst's 10 until t=69; the step
+    // limit (50%) and its interval (15 s) apply either way.
+    loop.run(65, traffic);
+    EXPECT_EQ(loop.replicas, steady ? 5 : 10) << ::testing::PrintToString(loop.changes);
+    loop.run(120, traffic);
+    EXPECT_EQ(loop.replicas, 2) << ::testing::PrintToString(loop.changes);
+  }
 }
 
 // --- Clock edge cases ------------------------------------------------------------------------
@@ -1144,9 +1402,13 @@ TEST(EngineProperty, ReplicasStayInBoundsAndNeverDropInsideTheWindowAfterAnIncre
 
       if (d.desiredReplicas < p.minReplicas || d.desiredReplicas > p.maxReplicas) ++outOfBounds;
       if (d.kind != classify(replicas, d.desiredReplicas)) ++outOfBounds;
+      // Inside the window after an increase nothing drops, except in drain mode (steadyWindow,
+      // issue 13): there the window holds what the arrivals need, so once a backlog that drove
+      // an increase is drained, replicas may go, but never below the whole formula's answer.
       if (lastIncrease &&
           engineNow - *lastIncrease <= std::chrono::seconds(p.stabilizationSeconds) &&
-          d.desiredReplicas < replicas) {
+          d.desiredReplicas < replicas &&
+          !(d.mode == Mode::kDrain && d.desiredReplicas >= d.recommendedReplicas)) {
         ++downsInsideWindow;
         ADD_FAILURE() << "step " << step << ": " << replicas << " -> " << d.desiredReplicas
                       << " at +" << std::chrono::duration<double>(engineNow - *lastIncrease).count()

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/report/report.hpp"
 #include "operator/autoscaler/report_inbox.hpp"
 #include "operator/autoscaler/scaling_status.hpp"
 
@@ -222,6 +223,54 @@ TEST(ScalingStatus, ConflictingHpa) {
 
 TEST(ScalingStatus, ReplicasStatus) {
   EXPECT_EQ(replicasStatus(2, 6), (json{{"current", 2}, {"desired", 6}, {"summary", "2/6"}}));
+}
+
+// status.throughput: the learned per-pod rate kept across operator restarts (issue 13).
+TEST(ScalingStatus, ThroughputIsWrittenRoundedAndReadBackOnlyWhenWellFormed) {
+  const json t = throughputStatus(78.3456, "2026-12-01T10:00:00Z");
+  EXPECT_EQ(t, (json{{"perPodRate", 78.3}, {"measuredAt", "2026-12-01T10:00:00Z"}}));
+  auto r = rememberedRate(json{{"throughput", t}});
+  ASSERT_TRUE(r);
+  EXPECT_DOUBLE_EQ(r->perPodRate, 78.3);
+  EXPECT_EQ(r->measuredAt, *report::parseTime("2026-12-01T10:00:00.000Z"));
+  for (const json& bad : std::vector<json>{
+           json::object(),
+           json{{"throughput", "fast"}},
+           json{{"throughput", {{"perPodRate", "78"}, {"measuredAt", "2026-12-01T10:00:00Z"}}}},
+           json{{"throughput", {{"perPodRate", -1}, {"measuredAt", "2026-12-01T10:00:00Z"}}}},
+           json{{"throughput", {{"perPodRate", 0}, {"measuredAt", "2026-12-01T10:00:00Z"}}}},
+           json{{"throughput", {{"perPodRate", 78}, {"measuredAt", "yesterday"}}}},
+           json{{"throughput", {{"perPodRate", 78}}}},
+           json(nullptr),
+       })
+    EXPECT_FALSE(rememberedRate(bad)) << bad.dump();
+  // Written again only on a real change (5%) or a measurement 10 minutes newer: the status is
+  // not rewritten every second while the rate wobbles.
+  const auto at = *report::parseTime("2026-12-01T10:00:00.000Z");
+  struct Case {
+    double rate;
+    std::chrono::seconds later;
+    bool write;
+  };
+  for (const auto& c : std::vector<Case>{{80, 0s, false},
+                                         {82.2, 60s, false},  // 78.3 + 3.9: within 5%
+                                         {82.2, 600s, true},
+                                         {82.3, 1s, true},
+                                         {74.3, 1s, true},
+                                         {74.4, 1s, false}}) {
+    EXPECT_EQ(throughputWorthWriting(t, c.rate, at + c.later, 10min), c.write)
+        << c.rate << " " << c.later.count();
+  }
+  EXPECT_TRUE(throughputWorthWriting(json(), 80, at, 10min));
+  // Applied with the other fields, compared like them.
+  const api::Condition active{"ScalingActive", "True", "Scaling", "m", 1};
+  const json body = scalingStatusApply("shop", "orders", active, json(), json(), json(),
+                                       "2026-12-01T10:00:00Z", t);
+  EXPECT_EQ(body["status"]["throughput"], t);
+  json previous = body["status"];
+  EXPECT_TRUE(scalingStatusUnchanged(body, previous));
+  previous["throughput"]["perPodRate"] = 60;
+  EXPECT_FALSE(scalingStatusUnchanged(body, previous));
 }
 
 }  // namespace

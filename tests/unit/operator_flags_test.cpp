@@ -47,6 +47,13 @@ TEST(OperatorFlags, DefaultsAreValid) {
   EXPECT_EQ(p.config.sidecarNatsUrl, "nats://127.0.0.1:4222");
 }
 
+TEST(OperatorFlags, PodDeletionCostIsOffUnlessAsked) {
+  EXPECT_FALSE(parseArgs({}).config.podDeletionCost);
+  auto p = parseArgs({"--pod-deletion-cost"});
+  EXPECT_TRUE(p.problems.empty()) << joined(p.problems);
+  EXPECT_TRUE(p.config.podDeletionCost);
+}
+
 TEST(OperatorFlags, EveryDurationIsBoundedWhenRead) {
   struct Case {
     const char* flag;

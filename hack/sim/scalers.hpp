@@ -1,0 +1,48 @@
+#pragma once
+
+// The scalers the simulator compares, each deciding once a simulated second from what it
+// could observe in a real cluster:
+//  - Osmosis: the real engine (operator/autoscaler/engine.hpp), fed as the operator feeds it:
+//    drain mode gets a report from every ready pod each report interval and the operator's own
+//    consumer read every 5 s (every 1 s while no pod reports); lag mode gets only the reads,
+//    every second (no sidecar reports, so the per-pod rate is never known).
+//  - KEDA + HPA with their documented defaults: KEDA polls the lag (pending + ack-pending)
+//    every 30 s, activates 0 -> 1 on lag > 0 and goes to 0 after 300 s without lag; the HPA
+//    syncs every 15 s with an AverageValue target of 100 per replica (KEDA's lagThreshold),
+//    10% tolerance, scale-up by at most max(+100%, +4 pods) per 15 s, scale-down to the
+//    largest recommendation of the last 300 s.
+//  - CPU HPA: the same HPA on CPU utilisation with a 70% target, minimum 1 replica; a pod's
+//    CPU is its busy share (handlers are taken as CPU-bound), averaged over the last 15 s as
+//    metrics-server reports it; pods not ready count as 0% on the way up.
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "hack/sim/world.hpp"
+#include "operator/autoscaler/engine.hpp"
+
+namespace osmosis::sim {
+
+class Scaler {
+ public:
+  virtual ~Scaler() = default;
+  // Called at every whole simulated second; returns the replicas to set.
+  virtual int decide(const World& world) = 0;
+  // The reason of the last change, when the scaler gives one.
+  virtual std::string lastReason() const { return {}; }
+};
+
+struct OsmosisOptions {
+  bool reports = true;  // drain mode (sidecar reports) or lag mode (consumer reads only)
+  autoscaler::Policy policy;
+  autoscaler::Tuning tuning;
+};
+
+// Fails when the engine refuses the policy or tuning.
+Result<std::unique_ptr<Scaler>> makeOsmosis(const OsmosisOptions& options, int maxReplicas);
+std::unique_ptr<Scaler> makeKedaHpa(int maxReplicas);
+std::unique_ptr<Scaler> makeCpuHpa(int maxReplicas);
+
+}  // namespace osmosis::sim

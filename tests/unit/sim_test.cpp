@@ -1,0 +1,137 @@
+// The scaling simulator's own parts (hack/sim): trace files, the fluid queue's waits, and the
+// KEDA + HPA model's documented defaults, so its comparisons rest on checked arithmetic.
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "hack/sim/metrics.hpp"
+#include "hack/sim/scalers.hpp"
+#include "hack/sim/trace.hpp"
+#include "hack/sim/world.hpp"
+
+namespace osmosis::sim {
+namespace {
+
+std::string writeFile(const std::string& name, const std::string& text) {
+  const std::string path = ::testing::TempDir() + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(SimTrace, RowsHoldUntilTheNextAndModelLinesApply) {
+  Model m;
+  auto t = readTrace(writeFile("t.csv",
+                               "# a comment\n"
+                               "# model: rate=20 startup=2 handler=pareto shape=2\n"
+                               "seconds,arrivals_per_second\n"
+                               "0,5\n"
+                               "3,0\n"
+                               "4,7.5\n"),
+                     m);
+  ASSERT_TRUE(t.ok()) << t.error().message;
+  EXPECT_EQ(t->name, "t");
+  EXPECT_EQ(t->rates, (std::vector<double>{5, 5, 5, 0, 7.5}));
+  EXPECT_DOUBLE_EQ(t->rateAt(2.9), 5);
+  EXPECT_DOUBLE_EQ(t->rateAt(5), 0);  // after the end
+  EXPECT_DOUBLE_EQ(m.perPodRate, 20);
+  EXPECT_DOUBLE_EQ(m.startupSeconds, 2);
+  EXPECT_EQ(m.handler, HandlerTimes::kPareto);
+}
+
+TEST(SimTrace, BadInputIsRefusedWithWhere) {
+  struct Case {
+    const char* text;
+    const char* expect;
+  };
+  for (const auto& c : std::vector<Case>{
+           {"0,5\n0,6\n", ":2: times must rise"},
+           {"0,5\n1,x\n", ":2: expected seconds,arrivals_per_second"},
+           {"0,-1\n", "negative"},
+           {"# model: speed=3\n0,1\n", "unknown model setting speed"},
+           {"# model: rate=0\n0,1\n", "rate=0: must be > 0"},
+           {"# model: handler=pareto shape=1\n0,1\n", "alpha) > 1"},
+           {"seconds,arrivals\n", "no rows"},
+       }) {
+    Model m;
+    auto t = readTrace(writeFile("bad.csv", c.text), m);
+    ASSERT_FALSE(t.ok()) << c.text;
+    EXPECT_NE(t.error().message.find(c.expect), std::string::npos) << t.error().message;
+  }
+  Model m;
+  EXPECT_FALSE(readTrace("/nonexistent/trace.csv", m).ok());
+}
+
+// 100/s for 10 s into one pod that takes 50/s: the message arriving at t leaves at 2t, so
+// waits are uniform on [0, 10] s (p50 5 s, p99 9.9 s), and the pod is busy 20 s of 30.
+TEST(SimMetrics, FluidFifoWaitsAreExact) {
+  Trace trace;
+  trace.name = "half";
+  trace.rates.assign(30, 0);
+  for (int s = 0; s < 10; ++s)
+    trace.rates[static_cast<size_t>(s)] = 100;
+  Model model;
+  model.perPodRate = 50;
+  World world(trace, model, 1);
+  std::vector<Sample> samples;
+  for (int i = 0; i < 300; ++i) {
+    world.step();
+    samples.push_back({world.now(), world.arrived(), world.departed(), world.replicas(),
+                       world.readyPods(), world.backlog()});
+  }
+  const Summary s = summarize("one pod", samples, trace, model, world.changes());
+  EXPECT_NEAR(s.p50, 5, 0.1);
+  EXPECT_NEAR(s.p99, 9.9, 0.1);
+  EXPECT_NEAR(s.replicaSeconds, 30, 1e-6);
+  EXPECT_NEAR(s.efficiency, 1000.0 / 50 / 30, 1e-6);
+  EXPECT_DOUBLE_EQ(s.unserved, 0);
+  EXPECT_EQ(s.burstNeeded, 2);  // 100/s at 50/s per pod
+}
+
+TEST(SimWorld, PodsWorkOnlyOnceReadyAndNotReadyOnesGoFirst) {
+  Trace trace;
+  trace.rates.assign(20, 100);
+  Model model;
+  model.startupSeconds = 2;
+  World world(trace, model, 0);
+  world.setReplicas(2);
+  for (int i = 0; i < 15; ++i)
+    world.step();  // 1.5 s: not ready yet
+  EXPECT_EQ(world.readyPods(), 0);
+  EXPECT_DOUBLE_EQ(world.departed(), 0);
+  for (int i = 0; i < 10; ++i)
+    world.step();
+  EXPECT_EQ(world.readyPods(), 2);
+  EXPECT_GT(world.departed(), 0);
+  world.setReplicas(3);  // one starting
+  world.setReplicas(2);  // the starting one goes, not a working one
+  EXPECT_EQ(world.readyPods(), 2);
+  EXPECT_EQ(world.changes(), 3);
+}
+
+TEST(SimKeda, ActivatesOnThePollAndScalesByAtMostDoublePlusFour) {
+  // 1000/s from t=0 into 50/s pods: KEDA sees lag at its first poll (t=0 has none yet, t=30
+  // has), goes 0 -> 1, then the HPA every 15 s by at most max(x2, +4).
+  Trace trace;
+  trace.rates.assign(120, 1000);
+  Model model;
+  model.maxReplicas = 100;
+  auto keda = makeKedaHpa(model.maxReplicas);
+  World world(trace, model, 0);
+  std::vector<std::pair<int, int>> changes;  // (second, replicas)
+  for (int s = 0; s < 120; ++s) {
+    const int before = world.replicas();
+    world.setReplicas(keda->decide(world));
+    if (world.replicas() != before) changes.emplace_back(s, world.replicas());
+    for (int k = 0; k < 10; ++k)
+      world.step();
+  }
+  EXPECT_EQ(changes, (std::vector<std::pair<int, int>>{
+                         {30, 1}, {35, 5}, {50, 10}, {65, 20}, {80, 40}, {95, 80}, {110, 100}}));
+}
+
+}  // namespace
+}  // namespace osmosis::sim
