@@ -88,8 +88,7 @@ env:
   - name: NATS_CREDS
     value: /etc/osmosis/nats-auth/creds
   {{- else if eq $auth.type "token" }}
-  # The nats CLI takes a token as the user when no password is given.
-  - name: NATS_USER
+  - name: NATS_TOKEN
     valueFrom:
       secretKeyRef: {name: {{ $auth.secretName }}, key: token}
   {{- else if eq $auth.type "userPassword" }}
