@@ -117,7 +117,7 @@ void addFlags(CLI::App& app, RawFlags* f) {
            Resource{"--sidecar-memory-limit", &f->sidecarMemoryLimit,
                     "injected sidecar's memory limit"},
        }) {
-    app.add_option(r.flag, *r.value, std::string(r.help) + " (a quantity; empty: none)")
+    app.add_option(r.flag, *r.value, std::string(r.help) + " (a quantity, or none)")
         ->capture_default_str();
   }
   nats::addFlags(app, &f->nats, &f->natsUrls);
@@ -200,9 +200,12 @@ std::vector<std::string> finish(const RawFlags& raw, Config* c) {
         std::tuple{"--sidecar-memory-request", &raw.sidecarMemoryRequest, &c->sidecarMemoryRequest},
         std::tuple{"--sidecar-cpu-limit", &raw.sidecarCpuLimit, &c->sidecarCpuLimit},
         std::tuple{"--sidecar-memory-limit", &raw.sidecarMemoryLimit, &c->sidecarMemoryLimit}}) {
-    if (!text->empty() && !isQuantity(*text)) {
+    // "none" (or an empty value) leaves the request or limit out of the sidecar's resources.
+    if (*text == "none" || text->empty()) {
+      out->clear();
+    } else if (!isQuantity(*text)) {
       problems.push_back(std::string(flag) + " \"" + printableText(*text) +
-                         "\": not a Kubernetes quantity (for example 50m, 0.5, 64Mi)");
+                         "\": not a Kubernetes quantity (for example 50m, 0.5, 64Mi) or none");
     } else {
       *out = *text;
     }

@@ -50,7 +50,7 @@ struct RawFlags {
   std::string sidecarNatsUrl;
   std::string sidecarCpuRequest = "50m";
   std::string sidecarMemoryRequest = "16Mi";
-  std::string sidecarCpuLimit;
+  std::string sidecarCpuLimit = "none";
   std::string sidecarMemoryLimit = "64Mi";
 };
 

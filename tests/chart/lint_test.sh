@@ -98,7 +98,8 @@ render --skip-tests --set replicaCount=2 --set 'watchNamespaces={shop}' --set im
   --set 'topologySpreadConstraints[0].maxSkew=1' --set 'topologySpreadConstraints[0].topologyKey=kubernetes.io/hostname' \
   --set 'topologySpreadConstraints[0].whenUnsatisfiable=ScheduleAnyway' \
   --set 'topologySpreadConstraints[0].labelSelector.matchLabels.app=x' \
-  --set metrics.serviceMonitor.enabled=true --set sidecar.resources.limits.cpu=500m >"$WORK/custom.yaml"
+  --set metrics.serviceMonitor.enabled=true --set sidecar.resources.limits.cpu=500m \
+  --set sidecar.resources.requests.memory= >"$WORK/custom.yaml"
 python3 - "$WORK/default.yaml" "$WORK/custom.yaml" <<'PY' || fail "a promise of the templates does not hold (above)"
 import sys, yaml
 def load(p): return [d for d in yaml.safe_load_all(open(p)) if d]
@@ -145,7 +146,7 @@ check(lease["metadata"]["namespace"] == "osmosis-system", "lease Role not in the
 check(any(r.get("resourceNames") == ["osmo-osmosis"] for r in lease["rules"]), "lease Role not by name")
 c = kinds(custom, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]
 for arg in ("--watch-namespace=shop", "--kube-api-qps=20", "--nats-tls-ca=/etc/osmosis/nats-tls/ca.crt",
-            "--nats-tls-cert=/etc/osmosis/nats-tls/tls.crt", "--sidecar-cpu-limit=500m"):
+            "--nats-tls-cert=/etc/osmosis/nats-tls/tls.crt", "--sidecar-cpu-limit=500m", "--sidecar-memory-request=none"):
     check(arg in c["args"], f"custom: {arg} missing from {c['args']}")
 check(c["image"].endswith("@sha256:" + "a" * 64), f"custom: digest not used: {c['image']}")
 check({e["name"] for e in c["env"]} >= {"X", "OSMOSIS_NATS_USER", "OSMOSIS_NATS_PASSWORD", "POD_NAME"}, "custom: env")
@@ -154,4 +155,24 @@ d = kinds(default, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]
 check(d["image"] == "ghcr.io/osmosis-dev/osmosis-operator:0.1.0", f"default image {d['image']}")
 check("--sidecar-image=ghcr.io/osmosis-dev/osmosis-sidecar:0.1.0" in d["args"], "default sidecar image")
 PY
+# The operator itself accepts every flag the chart renders: it gets as far as reading its
+# (missing) kubeconfig, which it only does once every flag has passed.
+operator="${OSMOSIS_OPERATOR_BIN:?OSMOSIS_OPERATOR_BIN: the osmosis-operator binary (set by ctest)}"
+# The files the chart mounts, where the operator can find them here.
+mkdir -p "$WORK/etc/osmosis/nats-tls" "$WORK/etc/osmosis/nats-auth"
+for f in nats-tls/ca.crt nats-tls/tls.crt nats-tls/tls.key nats-auth/creds; do
+  printf 'placeholder\n' >"$WORK/etc/osmosis/$f"
+done
+for values in default custom; do
+  mapfile -t args < <(python3 -c 'import sys, yaml
+for d in yaml.safe_load_all(open(sys.argv[1])):
+    if d and d["kind"] == "Deployment":
+        print("\n".join(d["spec"]["template"]["spec"]["containers"][0]["args"]))' "$WORK/$values.yaml")
+  ((${#args[@]} > 10)) || fail "$values: could not read the operator's args"
+  args=("${args[@]//\/etc\/osmosis\//$WORK/etc/osmosis/}")
+  out="$(timeout 20 "$operator" "${args[@]}" --kubeconfig "$WORK/no-kubeconfig" 2>&1)" && fail "$values: the operator started without a kubeconfig"
+  grep -q "kubeconfig: cannot read $WORK/no-kubeconfig" <<<"$out" ||
+    fail "$values: the operator refuses the chart's flags: $out (args: ${args[*]})"
+done
+info "the operator accepts the flags the chart renders (default and non-default values)"
 info "templates: leader election on, restricted pod, probes, PDB only above 1, RBAC without wildcards, secrets get-only, Roles in namespaced mode"

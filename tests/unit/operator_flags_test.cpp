@@ -115,11 +115,16 @@ TEST(OperatorFlags, SidecarResourcesAreQuantitiesOrEmpty) {
   EXPECT_EQ(p.config.sidecarCpuLimit, "");
   EXPECT_EQ(p.config.sidecarMemoryLimit, "64Mi");
   p = parseArgs({"--sidecar-cpu-request", "0.25", "--sidecar-memory-request", "32Mi",
-                 "--sidecar-cpu-limit", "1", "--sidecar-memory-limit", ""});
+                 "--sidecar-cpu-limit", "1", "--sidecar-memory-limit", "none"});
   EXPECT_TRUE(p.problems.empty()) << joined(p.problems);
   EXPECT_EQ(p.config.sidecarCpuRequest, "0.25");
   EXPECT_EQ(p.config.sidecarCpuLimit, "1");
-  EXPECT_EQ(p.config.sidecarMemoryLimit, "") << "empty: no limit";
+  EXPECT_EQ(p.config.sidecarMemoryLimit, "") << "none: no limit";
+  // What the chart renders: every flag with "=", so an empty value never swallows the next.
+  p = parseArgs({"--sidecar-cpu-limit=none", "--sidecar-memory-limit=64Mi"});
+  EXPECT_TRUE(p.problems.empty()) << joined(p.problems);
+  EXPECT_EQ(p.config.sidecarCpuLimit, "");
+  EXPECT_EQ(p.config.sidecarMemoryLimit, "64Mi");
   p = parseArgs({"--sidecar-memory-limit", "64 MiB", "--sidecar-cpu-request", "-1"});
   ASSERT_EQ(p.problems.size(), 2u) << joined(p.problems);
   EXPECT_NE(p.problems[0].find("--sidecar-cpu-request \"-1\": not a Kubernetes quantity"),
