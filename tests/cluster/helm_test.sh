@@ -37,11 +37,12 @@ values=(
   --set leaderElection.leaseDuration=4s --set leaderElection.renewDeadline=3s
   --set leaderElection.retryPeriod=1s
 )
-# On failure: where everything was.
-CLEANUPS+=("[[ \$rc == 0 ]] || { kubectl -n $NS get all,channels,leases -o wide; kubectl -n $NS get events --sort-by=.lastTimestamp | tail -30; kubectl -n $NS logs deployment/$deploy --tail=40 --all-containers; } >&2 2>/dev/null")
+
 # Uninstall, then let the namespace go: without the operator nothing releases the Channels'
 # finalizers, so take them off (what the chart README tells users to do).
 CLEANUPS+=("helm uninstall $release -n $NS --wait --timeout 60s >/dev/null 2>&1; for c in \$(kubectl -n $NS get channels -o name 2>/dev/null); do kubectl -n $NS patch \$c --type merge -p '{\"metadata\":{\"finalizers\":null}}' >/dev/null 2>&1; done")
+# On failure (run first, before the uninstall): where everything was, and what the operator said.
+CLEANUPS+=("[[ \$rc == 0 ]] || { kubectl -n $NS get all,channels,leases -o wide; kubectl -n $NS get events --sort-by=.lastTimestamp | tail -30; for p in \$(kubectl -n $NS get pods -l app.kubernetes.io/component=operator -o name); do echo \"--- \$p\"; kubectl -n $NS logs \$p --tail=30; kubectl -n $NS logs \$p --previous --tail=30; done; } >&2 2>/dev/null")
 
 start=$SECONDS
 out="$(helm install "$release" "$CHART" -n "$NS" "${values[@]}" --wait --timeout 120s 2>&1)" ||
@@ -119,13 +120,27 @@ info "helm upgrade (logLevel=debug) rolled the operator: $old -> $new"
 
 # helm test: a Channel of its own, a message published through JetStream and consumed.
 start=$SECONDS
-out="$(helm test "$release" -n "$NS" --timeout 180s --logs 2>&1)" || fail "helm test: $out"
-grep -q 'Phase:.*Succeeded' <<<"$out" || fail "helm test did not report success: $out"
+out="$(helm test "$release" -n "$NS" --timeout 180s 2>&1)" || {
+  kubectl -n "$NS" describe pod osmo-osmosis-test-round-trip | tail -30 >&2
+  fail "helm test: $out"
+}
+phases="$(grep -c 'Phase: *Succeeded' <<<"$out" || true)"
+[[ "$phases" == 2 ]] || fail "helm test: want the Channel and the round-trip pod Succeeded: $out"
 info "helm test passed in $((SECONDS - start)) s"
+# Its Channel stays until the next helm test; delete it while the operator runs (README).
+test_stream="$(kubectl -n "$NS" get channel osmo-osmosis-test -o jsonpath='{.status.stream}')"
+kubectl -n "$NS" delete channel osmo-osmosis-test --wait --timeout 60s >/dev/null ||
+  fail "the helm test Channel was not deleted within 60 s"
+if nats --server "$nats_url" stream info "$test_stream" >/dev/null 2>&1; then
+  fail "the helm test Channel's stream $test_stream outlived it (deletionPolicy Delete)"
+fi
 
 # Two replicas; kill the leader's pod; the other takes over and scaling goes on.
-out="$(helm upgrade "$release" "$CHART" -n "$NS" "${values[@]}" --set replicaCount=2 --wait --timeout 120s 2>&1)" ||
-  fail "helm upgrade to two replicas: $out"
+out="$(helm upgrade "$release" "$CHART" -n "$NS" "${values[@]}" --set logLevel=debug --set replicaCount=2 \
+  --wait --timeout 120s 2>&1)" || fail "helm upgrade to two replicas: $out"
+kubectl -n "$NS" rollout status "deployment/$deploy" --timeout=60s >/dev/null || fail "two replicas not Ready"
+poll "exactly two operator pods" 60 bash -c \
+  "[[ \$(kubectl -n $NS get pods -l app.kubernetes.io/component=operator -o name | wc -l) == 2 ]]"
 kubectl -n "$NS" get pdb "$deploy" >/dev/null 2>&1 || fail "no PodDisruptionBudget with two replicas"
 holder() { kubectl -n "$NS" get lease "$deploy" -o jsonpath='{.spec.holderIdentity}'; }
 poll "a leader" 30 bash -c "[[ -n \$(kubectl -n $NS get lease $deploy -o jsonpath='{.spec.holderIdentity}') ]]"
@@ -133,7 +148,7 @@ leader="$(holder)"
 pods="$(kubectl -n "$NS" get pods -l app.kubernetes.io/component=operator --field-selector=status.phase=Running -o jsonpath='{.items[*].metadata.name}')"
 [[ " $pods " == *" $leader "* ]] || fail "the Lease holder '$leader' is not one of the operator pods ($pods)"
 start=$SECONDS
-kubectl -n "$NS" delete pod "$leader" --grace-period=0 --force >/dev/null 2>&1
+kubectl -n "$NS" delete pod "$leader" --grace-period=0 --force >/dev/null 2>&1 || fail "could not kill $leader"
 poll "another replica to take the Lease" 60 bash -c "h=\$(kubectl -n $NS get lease $deploy -o jsonpath='{.spec.holderIdentity}'); [[ -n \$h && \$h != $leader ]]"
 info "leader $leader killed; $(holder) took the Lease in $((SECONDS - start)) s"
 burst 100
