@@ -18,7 +18,12 @@ OSMOSIS_TOOLS_BIN="${OSMOSIS_TOOLS_BIN:-$("$REPO_ROOT/hack/tools/build.sh" --pri
 export PATH="$OSMOSIS_TOOLS_BIN:$PATH"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/osmosis-charttest.XXXXXX")"
 export HELM_CACHE_HOME="$WORK/helm/cache" HELM_CONFIG_HOME="$WORK/helm/config" HELM_DATA_HOME="$WORK/helm/data"
-trap 'rc=$?; rm -rf "$WORK"; if ((rc == 0)); then echo "PASS: $TEST_NAME"; else echo "FAIL: $TEST_NAME (exit $rc)" >&2; fi' EXIT
+_cleanup() {
+  local rc=$?
+  rm -rf "$WORK"
+  if ((rc == 0)); then echo "PASS: $TEST_NAME"; else echo "FAIL: $TEST_NAME (exit $rc)" >&2; fi
+}
+trap _cleanup EXIT
 
 # render [helm template flags...]: the manifests on stdout (fails the test if helm refuses).
 render() {
@@ -90,7 +95,7 @@ info "the schema refuses unknown keys, wrong types and bad enums by name; anythi
 
 # What the templates promise, in their output.
 render --skip-tests >"$WORK/default.yaml"
-render --skip-tests --set replicaCount=2 --set 'watchNamespaces={shop}' --set image.digest=sha256:$(printf 'a%.0s' {1..64}) \
+render --skip-tests --set replicaCount=2 --set 'watchNamespaces={shop}' --set "image.digest=sha256:$(printf 'a%.0s' {1..64})" \
   --set 'extraArgs={--kube-api-qps=20}' --set 'extraEnv[0].name=X' --set 'extraEnv[0].value=y' \
   --set nats.tls.secretName=nats-tls --set nats.tls.clientCert=true --set nats.auth.type=userPassword \
   --set nats.auth.secretName=nats-auth --set priorityClassName=system-cluster-critical \
