@@ -6,9 +6,9 @@
 # With --cluster it runs on a real node instead (hack/cluster.sh, as root): NATS is a
 # StatefulSet, Osmosis is installed with Helm (helm/osmosis: the operator in its pod), the
 # worker is the example-worker image, and the operator injects the sidecar image into its
-# pods as a native sidecar. Each second's sample goes to a table, and at the end a PNG chart
-# of the run (backlog, arrivals per second, desired vs ready replicas, each change of the
-# desired replicas marked) is written to $OSMOSIS_DEMO_OUT (default build/demo).
+# pods as a native sidecar. Either way each second's sample goes to a table, and at the end a
+# PNG chart of the run (backlog, arrivals per second, desired vs ready replicas, each change of
+# the desired replicas marked) is written to $OSMOSIS_DEMO_OUT (default build/demo).
 #
 #   hack/demo.sh              about two minutes, then everything is stopped and removed
 #   hack/demo.sh --cluster    the same on the real node (images built on the way)
