@@ -1,35 +1,65 @@
 #!/usr/bin/env bash
-# The local demo: a real kube-apiserver + etcd, a real nats-server, osmosis-operator, and a
-# worker Deployment whose pods osmosis-pod-runner runs as local sidecar + app processes
-# (there is no kubelet). Waves of messages are published; watch the replicas follow the
+# The demo. Waves of messages are published to a Channel; watch the replicas follow the
 # backlog, the Events explain each change, and the Deployment go back to zero.
-# With --cluster it runs on a real node instead (hack/cluster.sh, as root): NATS is a
+# On a real node (hack/cluster.sh, as root; the default where it can run): NATS is a
 # StatefulSet, Osmosis is installed with Helm (helm/osmosis: the operator in its pod), the
 # worker is the example-worker image, and the operator injects the sidecar image into its
-# pods as a native sidecar. Either way each second's sample goes to a table, and at the end a
-# PNG chart of the run (backlog, arrivals per second, desired vs ready replicas, each change of
-# the desired replicas marked) is written to $OSMOSIS_DEMO_OUT (default build/demo).
+# pods as a native sidecar. Where the node cannot run (not root, a tool missing) it says why
+# and runs the process-based demo instead: a real kube-apiserver + etcd, a real nats-server,
+# osmosis-operator, and a worker Deployment whose pods osmosis-pod-runner runs as local
+# sidecar + app processes (there is no kubelet). Either way each second's sample goes to a
+# table, and at the end a PNG chart of the run (backlog, arrivals per second, desired vs ready
+# replicas, each change of the desired replicas marked) is written to $OSMOSIS_DEMO_OUT
+# (default build/demo; gnuplot draws it when installed).
 #
-#   hack/demo.sh              about two minutes, then everything is stopped and removed
-#   hack/demo.sh --cluster    the same on the real node (images built on the way)
+#   hack/demo.sh              about three minutes, then everything is stopped and removed
+#   hack/demo.sh --cluster    on the real node, or fail saying why (images built on the way)
+#   hack/demo.sh --local      the process-based demo
 #   hack/demo.sh --keep       leave it running (Ctrl-C stops it)
 #
 # Set-up is done on the way (hack/setup.sh, a release build in build/bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 keep=0
-cluster=0
+mode=auto
 for arg in "$@"; do
   case "$arg" in
     --keep) keep=1 ;;
-    --cluster) cluster=1 ;;
-    -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
+    --cluster) mode=cluster ;;
+    --local) mode=local ;;
+    -h | --help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "demo.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
 say() { printf '\033[1m[demo]\033[0m %s\n' "$*"; }
 
 hack/setup.sh
+# Can the real node run here? (what hack/cluster.sh up needs before it starts anything)
+node_problem() {
+  local t
+  ((EUID == 0)) || { echo "it needs root (kubelet, containerd, a bridge, iptables)"; return; }
+  for t in containerd runc podman mmdebstrap iptables ip; do
+    command -v "$t" >/dev/null || { echo "$t is not installed"; return; }
+  done
+  hack/tools/build.sh --check >/dev/null 2>&1 || echo "the pinned tools are not built"
+}
+cluster=0
+case "$mode" in
+  cluster)
+    why="$(node_problem)"
+    [[ -z "$why" ]] || { echo "demo.sh: the real node cannot run here: $why (hack/demo.sh --local runs without it)" >&2; exit 1; }
+    cluster=1
+    ;;
+  local) ;;
+  auto)
+    why="$(node_problem)"
+    if [[ -z "$why" ]]; then
+      cluster=1
+    else
+      say "the real node cannot run here: $why; running the process-based demo instead"
+    fi
+    ;;
+esac
 tools=$(hack/tools/build.sh --print-bin-dir)
 export PATH="$tools:$PATH"
 source hack/bench/lib.sh  # the release tree shared with the benchmarks

@@ -50,6 +50,19 @@ out="$(helm install "$release" "$CHART" -n "$NS" "${values[@]}" --wait --timeout
 kubectl -n "$NS" rollout status "deployment/$deploy" --timeout=60s >/dev/null || fail "the operator is not Ready"
 info "helm install --wait: the operator Ready in $((SECONDS - start)) s (restricted namespace)"
 
+# People get Channels through the built-in roles (the controller-manager aggregates them).
+kubectl -n "$NS" create rolebinding jane-view --clusterrole=view --user=jane >/dev/null
+kubectl -n "$NS" create rolebinding joe-edit --clusterrole=edit --user=joe >/dev/null
+poll "view to include reading Channels (aggregation)" 60 bash -c \
+  "[[ \$(kubectl auth can-i list channels.osmosis.dev -n $NS --as jane) == yes ]]"
+poll "edit to include creating Channels (aggregation)" 60 bash -c \
+  "[[ \$(kubectl auth can-i create channels.osmosis.dev -n $NS --as joe) == yes ]]"
+[[ "$(kubectl auth can-i create channels.osmosis.dev -n "$NS" --as jane || true)" == no ]] ||
+  fail "view lets jane create Channels"
+[[ "$(kubectl auth can-i list channels.osmosis.dev -n default --as jane || true)" == no ]] ||
+  fail "a view RoleBinding in $NS lets jane read Channels elsewhere"
+info "aggregated roles: view reads Channels, edit changes them, only where bound"
+
 kubectl apply -n "$NS" -f - >/dev/null <<YAML
 apiVersion: apps/v1
 kind: Deployment
