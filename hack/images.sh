@@ -54,7 +54,10 @@ if ! podman image exists "$base_image"; then
     start=$SECONDS
     rm -rf "$cache/.tmp-base.tar"
     # (mmdebstrap picks the output format from the name's extension)
-    mmdebstrap --variant=minbase --include="$base_packages" bookworm "$cache/.tmp-base.tar" \
+    # Without the caller's open descriptors: mmdebstrap hands apt `cat >&N` for the lowest free
+    # fd, and dash refuses N > 9 ("Bad fd number"), which happens under ctest (fds 8, 10, ...).
+    python3 -c 'import os, sys; os.closerange(3, 4096); os.execvp(sys.argv[1], sys.argv[1:])' \
+      mmdebstrap --variant=minbase --include="$base_packages" bookworm "$cache/.tmp-base.tar" \
       >"$cache/mmdebstrap.log" 2>&1 || { tail -20 "$cache/mmdebstrap.log" >&2; die "mmdebstrap failed (log: $cache/mmdebstrap.log)"; }
     mv "$cache/.tmp-base.tar" "$base_tar"
     say "base made in $((SECONDS - start)) s"

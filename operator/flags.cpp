@@ -1,10 +1,14 @@
 #include "operator/flags.hpp"
 
+#include <regex>
+#include <tuple>
+
 #include <CLI/CLI.hpp>
 
 #include "common/http/server.hpp"
 #include "common/nats/subject.hpp"
 #include "common/util/duration.hpp"
+#include "common/util/json_text.hpp"
 #include "common/util/redact.hpp"
 #include "common/version.hpp"
 
@@ -107,7 +111,30 @@ void addFlags(CLI::App& app, RawFlags* f) {
   app.add_option("--sidecar-nats-url", f->sidecarNatsUrl,
                  "NATS URL injected sidecars use when the Channel names no Secret, without "
                  "credentials (default: --nats-url without its credentials)");
+  struct Resource {
+    const char* flag;
+    std::string* value;
+    const char* help;
+  };
+  for (const Resource& r : {
+           Resource{"--sidecar-cpu-request", &f->sidecarCpuRequest,
+                    "injected sidecar's CPU request"},
+           Resource{"--sidecar-memory-request", &f->sidecarMemoryRequest,
+                    "injected sidecar's memory request"},
+           Resource{"--sidecar-cpu-limit", &f->sidecarCpuLimit, "injected sidecar's CPU limit"},
+           Resource{"--sidecar-memory-limit", &f->sidecarMemoryLimit,
+                    "injected sidecar's memory limit"},
+       }) {
+    app.add_option(r.flag, *r.value, std::string(r.help) + " (a quantity, or none)")
+        ->capture_default_str();
+  }
   nats::addFlags(app, &f->nats, &f->natsUrls);
+}
+
+bool isQuantity(const std::string& text) {
+  static const std::regex kQuantity(
+      R"(([0-9]+(\.[0-9]+)?|\.[0-9]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?)");
+  return text.size() <= 32 && std::regex_match(text, kQuantity);
 }
 
 std::vector<std::string> finish(const RawFlags& raw, Config* c) {
@@ -151,6 +178,12 @@ std::vector<std::string> finish(const RawFlags& raw, Config* c) {
     c->listenHost = listen->first;
     c->listenPort = listen->second;
   }
+  // One namespace, a DNS label: the chart's namespaced mode passes exactly one.
+  static const std::regex kNamespace("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
+  if (!raw.watchNamespace.empty() && !std::regex_match(raw.watchNamespace, kNamespace)) {
+    problems.push_back("--watch-namespace \"" + printableText(raw.watchNamespace) +
+                       "\": not a namespace name (one DNS label, e.g. shop)");
+  }
   c->watchNamespace = raw.watchNamespace;
   c->workers = raw.workers;
   c->scalerWorkers = raw.scalerWorkers;
@@ -172,6 +205,21 @@ std::vector<std::string> finish(const RawFlags& raw, Config* c) {
   }
 
   c->sidecarImage = raw.sidecarImage;
+  for (auto [flag, text, out] :
+       {std::tuple{"--sidecar-cpu-request", &raw.sidecarCpuRequest, &c->sidecarCpuRequest},
+        std::tuple{"--sidecar-memory-request", &raw.sidecarMemoryRequest, &c->sidecarMemoryRequest},
+        std::tuple{"--sidecar-cpu-limit", &raw.sidecarCpuLimit, &c->sidecarCpuLimit},
+        std::tuple{"--sidecar-memory-limit", &raw.sidecarMemoryLimit, &c->sidecarMemoryLimit}}) {
+    // "none" (or an empty value) leaves the request or limit out of the sidecar's resources.
+    if (*text == "none" || text->empty()) {
+      out->clear();
+    } else if (!isQuantity(*text)) {
+      problems.push_back(std::string(flag) + " \"" + printableText(*text) +
+                         "\": not a Kubernetes quantity (for example 50m, 0.5, 64Mi) or none");
+    } else {
+      *out = *text;
+    }
+  }
   if (!raw.sidecarNatsUrl.empty()) {
     // Injected as a plain env value into Deployments that anyone with read access sees.
     for (const auto& url : nats::splitUrls(raw.sidecarNatsUrl)) {

@@ -50,6 +50,10 @@ struct RawFlags {
   std::vector<std::string> subjectGrants;
   std::string sidecarImage;
   std::string sidecarNatsUrl;
+  std::string sidecarCpuRequest = "50m";
+  std::string sidecarMemoryRequest = "16Mi";
+  std::string sidecarCpuLimit = "none";
+  std::string sidecarMemoryLimit = "64Mi";
 };
 
 // Checked and typed.
@@ -87,7 +91,15 @@ struct Config {
   std::string sidecarNatsUrl;
   // True when sidecarNatsUrl came from --nats-url with its credentials taken out.
   bool sidecarUrlStripped = false;
+  // The injected sidecar's resources (Kubernetes quantities; empty: not set).
+  std::string sidecarCpuRequest;
+  std::string sidecarMemoryRequest;
+  std::string sidecarCpuLimit;
+  std::string sidecarMemoryLimit;
 };
+
+// Is `text` a Kubernetes resource quantity in the forms a chart writes (250m, 0.5, 64Mi, 1G)?
+bool isQuantity(const std::string& text);
 
 void addFlags(CLI::App& app, RawFlags* raw);
 

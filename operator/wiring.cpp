@@ -70,6 +70,10 @@ channel::ReconcilerOptions reconcilerOptions(const Config& f) {
   o.resync = f.resync;
   o.injection.image = f.sidecarImage;
   o.injection.natsUrl = f.sidecarNatsUrl;
+  o.injection.cpuRequest = f.sidecarCpuRequest;
+  o.injection.memoryRequest = f.sidecarMemoryRequest;
+  o.injection.cpuLimit = f.sidecarCpuLimit;
+  o.injection.memoryLimit = f.sidecarMemoryLimit;
   if (f.subjectPolicy.reportPrefix != report::kDefaultSubjectPrefix)
     o.injection.reportSubjectPrefix = f.subjectPolicy.reportPrefix;
   o.subjectPolicy = f.subjectPolicy;

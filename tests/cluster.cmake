@@ -22,3 +22,9 @@ add_test(NAME cluster_autoscale_e2e COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/clu
 set_tests_properties(cluster_autoscale_e2e PROPERTIES LABELS cluster FIXTURES_REQUIRED cluster
   RESOURCE_LOCK cluster TIMEOUT 900
   ENVIRONMENT "${OSMOSIS_CLUSTER_ENV};OSMOSIS_OPERATOR_BIN=$<TARGET_FILE:osmosis-operator>")
+
+# The Helm chart on the real node: install into a restricted namespace, scaling with only the
+# chart's RBAC, upgrade, helm test, leader failover, uninstall.
+add_test(NAME cluster_helm COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cluster/helm_test.sh)
+set_tests_properties(cluster_helm PROPERTIES LABELS cluster FIXTURES_REQUIRED cluster
+  RESOURCE_LOCK cluster TIMEOUT 900 ENVIRONMENT "${OSMOSIS_CLUSTER_ENV}")

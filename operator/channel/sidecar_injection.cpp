@@ -30,6 +30,18 @@ json secretEnv(const char* name, const std::string& secret, const char* key) {
   return {{"name", name}, {"valueFrom", {{"secretKeyRef", {{"name", secret}, {"key", key}}}}}};
 }
 
+json resources(const InjectionSettings& s) {
+  json requests = json::object(), limits = json::object();
+  if (!s.cpuRequest.empty()) requests["cpu"] = s.cpuRequest;
+  if (!s.memoryRequest.empty()) requests["memory"] = s.memoryRequest;
+  if (!s.cpuLimit.empty()) limits["cpu"] = s.cpuLimit;
+  if (!s.memoryLimit.empty()) limits["memory"] = s.memoryLimit;
+  json r = json::object();
+  if (!requests.empty()) r["requests"] = requests;
+  if (!limits.empty()) r["limits"] = limits;
+  return r;
+}
+
 }  // namespace
 
 json injectionApply(const ScaleTargetRef& target, const std::string& ns, const std::string& name,
@@ -92,8 +104,15 @@ json injectionApply(const ScaleTargetRef& target, const std::string& ns, const s
       {"readinessProbe", probe},
       {"livenessProbe",
        {{"httpGet", {{"path", "/healthz"}, {"port", settings.healthPort}}}, {"periodSeconds", 10}}},
-      {"resources",
-       {{"requests", {{"cpu", "50m"}, {"memory", "16Mi"}}}, {"limits", {{"memory", "64Mi"}}}}}};
+      {"resources", resources(settings)},
+      // The restricted Pod Security Standard, whatever the worker's pod says: the sidecar
+      // runs as the image's non-root UID and writes nothing to its root filesystem.
+      {"securityContext",
+       {{"allowPrivilegeEscalation", false},
+        {"readOnlyRootFilesystem", true},
+        {"runAsNonRoot", true},
+        {"capabilities", {{"drop", json::array({"ALL"})}}},
+        {"seccompProfile", {{"type", "RuntimeDefault"}}}}}};
   if (!volumeMounts.empty()) container["volumeMounts"] = volumeMounts;
   json podSpec = json::object();
   if (settings.nativeSidecar) {

@@ -28,6 +28,11 @@ struct InjectionSettings {
   std::string reportSubjectPrefix;  // empty: the sidecar's default
   bool nativeSidecar = true;
   int healthPort = 8081;
+  // Kubernetes quantities for the sidecar container; an empty one is left out.
+  std::string cpuRequest = "50m";
+  std::string memoryRequest = "16Mi";
+  std::string cpuLimit;
+  std::string memoryLimit = "64Mi";
 };
 
 // Only resources with a pod template at spec.template can be injected.

@@ -36,7 +36,8 @@ left=()
 # Processes of this cluster: their command line names its state dir (etcd, apiserver,
 # controllers, kubelet, kube-proxy, containerd and its shims), or they ran in a pod (cgroup
 # kubepods: coredns, nats-server, the workers).
-pids="$(pgrep -f -- "$dir" | grep -vx "$$" || true)"
+# The dir as a whole path (not /tmp/osmosis-cluster.lock, the lock sessions hold around ctest).
+pids="$(pgrep -f -- "$dir(/| |\$)" | grep -vx "$$" || true)"
 [[ -z "$pids" ]] || left+=("processes: $(ps -o comm= -p "${pids//$'\n'/,}" | sort -u | tr '\n' ' ')")
 in_pods="$(grep -l kubepods /proc/[0-9]*/cgroup 2>/dev/null | cut -d/ -f3 | tr '\n' ' ' || true)"
 [[ -z "$in_pods" ]] || left+=("processes in pod cgroups: $in_pods")

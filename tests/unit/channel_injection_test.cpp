@@ -67,6 +67,31 @@ TEST(SidecarInjection, NativeSidecarIsAnInitContainerThatAlwaysRestarts) {
   EXPECT_EQ(envValue(c, "OSMOSIS_NATS_URL"), "nats://nats:4222");
   EXPECT_EQ(envValue(c, "POD_NAME"), "<ref>");
   EXPECT_EQ(c["readinessProbe"]["httpGet"]["path"], "/readyz");
+  // The restricted Pod Security Standard, and the default resources.
+  const json& sc = c["securityContext"];
+  EXPECT_EQ(sc["runAsNonRoot"], true);
+  EXPECT_EQ(sc["allowPrivilegeEscalation"], false);
+  EXPECT_EQ(sc["readOnlyRootFilesystem"], true);
+  EXPECT_EQ(sc["capabilities"]["drop"], json::array({"ALL"}));
+  EXPECT_EQ(sc["seccompProfile"]["type"], "RuntimeDefault");
+  EXPECT_EQ(
+      c["resources"],
+      json::parse(R"({"requests":{"cpu":"50m","memory":"16Mi"},"limits":{"memory":"64Mi"}})"));
+}
+
+TEST(SidecarInjection, ResourcesComeFromSettingsAndEmptyOnesAreLeftOut) {
+  InjectionSettings s = settings("img:1", "nats://nats:4222");
+  s.cpuRequest = "";
+  s.memoryRequest = "32Mi";
+  s.cpuLimit = "1";
+  s.memoryLimit = "";
+  json body = injectionApply(*spec().scaleTarget, "shop", "orders", spec(), {}, s);
+  const json& c = body["spec"]["template"]["spec"]["initContainers"][0];
+  EXPECT_EQ(c["resources"], json::parse(R"({"requests":{"memory":"32Mi"},"limits":{"cpu":"1"}})"));
+  s.memoryRequest = "";
+  s.cpuLimit = "";
+  body = injectionApply(*spec().scaleTarget, "shop", "orders", spec(), {}, s);
+  EXPECT_EQ(body["spec"]["template"]["spec"]["initContainers"][0]["resources"], json::object());
 }
 
 TEST(SidecarInjection, OlderClustersGetAPlainContainerAndSecretsGiveTheUrl) {

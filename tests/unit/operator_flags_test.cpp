@@ -115,5 +115,44 @@ TEST(OperatorFlags, NatsUrlsAreCheckedAndBounded) {
   EXPECT_NE(p.problems[0].find("too many NATS URLs"), std::string::npos);
 }
 
+TEST(OperatorFlags, SidecarResourcesAreQuantitiesOrEmpty) {
+  auto p = parseArgs({});
+  EXPECT_EQ(p.config.sidecarCpuRequest, "50m");
+  EXPECT_EQ(p.config.sidecarMemoryRequest, "16Mi");
+  EXPECT_EQ(p.config.sidecarCpuLimit, "");
+  EXPECT_EQ(p.config.sidecarMemoryLimit, "64Mi");
+  p = parseArgs({"--sidecar-cpu-request", "0.25", "--sidecar-memory-request", "32Mi",
+                 "--sidecar-cpu-limit", "1", "--sidecar-memory-limit", "none"});
+  EXPECT_TRUE(p.problems.empty()) << joined(p.problems);
+  EXPECT_EQ(p.config.sidecarCpuRequest, "0.25");
+  EXPECT_EQ(p.config.sidecarCpuLimit, "1");
+  EXPECT_EQ(p.config.sidecarMemoryLimit, "") << "none: no limit";
+  // What the chart renders: every flag with "=", so an empty value never swallows the next.
+  p = parseArgs({"--sidecar-cpu-limit=none", "--sidecar-memory-limit=64Mi"});
+  EXPECT_TRUE(p.problems.empty()) << joined(p.problems);
+  EXPECT_EQ(p.config.sidecarCpuLimit, "");
+  EXPECT_EQ(p.config.sidecarMemoryLimit, "64Mi");
+  p = parseArgs({"--sidecar-memory-limit", "64 MiB", "--sidecar-cpu-request", "-1"});
+  ASSERT_EQ(p.problems.size(), 2u) << joined(p.problems);
+  EXPECT_NE(p.problems[0].find("--sidecar-cpu-request \"-1\": not a Kubernetes quantity"),
+            std::string::npos)
+      << p.problems[0];
+  for (const char* ok : {"50m", "0.5", ".5", "64Mi", "1G", "2"})
+    EXPECT_TRUE(isQuantity(ok)) << ok;
+  for (const char* bad : {"", "Mi", "1.", "5 m", "1mi", "1e3x", "--1"})
+    EXPECT_FALSE(isQuantity(bad)) << bad;
+}
+
+TEST(OperatorFlags, WatchNamespaceMustBeANamespaceName) {
+  auto p = parseArgs({"--watch-namespace", "shop"});
+  EXPECT_TRUE(p.problems.empty()) << joined(p.problems);
+  EXPECT_EQ(p.config.watchNamespace, "shop");
+  p = parseArgs({"--watch-namespace", "shop,bar"});
+  ASSERT_EQ(p.problems.size(), 1u);
+  EXPECT_NE(p.problems[0].find("--watch-namespace \"shop,bar\": not a namespace name"),
+            std::string::npos)
+      << p.problems[0];
+}
+
 }  // namespace
 }  // namespace osmosis::op

@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# The chart against a real kube-apiserver (hack/control-plane.sh; no node needed):
+#  - `helm template` with default and non-default values passes `kubectl apply
+#    --dry-run=server` in a namespace whose Pod Security admission enforces `restricted`
+#    (the API server is the judge: no "would violate PodSecurity" warning, the test Pod admitted);
+#  - `helm install`, then RBAC proven from outside with `kubectl auth can-i --as` the chart's
+#    ServiceAccount: yes to each thing the operator does, no to a list it must not do, in
+#    cluster-wide mode and, after `helm upgrade`, in namespaced mode;
+#  - a CRD change arrives through `helm upgrade`; `helm uninstall --wait` returns quickly
+#    and leaves the CRD when crds.keep (the default), and removes it when not.
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=../controlplane/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../controlplane/lib.sh"
+CHART="$REPO_ROOT/helm/osmosis"
+[[ -x "$OSMOSIS_TOOLS_BIN/helm" ]] || fail "$OSMOSIS_TOOLS_BIN/helm missing: run hack/tools/build.sh first"
+export HELM_CACHE_HOME="$WORK/helm/cache" HELM_CONFIG_HOME="$WORK/helm/config" HELM_DATA_HOME="$WORK/helm/data"
+
+cp_start
+# helm template does not ask the server; tell it which Kubernetes it renders for.
+kube_version="$(kubectl version -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["serverVersion"]["gitVersion"])')"
+release=osmo rns=osmosis-system sa="system:serviceaccount:osmosis-system:osmo-osmosis"
+kubectl create namespace "$rns" >/dev/null
+kubectl label namespace "$rns" pod-security.kubernetes.io/enforce=restricted \
+  pod-security.kubernetes.io/warn=restricted >/dev/null
+for ns in shop other; do
+  kubectl create namespace "$ns" >/dev/null
+  kubectl label namespace "$ns" pod-security.kubernetes.io/enforce=restricted >/dev/null
+done
+
+# dry_run NAME [helm flags...]: the rendered chart through the API server without storing it.
+dry_run() {
+  local name="$1" out
+  shift
+  helm template "$release" "$CHART" -n "$rns" --kube-version "$kube_version" --skip-tests "$@" >"$WORK/$name.yaml" 2>"$WORK/$name.err" ||
+    fail "helm template ($name): $(cat "$WORK/$name.err")"
+  out="$(kubectl apply --dry-run=server -f "$WORK/$name.yaml" 2>&1)" ||
+    fail "kubectl apply --dry-run=server ($name values) refused: $out"
+  if grep -q 'would violate PodSecurity' <<<"$out"; then fail "$name: the operator pod is not restricted: $out"; fi
+}
+dry_run default
+dry_run custom --set replicaCount=2 --set 'watchNamespaces={shop}' --set nats.tls.secretName=nats-tls \
+  --set nats.tls.clientCert=true --set nats.auth.type=creds --set nats.auth.secretName=nats-creds \
+  --set 'extraArgs={--kube-api-qps=20}' --set 'extraEnv[0].name=X' --set 'extraEnv[0].value=y' \
+  --set 'tolerations[0].operator=Exists' --set 'affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].weight=1' \
+  --set 'affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.topologyKey=kubernetes.io/hostname' \
+  --set 'topologySpreadConstraints[0].maxSkew=1' --set 'topologySpreadConstraints[0].topologyKey=kubernetes.io/hostname' \
+  --set 'topologySpreadConstraints[0].whenUnsatisfiable=ScheduleAnyway' --set crds.keep=false \
+  --set 'rbac.scaleTargets[0].apiGroup=apps' --set 'rbac.scaleTargets[0].resources={deployments}'
+# The check can fail: a pod that is not restricted is called out by the API server.
+helm template "$release" "$CHART" -n "$rns" --kube-version "$kube_version" --skip-tests \
+  --set containerSecurityContext.allowPrivilegeEscalation=true --show-only templates/deployment.yaml >"$WORK/bad.yaml"
+out="$(kubectl apply --dry-run=server -f "$WORK/bad.yaml" 2>&1)" || true
+grep -q 'would violate PodSecurity "restricted:latest": allowPrivilegeEscalation' <<<"$out" ||
+  fail "a Deployment allowing privilege escalation was not called out by Pod Security admission: $out"
+info "helm template (default and non-default values) passes kubectl apply --dry-run=server, restricted"
+
+start=$SECONDS
+out="$(helm install "$release" "$CHART" -n "$rns" --set 'rbac.secretNamespaces={shop}' 2>&1)" || fail "helm install: $out"
+info "helm install in $((SECONDS - start)) s"
+kubectl wait --for condition=established --timeout=60s crd/channels.osmosis.dev >/dev/null
+
+# The helm test hook's Pod and Channel pass admission in the restricted namespace.
+helm template "$release" "$CHART" -n "$rns" --kube-version "$kube_version" --show-only templates/tests/round-trip.yaml >"$WORK/test-hook.yaml"
+out="$(kubectl apply --dry-run=server -f "$WORK/test-hook.yaml" 2>&1)" || fail "the helm test hook is refused: $out"
+
+# can SUBJECT-ANSWER VERB RESOURCE [kubectl flags]: kubectl auth can-i as the ServiceAccount.
+can() {
+  local want="$1" got
+  shift
+  got="$(kubectl auth can-i --as "$sa" "$@" 2>/dev/null || true)"
+  [[ "$got" == "$want" ]] || fail "can-i $* as the operator: '$got', want '$want'"
+}
+yes_to() { can yes "$@"; }
+no_to() { can no "$@"; }
+
+# What the operator does (cluster-wide mode): Channels everywhere, scale and inject in any
+# namespace, Secrets only where listed (shop), its Lease by name.
+yes_to list channels.osmosis.dev -A
+yes_to watch channels.osmosis.dev -A
+yes_to patch channels.osmosis.dev -n shop
+yes_to patch channels.osmosis.dev -n other --subresource status
+yes_to update channels.osmosis.dev -n shop --subresource finalizers
+yes_to patch deployments.apps -n shop
+yes_to patch statefulsets.apps -n other
+yes_to get deployments.apps -n shop --subresource scale
+yes_to patch deployments.apps -n shop --subresource scale
+yes_to update replicasets.apps -n other --subresource scale
+yes_to list pods -n shop
+yes_to list horizontalpodautoscalers.autoscaling -n shop
+yes_to create events -n shop
+yes_to patch events -n other
+yes_to get secrets -n shop
+yes_to create leases.coordination.k8s.io -n "$rns"
+yes_to update leases.coordination.k8s.io/osmo-osmosis -n "$rns"
+# What it must not do.
+no_to get secrets -n other
+no_to get secrets -n "$rns"
+no_to list secrets -n shop
+no_to watch secrets -n shop
+no_to list secrets -A
+no_to delete deployments.apps -n shop
+no_to create deployments.apps -n shop
+no_to update deployments.apps -n shop
+no_to patch daemonsets.apps -n shop --subresource scale
+no_to create pods -n shop --subresource exec
+no_to create pods -n shop
+no_to delete pods -n shop
+no_to get nodes
+no_to list nodes
+no_to delete channels.osmosis.dev -n shop
+no_to create channels.osmosis.dev -n shop
+no_to update leases.coordination.k8s.io/someone-else -n "$rns"
+no_to update leases.coordination.k8s.io/osmo-osmosis -n shop
+no_to get configmaps -n shop
+no_to create clusterroles.rbac.authorization.k8s.io
+no_to '*' '*'
+info "cluster-wide mode: can-i says yes to the 17 things the operator does, no to the 21 it must not"
+
+# Namespaced mode: everything in shop only.
+out="$(helm upgrade "$release" "$CHART" -n "$rns" --set 'watchNamespaces={shop}' 2>&1)" || fail "helm upgrade to namespaced mode: $out"
+yes_to list channels.osmosis.dev -n shop
+yes_to watch channels.osmosis.dev -n shop
+yes_to patch channels.osmosis.dev -n shop --subresource status
+yes_to update channels.osmosis.dev -n shop --subresource finalizers
+yes_to patch deployments.apps -n shop
+yes_to patch deployments.apps -n shop --subresource scale
+yes_to list pods -n shop
+yes_to create events -n shop
+yes_to get secrets -n shop
+yes_to create leases.coordination.k8s.io -n "$rns"
+yes_to update leases.coordination.k8s.io/osmo-osmosis -n "$rns"
+no_to list channels.osmosis.dev -A
+no_to list channels.osmosis.dev -n other
+no_to patch deployments.apps -n other --subresource scale
+no_to patch deployments.apps -n other
+no_to list pods -n other
+no_to create events -n other
+no_to get secrets -n other
+no_to list secrets -n shop
+no_to delete deployments.apps -n shop
+no_to create pods -n shop --subresource exec
+no_to get nodes
+[[ -z "$(kubectl get clusterrolebindings -l app.kubernetes.io/instance=$release -o name)" ]] ||
+  fail "namespaced mode left ClusterRoleBindings: $(kubectl get clusterrolebindings -l app.kubernetes.io/instance=$release -o name)"
+info "namespaced mode (helm upgrade): yes in shop and to the Lease, no anywhere else; no ClusterRoleBinding left"
+
+# A CRD change arrives through helm upgrade (templates, not crds/).
+cp -r "$CHART" "$WORK/chart-next"
+sed -i 's/shortNames: \[chan, chans\]/shortNames: [chan, chans, osmochan]/' "$WORK/chart-next/templates/crds/osmosis.dev_channels.yaml"
+grep -q osmochan "$WORK/chart-next/templates/crds/osmosis.dev_channels.yaml" || fail "could not change the CRD copy"
+out="$(helm upgrade "$release" "$WORK/chart-next" -n "$rns" 2>&1)" || fail "helm upgrade with a changed CRD: $out"
+short="$(kubectl get crd channels.osmosis.dev -o jsonpath='{.spec.names.shortNames}')"
+[[ "$short" == *osmochan* ]] || fail "the CRD change did not arrive through helm upgrade: shortNames $short"
+info "a CRD change arrives through helm upgrade ($short)"
+
+# Uninstall: quick, and the CRD stays (crds.keep) with a Channel in it.
+kubectl apply -f "$REPO_ROOT/crds/examples/minimal.yaml" --dry-run=server >/dev/null ||
+  fail "the minimal Channel is refused by the installed CRD"
+start=$SECONDS
+out="$(helm uninstall "$release" -n "$rns" --wait --timeout 60s 2>&1)" || fail "helm uninstall: $out"
+(((SECONDS - start) < 30)) || fail "helm uninstall took $((SECONDS - start)) s"
+kubectl get crd channels.osmosis.dev >/dev/null 2>&1 || fail "helm uninstall removed the CRD although crds.keep"
+leftover="$(kubectl get clusterroles,clusterrolebindings,roles,rolebindings,serviceaccounts,deployments -A \
+  -l app.kubernetes.io/instance=$release -o name)"
+[[ -z "$leftover" ]] || fail "helm uninstall left: $leftover"
+info "helm uninstall --wait in $((SECONDS - start)) s; the CRD kept, nothing else left"
+
+# The kept CRD is adopted by the next install; with crds.keep=false uninstall removes it.
+out="$(helm install "$release" "$CHART" -n "$rns" --set crds.keep=false 2>&1)" || fail "helm install over the kept CRD: $out"
+out="$(helm uninstall "$release" -n "$rns" --wait --timeout 60s 2>&1)" || fail "helm uninstall (crds.keep=false): $out"
+poll "the CRD to go with crds.keep=false" 30 bash -c '! kubectl get crd channels.osmosis.dev'
+info "crds.keep=false: a reinstall adopts the kept CRD and uninstall removes it"

@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# The chart without a cluster: helm lint; the CRD templates and the values schema are what
+# their generators give (crds/ is the one source of truth); the rendered CRD equals crds/;
+# bad values are refused by the schema with a message naming the key; what the templates
+# promise (leader election always on, restricted pods, a PDB above one replica, no wildcard
+# and no Secret list/watch in any rule, Roles only in namespaced mode) holds in their output.
+set -euo pipefail
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+CHART="$REPO_ROOT/helm/osmosis"
+TEST_NAME="$(basename "$0" .sh)"
+fail() {
+  echo "FAIL: $TEST_NAME: $*" >&2
+  exit 1
+}
+info() { echo "[$TEST_NAME] $*"; }
+OSMOSIS_TOOLS_BIN="${OSMOSIS_TOOLS_BIN:-$("$REPO_ROOT/hack/tools/build.sh" --print-bin-dir)}"
+[[ -x "$OSMOSIS_TOOLS_BIN/helm" ]] || fail "$OSMOSIS_TOOLS_BIN/helm missing: run hack/tools/build.sh first"
+export PATH="$OSMOSIS_TOOLS_BIN:$PATH"
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/osmosis-charttest.XXXXXX")"
+export HELM_CACHE_HOME="$WORK/helm/cache" HELM_CONFIG_HOME="$WORK/helm/config" HELM_DATA_HOME="$WORK/helm/data"
+_cleanup() {
+  local rc=$?
+  rm -rf "$WORK"
+  if ((rc == 0)); then echo "PASS: $TEST_NAME"; else echo "FAIL: $TEST_NAME (exit $rc)" >&2; fi
+}
+trap _cleanup EXIT
+
+# render [helm template flags...]: the manifests on stdout (fails the test if helm refuses).
+render() {
+  local out
+  out="$(helm template osmo "$CHART" --namespace osmosis-system --kube-version 1.35.4 "$@" 2>&1)" ||
+    fail "helm template $* refused: $out"
+  printf '%s\n' "$out"
+}
+
+out="$(helm lint --strict "$CHART" 2>&1)" || fail "helm lint --strict: $out"
+out="$(helm lint --strict "$CHART" --set replicaCount=2 --set 'watchNamespaces={shop}' \
+  --set nats.auth.type=creds --set nats.auth.secretName=nats-creds 2>&1)" ||
+  fail "helm lint --strict with non-default values: $out"
+info "helm lint --strict passes (default and non-default values)"
+
+"$REPO_ROOT/hack/chart/crds.sh" --check >/dev/null || fail "the CRD templates are stale: run hack/chart/crds.sh"
+"$REPO_ROOT/hack/chart/schema.py" --check >/dev/null || fail "values.schema.json is stale: run hack/chart/schema.py"
+
+# The rendered CRD is crds/ itself, plus only the chart's labels and annotations.
+for crd in "$REPO_ROOT"/crds/*.yaml; do
+  tpl="templates/crds/$(basename "$crd")"
+  render --show-only "$tpl" >"$WORK/kept.yaml"
+  render --show-only "$tpl" --set crds.keep=false >"$WORK/unkept.yaml"
+  python3 - "$crd" "$WORK/kept.yaml" "$WORK/unkept.yaml" <<'PY' || fail "rendered $tpl differs from $crd"
+import sys, yaml
+src, kept, unkept = (yaml.safe_load(open(p)) for p in sys.argv[1:])
+for name, doc in (("kept", kept), ("unkept", unkept)):
+    for key in ("apiVersion", "kind", "spec"):
+        assert doc[key] == src[key], f"{name}: {key} differs"
+    assert doc["metadata"]["name"] == src["metadata"]["name"]
+    for k, v in src["metadata"].get("labels", {}).items():
+        assert doc["metadata"]["labels"].get(k) == v, f"{name}: label {k}"
+assert kept["metadata"]["annotations"].get("helm.sh/resource-policy") == "keep", "crds.keep=true: no keep annotation"
+assert "helm.sh/resource-policy" not in unkept["metadata"]["annotations"], "crds.keep=false: still kept"
+PY
+  [[ -z "$(render --set crds.install=false | grep -n 'kind: CustomResourceDefinition' || true)" ]] ||
+    fail "crds.install=false still renders a CRD"
+done
+info "the rendered CRD equals crds/ (keep annotation only with crds.keep; none with crds.install=false)"
+
+# refused 'WHAT' 'EXPECTED MESSAGE (regex)' helm flags...
+refused() {
+  local what="$1" want="$2" out
+  shift 2
+  if out="$(helm template osmo "$CHART" --kube-version 1.35.4 "$@" 2>&1)"; then
+    fail "$what was accepted (helm template $*)"
+  fi
+  grep -Eq -- "$want" <<<"$out" || fail "$what: refused, but the message does not say /$want/: $out"
+}
+refused "an unknown top-level key" "additional properties 'replicas' not allowed" --set replicas=2
+refused "an unknown nested key (typo)" "image.*additional properties 'tga' not allowed" --set image.tga=1.0
+refused "an unknown key under sidecar.resources" "additional properties 'cpus' not allowed" --set sidecar.resources.requests.cpus=1
+refused "a string for an integer" "replicaCount.*got string, want integer" --set-string replicaCount=two
+refused "a number for a boolean" "crds/install.*got number, want boolean" --set crds.install=1
+refused "a bad log level" "logLevel.*value must be one of 'debug', 'info', 'warn', 'error'" --set logLevel=loud
+refused "a bad NATS auth type" "nats/auth/type.*value must be one of" --set nats.auth.type=password
+refused "a bad pull policy" "pullPolicy.*value must be one of" --set image.pullPolicy=Sometimes
+refused "two watched namespaces" "watchNamespaces.*maxItems" --set 'watchNamespaces={a,b}'
+refused "a namespace that is no name" "watchNamespaces/0.*does not match pattern" --set 'watchNamespaces={Shop_1}'
+refused "a duration without a unit" "leaseDuration.*got number, want string" --set leaderElection.leaseDuration=15
+refused "a bad duration" "leaseDuration.*does not match pattern" --set leaderElection.leaseDuration=15sec
+refused "a bad quantity" "sidecar/resources/limits/memory" --set sidecar.resources.limits.memory=lots
+refused "credentials in a sidecar URL" "sidecar/natsUrls/0.*does not match pattern" --set 'sidecar.natsUrls={nats://u:p@nats:4222}'
+refused "auth without its Secret" "set nats.auth.secretName" --set nats.auth.type=token
+refused "a ServiceMonitor without the Service" "needs metrics.service.enabled" \
+  --set metrics.serviceMonitor.enabled=true --set metrics.service.enabled=false
+render --set global.anything.at.all=1 --set global.imagePullSecrets[0].name=reg >/dev/null
+info "the schema refuses unknown keys, wrong types and bad enums by name; anything goes under global"
+
+# What the templates promise, in their output.
+render --skip-tests >"$WORK/default.yaml"
+render --skip-tests --set replicaCount=2 --set 'watchNamespaces={shop}' --set "image.digest=sha256:$(printf 'a%.0s' {1..64})" \
+  --set 'extraArgs={--kube-api-qps=20}' --set 'extraEnv[0].name=X' --set 'extraEnv[0].value=y' \
+  --set nats.tls.secretName=nats-tls --set nats.tls.clientCert=true --set nats.auth.type=userPassword \
+  --set nats.auth.secretName=nats-auth --set priorityClassName=system-cluster-critical \
+  --set 'tolerations[0].operator=Exists' --set 'nodeSelector.disk=ssd' \
+  --set 'topologySpreadConstraints[0].maxSkew=1' --set 'topologySpreadConstraints[0].topologyKey=kubernetes.io/hostname' \
+  --set 'topologySpreadConstraints[0].whenUnsatisfiable=ScheduleAnyway' \
+  --set 'topologySpreadConstraints[0].labelSelector.matchLabels.app=x' \
+  --set metrics.serviceMonitor.enabled=true --set sidecar.resources.limits.cpu=500m \
+  --set sidecar.resources.requests.memory= >"$WORK/custom.yaml"
+python3 - "$WORK/default.yaml" "$WORK/custom.yaml" <<'PY' || fail "a promise of the templates does not hold (above)"
+import sys, yaml
+def load(p): return [d for d in yaml.safe_load_all(open(p)) if d]
+default, custom = load(sys.argv[1]), load(sys.argv[2])
+def kinds(docs, kind): return [d for d in docs if d["kind"] == kind]
+def check(cond, msg):
+    if not cond:
+        print("template check failed:", msg, file=sys.stderr); sys.exit(1)
+for name, docs in (("default", default), ("custom", custom)):
+    dep = kinds(docs, "Deployment")[0]
+    pod = dep["spec"]["template"]["spec"]
+    c = pod["containers"][0]
+    check("--leader-elect=true" in c["args"], f"{name}: leader election not on")
+    check(pod["securityContext"]["runAsNonRoot"] is True, f"{name}: runAsNonRoot")
+    check(pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault", f"{name}: seccomp")
+    sc = c["securityContext"]
+    check(sc["allowPrivilegeEscalation"] is False and sc["readOnlyRootFilesystem"] is True
+          and sc["capabilities"]["drop"] == ["ALL"], f"{name}: container securityContext {sc}")
+    check(c["livenessProbe"]["httpGet"]["path"] == "/healthz" and
+          c["readinessProbe"]["httpGet"]["path"] == "/readyz", f"{name}: probes")
+    check(c["resources"]["requests"] and c["resources"]["limits"], f"{name}: resources")
+    for d in docs:
+        for rule in d.get("rules", []):
+            for field in ("apiGroups", "resources", "verbs"):
+                check("*" not in rule.get(field, []), f"{name}: wildcard in {d['kind']} {d['metadata']['name']}: {rule}")
+            if "secrets" in rule["resources"]:
+                check(rule["verbs"] == ["get"], f"{name}: secrets verbs {rule['verbs']}")
+            if any(r.endswith("/scale") for r in rule["resources"]):
+                check(all(r.endswith("/scale") for r in rule["resources"]), f"{name}: scale rule mixes kinds: {rule}")
+            if "deployments" in rule["resources"]:
+                check("delete" not in rule["verbs"] and "create" not in rule["verbs"], f"{name}: deployments {rule}")
+check(not kinds(default, "PodDisruptionBudget"), "default (1 replica): a PDB")
+check(kinds(custom, "PodDisruptionBudget"), "replicaCount=2: no PDB")
+# Cluster-wide by default; namespaced mode: Roles in the watched namespace, only the
+# aggregated ClusterRoles for people stay cluster-wide.
+check(kinds(default, "ClusterRoleBinding"), "default: no ClusterRoleBindings")
+check(not kinds(custom, "ClusterRoleBinding"), "namespaced: a ClusterRoleBinding")
+check({r["metadata"]["name"] for r in kinds(custom, "ClusterRole")} == {"osmo-osmosis-view", "osmo-osmosis-edit"},
+      "namespaced: ClusterRoles other than the aggregated view/edit")
+check({r["metadata"]["namespace"] for r in kinds(custom, "RoleBinding")} == {"shop", "osmosis-system"},
+      "namespaced: RoleBindings outside shop and the release namespace")
+lease = [r for r in kinds(default, "Role") if r["metadata"]["name"].endswith("leader-election")][0]
+check(lease["metadata"]["namespace"] == "osmosis-system", "lease Role not in the release namespace")
+check(any(r.get("resourceNames") == ["osmo-osmosis"] for r in lease["rules"]), "lease Role not by name")
+c = kinds(custom, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]
+for arg in ("--watch-namespace=shop", "--kube-api-qps=20", "--nats-tls-ca=/etc/osmosis/nats-tls/ca.crt",
+            "--nats-tls-cert=/etc/osmosis/nats-tls/tls.crt", "--sidecar-cpu-limit=500m", "--sidecar-memory-request=none"):
+    check(arg in c["args"], f"custom: {arg} missing from {c['args']}")
+check(c["image"].endswith("@sha256:" + "a" * 64), f"custom: digest not used: {c['image']}")
+check({e["name"] for e in c["env"]} >= {"X", "OSMOSIS_NATS_USER", "OSMOSIS_NATS_PASSWORD", "POD_NAME"}, "custom: env")
+check(kinds(custom, "ServiceMonitor"), "custom: no ServiceMonitor")
+d = kinds(default, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]
+check(d["image"] == "ghcr.io/osmosis-dev/osmosis-operator:0.1.0", f"default image {d['image']}")
+check("--sidecar-image=ghcr.io/osmosis-dev/osmosis-sidecar:0.1.0" in d["args"], "default sidecar image")
+PY
+# The operator itself accepts every flag the chart renders: it gets as far as reading its
+# (missing) kubeconfig, which it only does once every flag has passed.
+operator="${OSMOSIS_OPERATOR_BIN:?OSMOSIS_OPERATOR_BIN: the osmosis-operator binary (set by ctest)}"
+# The files the chart mounts, where the operator can find them here.
+mkdir -p "$WORK/etc/osmosis/nats-tls" "$WORK/etc/osmosis/nats-auth"
+for f in nats-tls/ca.crt nats-tls/tls.crt nats-tls/tls.key nats-auth/creds; do
+  printf 'placeholder\n' >"$WORK/etc/osmosis/$f"
+done
+for values in default custom; do
+  mapfile -t args < <(python3 -c 'import sys, yaml
+for d in yaml.safe_load_all(open(sys.argv[1])):
+    if d and d["kind"] == "Deployment":
+        print("\n".join(d["spec"]["template"]["spec"]["containers"][0]["args"]))' "$WORK/$values.yaml")
+  ((${#args[@]} > 10)) || fail "$values: could not read the operator's args"
+  args=("${args[@]//\/etc\/osmosis\//$WORK/etc/osmosis/}")
+  out="$(timeout 20 "$operator" "${args[@]}" --kubeconfig "$WORK/no-kubeconfig" 2>&1)" && fail "$values: the operator started without a kubeconfig"
+  grep -q "kubeconfig: cannot read $WORK/no-kubeconfig" <<<"$out" ||
+    fail "$values: the operator refuses the chart's flags: $out (args: ${args[*]})"
+done
+info "the operator accepts the flags the chart renders (default and non-default values)"
+info "templates: leader election on, restricted pod, probes, PDB only above 1, RBAC without wildcards, secrets get-only, Roles in namespaced mode"
