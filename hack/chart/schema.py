@@ -175,6 +175,11 @@ SCHEMA = obj("Values of the Osmosis chart (README.md documents each)", {
     "operator": obj("Operator tuning", {
         "resyncPeriod": duration("How often each Channel is checked against NATS"),
         "workers": integer("Channels reconciled in parallel", minimum=1, maximum=64),
+        "scalerWorkers": integer("Channels the autoscaler evaluates in parallel", minimum=1,
+                                 maximum=64),
+        "podDeletionCost": boolean("Before a scale-down, set controller.kubernetes.io/"
+                                   "pod-deletion-cost on the target's pods from their reports so "
+                                   "idle pods go first (adds pods patch to the RBAC)"),
         "scaleUpMaxStep": integer("Replicas added per scale-up at most (0: no limit)", minimum=0, maximum=10000),
         "scalingHeadroom": {"type": "number", "minimum": 1, "maximum": 10,
                             "description": "Capacity kept above the arrival rate"},
