@@ -26,17 +26,6 @@ using namespace osmosis;
 using namespace std::chrono;
 using nlohmann::json;
 
-namespace {
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  size_t i = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
-  return v[std::min(i, v.size() - 1)];
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   if (argc < 6) {
     std::fprintf(stderr,
@@ -202,14 +191,14 @@ spec:
   std::snprintf(buf, sizeof buf,
                 "burst of 400 at 1 replica -> replicas change: p50 %.0f ms, p95 %.0f ms, max %.0f "
                 "ms (%zu/%d rounds; target p95 <= 1000 ms)",
-                percentile(burstMs, 0.5), percentile(burstMs, 0.95), percentile(burstMs, 1.0),
-                burstMs.size(), rounds);
+                bench::percentile(burstMs, 0.5), bench::percentile(burstMs, 0.95),
+                bench::percentile(burstMs, 1.0), burstMs.size(), rounds);
   say(buf);
   std::snprintf(buf, sizeof buf,
                 "first message at 0 replicas -> replicas 1: p50 %.0f ms, p95 %.0f ms, max %.0f "
                 "ms (%zu/%d rounds; target <= 1000 ms)",
-                percentile(activationMs, 0.5), percentile(activationMs, 0.95),
-                percentile(activationMs, 1.0), activationMs.size(), rounds);
+                bench::percentile(activationMs, 0.5), bench::percentile(activationMs, 0.95),
+                bench::percentile(activationMs, 1.0), activationMs.size(), rounds);
   say(buf);
   say("for reference, KEDA's defaults: pollingInterval 30 s + HPA sync 15 s before a change "
       "(not measured here)");

@@ -4,6 +4,7 @@
 // file at the end, a control plane with a CRD installed, and a parallel loop. Header-only:
 // each benchmark is one program.
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <fstream>
@@ -95,6 +96,14 @@ inline Usage usageOf(pid_t pid) {
   }
   u.cpuSeconds = static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
   return u;
+}
+
+// The p-quantile (0..1) of `v`, nearest rank; 0 when empty.
+inline double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t i = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+  return v[std::min(i, v.size() - 1)];
 }
 
 // Runs fn(i) for i in [0, n) on `threads` threads.

@@ -20,18 +20,6 @@ using testing::ChildProcess;
 using testing::eventually;
 using testing::kConverge;
 
-const char* kDeployment = R"(apiVersion: apps/v1
-kind: Deployment
-metadata: {name: worker}
-spec:
-  replicas: 0
-  selector: {matchLabels: {app: worker}}
-  template:
-    metadata: {labels: {app: worker}}
-    spec:
-      containers: [{name: app, image: example.invalid/worker:1}]
-)";
-
 class AutoscaleTest : public testing::OperatorTest {
  protected:
   std::vector<std::string> operatorArgs() const override {
@@ -108,7 +96,7 @@ class AutoscaleTest : public testing::OperatorTest {
   }
 
   void applyChannel(const std::string& scaling) {
-    ASSERT_EQ(apply(kDeployment).code, 0);
+    ASSERT_EQ(apply(testing::kWorkerDeployment).code, 0);
     ASSERT_EQ(apply(manifest("orders",
                              "  worker:\n    scaleTargetRef: {name: worker}\n"
                              "  scaling:\n" +
@@ -225,7 +213,7 @@ spec:
 }
 
 TEST_F(AutoscaleTest, InjectsTheSidecarAsANativeSidecarAndRemovesItWhenNoLongerAsked) {
-  ASSERT_EQ(apply(kDeployment).code, 0);
+  ASSERT_EQ(apply(testing::kWorkerDeployment).code, 0);
   ASSERT_EQ(apply(manifest("orders",
                            "  worker:\n    scaleTargetRef: {name: worker}\n"
                            "    injectSidecar: true\n    app: {port: 9000}\n"))

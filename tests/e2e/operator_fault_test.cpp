@@ -32,18 +32,6 @@ using testing::eventually;
 using testing::kConverge;
 using Clock = std::chrono::steady_clock;
 
-const char* kDeployment = R"(apiVersion: apps/v1
-kind: Deployment
-metadata: {name: worker}
-spec:
-  replicas: 0
-  selector: {matchLabels: {app: worker}}
-  template:
-    metadata: {labels: {app: worker}}
-    spec:
-      containers: [{name: app, image: example.invalid/worker:1}]
-)";
-
 // Lag mode: ceil(backlog / 10) replicas, at most 8; quick to go down and to zero, so a hold
 // that should not happen would show within the test's observation windows.
 const char* kScaling = R"(  scaling:
@@ -73,7 +61,7 @@ class OperatorFaultTest : public testing::OperatorTest {
     ASSERT_EQ(r.code, 0) << r.out << r.err;
   }
   void applyChannel() {
-    ASSERT_EQ(apply(kDeployment).code, 0);
+    ASSERT_EQ(apply(testing::kWorkerDeployment).code, 0);
     ASSERT_EQ(
         apply(manifest("orders",
                        std::string("  worker:\n    scaleTargetRef: {name: worker}\n") + kScaling))

@@ -4,6 +4,9 @@
 // with its target and body as sent. And the app-path grammar (common/http/path) never lets a
 // byte through that could end or split a request line.
 #include <boost/beast/http.hpp>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <memory>
 #include <netinet/in.h>
 #include <string>
@@ -44,16 +47,33 @@ osmosis::http::Server& server() {
 }
 
 // Sends `bytes`, half-closes, reads until the server closes (5 s at most: longer is a hang).
-std::string exchange(std::string_view bytes) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  FUZZ_REQUIRE(fd >= 0);
-  timeval timeout{5, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+// A connection to the server. Thousands of short connections a second run the loopback out of
+// ephemeral ports now and then (EADDRNOTAVAIL, seen in a 10-minute run): wait for one, for up
+// to 5 s; a server that stopped accepting is still caught.
+int connectToServer() {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(server().port()));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  FUZZ_REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  for (int attempt = 0; attempt < 500; ++attempt) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    FUZZ_REQUIRE(fd >= 0);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return fd;
+    const int err = errno;
+    ::close(fd);
+    if (err != EADDRNOTAVAIL && err != EAGAIN)
+      std::fprintf(stderr, "connect: %s\n", std::strerror(err));
+    FUZZ_REQUIRE(err == EADDRNOTAVAIL || err == EAGAIN);
+    ::usleep(10000);
+  }
+  FUZZ_REQUIRE(!"no connection to the server within 5 s");
+  return -1;
+}
+
+std::string exchange(std::string_view bytes) {
+  const int fd = connectToServer();
+  timeval timeout{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
   size_t sent = 0;
   while (sent < bytes.size()) {
     const ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
