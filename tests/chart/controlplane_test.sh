@@ -223,6 +223,41 @@ for line in open(sys.argv[1]):
 metrics="$(curl -sf "http://$metrics_address/metrics")" || fail "no /metrics at $metrics_address"
 grep -qx 'osmosis_channels 2' <<<"$metrics" ||
   fail "/metrics does not count the two watched namespaces' Channels: $(grep '^osmosis_channels' <<<"$metrics")"
+# The helm test pod's last step (its script from the release's hooks), run here as the test
+# ServiceAccount: it deletes the test Channel (the operator then its stream); run again, it
+# finds it gone and still passes.
+printf 'apiVersion: osmosis.dev/v1alpha1\nkind: Channel\nmetadata: {namespace: shop, name: osmo-osmosis-test}\nspec: {deletionPolicy: Delete, stream: {storage: Memory}}\n' |
+  kubectl apply -f - >/dev/null || fail "cannot create the test Channel"
+kubectl wait -n shop channel/osmo-osmosis-test --for condition=Ready --timeout 60s >/dev/null || fail "the test Channel is not Ready"
+"$OSMOSIS_TOOLS_BIN/nats" --server "$nats_url" stream info SHOP_OSMO-OSMOSIS-TEST >/dev/null 2>&1 || fail "no stream for the test Channel"
+helm get hooks "$release" -n "$rns" >"$WORK/hooks.yaml" || fail "helm get hooks"
+python3 -c 'import sys, yaml
+for d in yaml.safe_load_all(open(sys.argv[1])):
+    if d and d["kind"] == "Pod":
+        print([c for c in d["spec"]["containers"] if c["name"] == "delete-channel"][0]["args"][0])' \
+  "$WORK/hooks.yaml" >"$WORK/delete-channel.sh" || fail "no delete-channel step in the helm test pod"
+mkdir -p "$WORK/test-sa"
+kubectl create token osmo-osmosis-test -n "$rns" --duration 10m >"$WORK/test-sa/token" || fail "no token for the test ServiceAccount"
+cp "$OSMOSIS_CP_DIR/pki/ca.crt" "$WORK/test-sa/ca.crt"
+hostport="${server#https://}"
+run_delete_step() {
+  env HOME="$WORK" API_TOKEN_DIR="$WORK/test-sa" KUBERNETES_SERVICE_HOST="${hostport%:*}" \
+    KUBERNETES_SERVICE_PORT="${hostport##*:}" sh "$WORK/delete-channel.sh" 2>&1
+}
+out="$(run_delete_step)" || fail "the helm test pod's delete step failed: $out"
+[[ "$out" == "Channel shop/osmo-osmosis-test deleted (HTTP 200)" ]] || fail "delete step: $out"
+kubectl wait -n shop channel/osmo-osmosis-test --for=delete --timeout 60s >/dev/null || fail "the test Channel is not gone"
+if "$OSMOSIS_TOOLS_BIN/nats" --server "$nats_url" stream info SHOP_OSMO-OSMOSIS-TEST >/dev/null 2>&1; then
+  fail "the test Channel's stream outlived it"
+fi
+out="$(run_delete_step)" || fail "the delete step fails when the Channel is already gone: $out"
+[[ "$out" == "Channel shop/osmo-osmosis-test already gone" ]] || fail "delete step, second run: $out"
+# As the operator's own ServiceAccount (no delete on Channels) the same step fails and says so.
+printf '%s' "$token" >"$WORK/test-sa/token"
+out="$(run_delete_step)" && fail "the delete step passed without the right to delete: $out"
+grep -q 'HTTP 403' <<<"$out" || fail "a refused delete does not say HTTP 403: $out"
+info "the helm test pod's last step deletes its Channel (then its stream goes) as the test ServiceAccount; gone already is fine; refused is a failure"
+
 # Deleted while the operator runs (its finalizer goes, and the streams: deletionPolicy Delete).
 kubectl delete channel orders -n shop --wait --timeout 60s >/dev/null || fail "Channel shop/orders not deleted"
 kubectl delete channel invoices -n billing --wait --timeout 60s >/dev/null || fail "Channel billing/invoices not deleted"
