@@ -4,7 +4,7 @@
 # and the helm test pod); the operator pod Ready; a Channel reconciled and its worker scaled
 # from zero by the operator running in its pod with only the chart's RBAC; `helm upgrade`
 # with a changed value rolls the operator; `helm test` (a message through a Channel) passes
-# and leaves nothing behind (its pod deletes its Channel);
+# and leaves nothing behind (Helm deletes its Channel after its pod);
 # two replicas: the leader's pod killed, the other takes the Lease and scaling goes on;
 # `helm uninstall --wait` returns quickly with a Channel still there and leaves the CRD.
 set -euo pipefail
@@ -136,14 +136,13 @@ info "helm upgrade (logLevel=debug) rolled the operator: $old -> $new"
 start=$SECONDS
 out="$(helm test "$release" -n "$NS" --timeout 180s 2>&1)" || {
   kubectl -n "$NS" describe pod osmo-osmosis-test-round-trip | tail -30 >&2
-  kubectl -n "$NS" logs osmo-osmosis-test-round-trip -c delete-channel >&2 || true
   fail "helm test: $out"
 }
 phases="$(grep -c 'Phase: *Succeeded' <<<"$out" || true)"
 [[ "$phases" == 2 ]] || fail "helm test: want the Channel and the round-trip pod Succeeded: $out"
 info "helm test passed in $((SECONDS - start)) s"
-# The pod's last step deleted its Channel (as the chart's test ServiceAccount); the operator
-# removes the finalizer and the stream (deletionPolicy Delete). Nothing is left behind.
+# Helm deleted the Channel after the pod (hook-succeeded; the operator removed the finalizer
+# and the stream, deletionPolicy Delete) and the pod. Nothing is left behind.
 test_stream="$(tr '[:lower:]' '[:upper:]' <<<"${NS}_osmo-osmosis-test")"
 kubectl -n "$NS" wait --for=delete channel/osmo-osmosis-test --timeout 60s >/dev/null 2>&1 ||
   fail "the helm test left its Channel behind: $(kubectl -n "$NS" get channel osmo-osmosis-test -o yaml 2>&1 | tail -20)"
