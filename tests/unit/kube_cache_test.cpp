@@ -2,6 +2,8 @@
 // Manager making one informer per watched namespace (kube/manager): the namespaced mode of
 // the chart, where RBAC allows list and watch of Channels only in the namespaces it names.
 
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include "common/metrics/registry.hpp"
