@@ -34,7 +34,7 @@ render() {
 }
 
 out="$(helm lint --strict "$CHART" 2>&1)" || fail "helm lint --strict: $out"
-out="$(helm lint --strict "$CHART" --set replicaCount=2 --set 'watchNamespaces={shop}' \
+out="$(helm lint --strict "$CHART" --set replicaCount=2 --set 'watchNamespaces={shop,billing}' \
   --set nats.auth.type=creds --set nats.auth.secretName=nats-creds 2>&1)" ||
   fail "helm lint --strict with non-default values: $out"
 info "helm lint --strict passes (default and non-default values)"
