@@ -129,5 +129,35 @@ TEST_F(ManagerInformers, ListPerNamespaceAndTheUnionSeesOnlyWatchedNamespaces) {
   EXPECT_EQ(api->count("GET", "/namespaces/c/"), 0);
 }
 
+struct NoReconcile : Reconciler {
+  Result<ReconcileResult> reconcile(const Request&, const ReconcileLog&) override {
+    return ReconcileResult{};
+  }
+};
+
+// One controller fed by the informers of every watched namespace: its queue gets the keys of
+// both, and none of the unwatched one (the controllers are not started: the keys stay queued).
+TEST_F(ManagerInformers, OneControllerWatchesEveryNamespacesInformer) {
+  api->put(channel("a", "one"));
+  api->put(channel("b", "one"));
+  api->put(channel("c", "unwatched"));
+  auto informers = manager.informers(resources::channels(), {"a", "b"});
+  NoReconcile reconciler;
+  WorkQueue& queue = manager.controller("channel").watches(informers).complete(reconciler);
+  for (auto* i : informers)
+    i->start();
+  for (auto* i : informers)
+    ASSERT_TRUE(i->waitForSync(10s)) << i->ns();
+  std::vector<std::string> keys;
+  while (auto key = queue.tryGet(0ms)) {
+    keys.push_back(*key);
+    queue.done(*key);
+  }
+  std::sort(keys.begin(), keys.end());
+  EXPECT_EQ(keys, (std::vector<std::string>{"a/one", "b/one"}));
+  for (auto* i : informers)
+    i->stop();
+}
+
 }  // namespace
 }  // namespace osmosis::kube
