@@ -1,5 +1,6 @@
 #include "operator/flags.hpp"
 
+#include <algorithm>
 #include <regex>
 #include <tuple>
 
@@ -66,8 +67,11 @@ void addFlags(CLI::App& app, RawFlags* f) {
                  "where /healthz, /readyz and /metrics listen (host:port)")
       ->envname("OSMOSIS_HTTP_ADDRESS")
       ->capture_default_str();
-  app.add_option("--watch-namespace", f->watchNamespace,
-                 "only reconcile Channels in this namespace (default: all)");
+  app.add_option("--watch-namespace", f->watchNamespaces,
+                 "only reconcile Channels in this namespace; repeat the flag for several "
+                 "(--watch-namespace a --watch-namespace b; default: all namespaces)")
+      ->allow_extra_args(false)  // one value per flag: "--watch-namespace a b" is an error
+      ->take_all();
   app.add_option("--resync-period", f->resync,
                  "how often each Channel is checked against NATS and its backlog refreshed "
                  "(1s..24h)")
@@ -178,13 +182,26 @@ std::vector<std::string> finish(const RawFlags& raw, Config* c) {
     c->listenHost = listen->first;
     c->listenPort = listen->second;
   }
-  // One namespace, a DNS label: the chart's namespaced mode passes exactly one.
+  // Each a namespace name (a DNS label), one per flag: a comma is refused, not split, so
+  // "a,b" never silently means something else.
   static const std::regex kNamespace("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
-  if (!raw.watchNamespace.empty() && !std::regex_match(raw.watchNamespace, kNamespace)) {
-    problems.push_back("--watch-namespace \"" + printableText(raw.watchNamespace) +
-                       "\": not a namespace name (one DNS label, e.g. shop)");
+  c->watchNamespaces.clear();
+  for (const auto& ns : raw.watchNamespaces) {
+    if (ns.empty()) {
+      problems.push_back(
+          "--watch-namespace \"\": an empty namespace name (leave the flag out to watch all "
+          "namespaces)");
+    } else if (!std::regex_match(ns, kNamespace)) {
+      std::string hint = ns.find(',') != std::string::npos
+                             ? "one namespace per flag: repeat --watch-namespace for several"
+                             : "one DNS label, e.g. shop";
+      problems.push_back("--watch-namespace \"" + printableText(ns) + "\": not a namespace name (" +
+                         hint + ")");
+    } else if (std::find(c->watchNamespaces.begin(), c->watchNamespaces.end(), ns) ==
+               c->watchNamespaces.end()) {
+      c->watchNamespaces.push_back(ns);
+    }
   }
-  c->watchNamespace = raw.watchNamespace;
   c->workers = raw.workers;
   c->scalerWorkers = raw.scalerWorkers;
   c->scaleUpMaxStep = raw.scaleUpMaxStep;

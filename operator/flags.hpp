@@ -37,7 +37,7 @@ struct RawFlags {
   std::string natsUrls = "nats://127.0.0.1:4222";
   nats::ConnectionOptions nats;
   std::string httpAddress = ":8080";
-  std::string watchNamespace;
+  std::vector<std::string> watchNamespaces;
   std::string resync = "30s";
   int workers = 4;
   int scalerWorkers = 8;
@@ -72,7 +72,10 @@ struct Config {
   nats::ConnectionOptions nats;
   std::string listenHost;
   int listenPort = 8080;
-  std::string watchNamespace;
+  // The namespaces whose Channels are reconciled, each once, in the order given; empty: all
+  // namespaces (one cluster-wide informer). Otherwise one informer per namespace, so the
+  // operator needs no cluster-wide list or watch (the chart's namespaced mode).
+  std::vector<std::string> watchNamespaces;
   milliseconds resync{30000};
   int workers = 4;
   // Channels evaluated by the autoscaler in parallel: its steps wait on the API server (reads

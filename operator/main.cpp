@@ -12,6 +12,7 @@
 #include "common/util/redact.hpp"
 #include "common/version.hpp"
 #include "operator/autoscaler/autoscaler.hpp"
+#include "operator/kube/cache/multi_namespace_store.hpp"
 #include "operator/wiring.hpp"
 
 using namespace osmosis;
@@ -27,13 +28,16 @@ void logStart(const op::Config& f, const kube::RestConfig& rest, const kube::Man
   std::vector<std::string> urls;
   for (const auto& u : f.nats.urls)
     urls.push_back(redactUrl(u));
-  log::info("starting", {{"version", kVersion},
-                         {"component", "operator"},
-                         {"apiServer", rest.server},
-                         {"config", rest.source},
-                         {"natsUrls", urls},
-                         {"leaderElection", m.leaderElection.has_value()},
-                         {"identity", m.leaderElection ? m.leaderElection->identity : ""}});
+  log::info("starting",
+            {{"version", kVersion},
+             {"component", "operator"},
+             {"apiServer", rest.server},
+             {"config", rest.source},
+             {"natsUrls", urls},
+             {"watchNamespaces",
+              f.watchNamespaces.empty() ? std::vector<std::string>{"(all)"} : f.watchNamespaces},
+             {"leaderElection", m.leaderElection.has_value()},
+             {"identity", m.leaderElection ? m.leaderElection->identity : ""}});
   if (f.sidecarUrlStripped) {
     log::warn(
         "--nats-url carries credentials; injected sidecars get it without them (give them "
@@ -73,23 +77,28 @@ int main(int argc, char** argv) {
   natspool::NatsConnections nats(f.nats, secrets->path());
   api::ParsedChannels parsed;
   kube::Manager manager(client, metrics, managed.value());
-  auto& channels = manager.informer(kube::resources::channels(), f.watchNamespace);
+  // One informer over all namespaces, or one per watched namespace; read as one cache.
+  auto channelInformers = manager.informers(kube::resources::channels(), f.watchNamespaces);
+  std::vector<const kube::StoreReader*> channelStores;
+  for (const auto* i : channelInformers)
+    channelStores.push_back(&i->store());
+  kube::MultiNamespaceStore channels(channelStores);
 
-  channel::ChannelReconciler reconciler(client, channels.store(), parsed, nats, events, metrics,
+  channel::ChannelReconciler reconciler(client, channels, parsed, nats, events, metrics,
                                         op::reconcilerOptions(f));
   manager.controller("channel")
-      .watches(channels, kube::specOrLifecycleChanged)
+      .watches(channelInformers, kube::specOrLifecycleChanged)
       .workers(f.workers)
       .complete(reconciler);
-  autoscaler::Autoscaler scaler(client, channels.store(), parsed, nats, events, metrics,
+  autoscaler::Autoscaler scaler(client, channels, parsed, nats, events, metrics,
                                 op::scalerOptions(f));
   scaler.setQueue(&manager.controller("autoscaler")
-                       .watches(channels)
+                       .watches(channelInformers)
                        .workers(f.scalerWorkers)
                        .complete(scaler));
   manager.addMetricsCollector([&](metrics::Registry& m) {
     m.gauge("osmosis_channels", "Channels in the informer cache")
-        .set(static_cast<double>(channels.store().size()));
+        .set(static_cast<double>(channels.size()));
     m.gauge("osmosis_nats_connections", "Open NATS connections")
         .set(static_cast<double>(nats.size()));
   });

@@ -2,13 +2,14 @@
 
 add_executable(osmosis_kube_unit_tests
   unit/kube_api_test.cpp
+  unit/kube_cache_test.cpp
   unit/kube_client_test.cpp
   unit/kube_config_test.cpp
   unit/kube_controller_test.cpp
   unit/kube_leader_test.cpp
   unit/kube_queue_test.cpp
   unit/kube_watch_test.cpp)
-target_link_libraries(osmosis_kube_unit_tests PRIVATE osmosis_kube osmosis_testing GTest::gtest_main osmosis_warnings)
+target_link_libraries(osmosis_kube_unit_tests PRIVATE osmosis_kube osmosis_fakes osmosis_testing GTest::gtest_main osmosis_warnings)
 gtest_discover_tests(osmosis_kube_unit_tests PROPERTIES LABELS unit DISCOVERY_TIMEOUT 60)
 
 add_executable(osmosis_operator_unit_tests unit/operator_flags_test.cpp)

@@ -151,8 +151,9 @@ SCHEMA = obj("Values of the Osmosis chart (README.md documents each)", {
                              "description": "Cluster-wide mode: namespaces where Secrets may be read (empty: all, get only)"},
         "aggregateToDefaultRoles": boolean("Aggregate Channel rights into view/edit/admin"),
     }),
-    "watchNamespaces": {"type": "array", "maxItems": 1, "uniqueItems": True, "items": DNS_LABEL,
-                        "description": "Namespaced mode: the one namespace whose Channels are served (empty: all)"},
+    "watchNamespaces": {"type": "array", "maxItems": 100, "uniqueItems": True, "items": DNS_LABEL,
+                        "description": "Namespaced mode: the namespaces whose Channels are served, "
+                                       "one informer and one set of Roles each (empty: all)"},
     "leaderElection": obj("Leader election (always on)", {
         "leaseName": string("Lease name (empty: the full name)"),
         "leaseDuration": duration("How long a Lease holds without renewal"),

@@ -2,7 +2,7 @@
 
 namespace osmosis::autoscaler {
 
-Autoscaler::Autoscaler(kube::Client& client, const kube::Store& channels,
+Autoscaler::Autoscaler(kube::Client& client, const kube::StoreReader& channels,
                        api::ParsedChannels& parsed, natspool::NatsConnections& nats,
                        kube::EventRecorder& events, metrics::Registry& metrics,
                        ScalerOptions options, const kube::Clock& clock)

@@ -21,7 +21,7 @@ namespace osmosis::autoscaler {
 
 class Autoscaler final : public kube::Reconciler {
  public:
-  Autoscaler(kube::Client& client, const kube::Store& channels, api::ParsedChannels& parsed,
+  Autoscaler(kube::Client& client, const kube::StoreReader& channels, api::ParsedChannels& parsed,
              natspool::NatsConnections& nats, kube::EventRecorder& events,
              metrics::Registry& metrics, ScalerOptions options = {},
              const kube::Clock& clock = kube::RealClock::instance());
@@ -42,7 +42,7 @@ class Autoscaler final : public kube::Reconciler {
   std::shared_ptr<ChannelScaler> scalerFor(const kube::Request& request);
 
   kube::Client& client_;
-  const kube::Store& channels_;
+  const kube::StoreReader& channels_;
   api::ParsedChannels& parsed_;
   natspool::NatsConnections& nats_;
   kube::EventRecorder& events_;

@@ -48,7 +48,7 @@ bool conditionTrue(const json& status, const std::string& type) {
 
 }  // namespace
 
-ChannelReconciler::ChannelReconciler(kube::Client& client, const kube::Store& channels,
+ChannelReconciler::ChannelReconciler(kube::Client& client, const kube::StoreReader& channels,
                                      api::ParsedChannels& parsed, natspool::NatsConnections& nats,
                                      kube::EventRecorder& events, metrics::Registry& metrics,
                                      ReconcilerOptions options, const kube::Clock& clock)

@@ -38,9 +38,10 @@ struct ReconcilerOptions {
 
 class ChannelReconciler final : public kube::Reconciler {
  public:
-  ChannelReconciler(kube::Client& client, const kube::Store& channels, api::ParsedChannels& parsed,
-                    natspool::NatsConnections& nats, kube::EventRecorder& events,
-                    metrics::Registry& metrics, ReconcilerOptions options = {},
+  ChannelReconciler(kube::Client& client, const kube::StoreReader& channels,
+                    api::ParsedChannels& parsed, natspool::NatsConnections& nats,
+                    kube::EventRecorder& events, metrics::Registry& metrics,
+                    ReconcilerOptions options = {},
                     const kube::Clock& clock = kube::RealClock::instance());
 
   Result<kube::ReconcileResult> reconcile(const kube::Request& request,
@@ -82,7 +83,7 @@ class ChannelReconciler final : public kube::Reconciler {
   void remember(std::set<std::string>& set, const std::string& key);
 
   kube::Client& client_;
-  const kube::Store& channels_;
+  const kube::StoreReader& channels_;
   api::ParsedChannels& parsed_;
   natspool::NatsConnections& nats_;
   kube::EventRecorder& events_;

@@ -6,6 +6,9 @@
 #  - `helm install`, then RBAC proven from outside with `kubectl auth can-i --as` the chart's
 #    ServiceAccount: yes to each thing the operator does, no to a list it must not do, in
 #    cluster-wide mode and, after `helm upgrade`, in namespaced mode;
+#  - namespaced mode over two namespaces, end to end: the operator binary running as the
+#    chart's ServiceAccount (only the chart's Roles) makes a Channel in each Ready and leaves
+#    one in a third namespace alone;
 #  - a CRD change arrives through `helm upgrade`; `helm uninstall --wait` returns quickly
 #    and leaves the CRD when crds.keep (the default), and removes it when not.
 set -euo pipefail
@@ -22,7 +25,7 @@ release=osmo rns=osmosis-system sa="system:serviceaccount:osmosis-system:osmo-os
 kubectl create namespace "$rns" >/dev/null
 kubectl label namespace "$rns" pod-security.kubernetes.io/enforce=restricted \
   pod-security.kubernetes.io/warn=restricted >/dev/null
-for ns in shop other; do
+for ns in shop billing other; do
   kubectl create namespace "$ns" >/dev/null
   kubectl label namespace "$ns" pod-security.kubernetes.io/enforce=restricted >/dev/null
 done
@@ -116,9 +119,14 @@ no_to create clusterroles.rbac.authorization.k8s.io
 no_to '*' '*'
 info "cluster-wide mode: can-i says yes to the 17 things the operator does, no to the 21 it must not"
 
-# Namespaced mode: everything in shop only.
-out="$(helm upgrade "$release" "$CHART" -n "$rns" --set 'watchNamespaces={shop}' 2>&1)" || fail "helm upgrade to namespaced mode: $out"
+# Namespaced mode: everything in shop and billing only.
+out="$(helm upgrade "$release" "$CHART" -n "$rns" --set 'watchNamespaces={shop,billing}' 2>&1)" || fail "helm upgrade to namespaced mode: $out"
 yes_to list channels.osmosis.dev -n shop
+yes_to watch channels.osmosis.dev -n billing
+yes_to patch channels.osmosis.dev -n billing --subresource status
+yes_to get secrets -n billing
+yes_to create events -n billing
+yes_to patch deployments.apps -n billing --subresource scale
 yes_to watch channels.osmosis.dev -n shop
 yes_to patch channels.osmosis.dev -n shop --subresource status
 yes_to update channels.osmosis.dev -n shop --subresource finalizers
@@ -137,12 +145,115 @@ no_to list pods -n other
 no_to create events -n other
 no_to get secrets -n other
 no_to list secrets -n shop
+no_to list secrets -n billing
+no_to watch channels.osmosis.dev -n other
 no_to delete deployments.apps -n shop
 no_to create pods -n shop --subresource exec
 no_to get nodes
 [[ -z "$(kubectl get clusterrolebindings -l app.kubernetes.io/instance=$release -o name)" ]] ||
   fail "namespaced mode left ClusterRoleBindings: $(kubectl get clusterrolebindings -l app.kubernetes.io/instance=$release -o name)"
-info "namespaced mode (helm upgrade): yes in shop and to the Lease, no anywhere else; no ClusterRoleBinding left"
+info "namespaced mode (helm upgrade): yes in shop and billing and to the Lease, no anywhere else; no ClusterRoleBinding left"
+
+# Namespaced mode over two namespaces, end to end: the operator binary as the chart's
+# ServiceAccount (a TokenRequest token: only the chart's Roles apply), leader election on the
+# chart's Lease, watching shop and billing; a real nats-server.
+operator="${OSMOSIS_OPERATOR_BIN:?OSMOSIS_OPERATOR_BIN: the osmosis-operator binary (set by ctest)}"
+mkdir -p "$WORK/nats/ports" "$WORK/nats/js"
+"$OSMOSIS_TOOLS_BIN/nats-server" -a 127.0.0.1 -p -1 -js -sd "$WORK/nats/js" --ports_file_dir "$WORK/nats/ports" \
+  >"$WORK/nats/log" 2>&1 &
+nats_pid=$!
+CLEANUPS+=("kill $nats_pid 2>/dev/null; wait $nats_pid 2>/dev/null")
+poll "nats-server's ports file" 20 bash -c "ls $WORK/nats/ports/*.ports"
+nats_url="$(python3 -c 'import glob, json, sys; print(json.load(open(glob.glob(sys.argv[1] + "/*.ports")[0]))["nats"][0])' "$WORK/nats/ports")"
+token="$(kubectl create token osmo-osmosis -n "$rns" --duration 1h)" || fail "no token for the chart's ServiceAccount"
+sa_kubeconfig="$WORK/operator.kubeconfig"
+server="$(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}')"
+kubectl --kubeconfig "$sa_kubeconfig" config set-cluster cp --server "$server" \
+  --certificate-authority "$OSMOSIS_CP_DIR/pki/ca.crt" --embed-certs >/dev/null
+kubectl --kubeconfig "$sa_kubeconfig" config set-credentials operator --token "$token" >/dev/null
+kubectl --kubeconfig "$sa_kubeconfig" config set-context operator --cluster cp --user operator >/dev/null
+kubectl --kubeconfig "$sa_kubeconfig" config use-context operator >/dev/null
+# The Channel in the unwatched namespace exists first: the operator has every chance to touch it.
+for ch in other/stray shop/orders billing/invoices; do
+  printf 'apiVersion: osmosis.dev/v1alpha1\nkind: Channel\nmetadata: {namespace: %s, name: %s}\nspec: {deletionPolicy: Delete, stream: {storage: Memory}}\n' \
+    "${ch%/*}" "${ch#*/}" | kubectl apply -f - >/dev/null || fail "cannot create Channel $ch"
+done
+"$operator" --kubeconfig "$sa_kubeconfig" --watch-namespace shop --watch-namespace billing \
+  --leader-election-namespace "$rns" --leader-election-id osmo-osmosis --leader-election-identity chart-test \
+  --nats-url "$nats_url" --http-address 127.0.0.1:0 --resync-period 1s >"$WORK/operator.log" 2>&1 &
+op_pid=$!
+CLEANUPS+=("kill $op_pid 2>/dev/null; wait $op_pid 2>/dev/null; tail -40 $WORK/operator.log >&2")
+for ch in shop/orders billing/invoices; do
+  kubectl wait -n "${ch%/*}" "channel/${ch#*/}" --for condition=Ready --timeout 60s >/dev/null ||
+    fail "Channel $ch not Ready under the chart's namespaced RBAC: $(tail -20 "$WORK/operator.log")"
+done
+for stream in SHOP_ORDERS BILLING_INVOICES; do
+  "$OSMOSIS_TOOLS_BIN/nats" --server "$nats_url" stream info "$stream" >/dev/null 2>&1 || fail "no stream $stream"
+done
+stray="$(kubectl get channel stray -n other -o json)"
+python3 -c 'import json, sys
+c = json.loads(sys.argv[1])
+assert not c["metadata"].get("finalizers") and not c.get("status"), c' "$stray" ||
+  fail "the Channel in the unwatched namespace was touched: $stray"
+if "$OSMOSIS_TOOLS_BIN/nats" --server "$nats_url" stream info OTHER_STRAY >/dev/null 2>&1; then
+  fail "a stream was made for the Channel in the unwatched namespace"
+fi
+if grep -qi 'forbidden' "$WORK/operator.log"; then
+  fail "the operator was refused something by the chart's RBAC: $(grep -i forbidden "$WORK/operator.log" | head -5)"
+fi
+[[ "$(kubectl get lease osmo-osmosis -n "$rns" -o jsonpath='{.spec.holderIdentity}')" == chart-test ]] ||
+  fail "the operator does not hold the chart's Lease"
+metrics_address="$(python3 -c 'import json, sys
+for line in open(sys.argv[1]):
+    try: j = json.loads(line)
+    except ValueError: continue
+    if "/metrics" in j.get("msg", ""): print(j["address"]); break' "$WORK/operator.log")"
+metrics="$(curl -sf "http://$metrics_address/metrics")" || fail "no /metrics at $metrics_address"
+grep -qx 'osmosis_channels 2' <<<"$metrics" ||
+  fail "/metrics does not count the two watched namespaces' Channels: $(grep '^osmosis_channels' <<<"$metrics")"
+# helm test leaves nothing behind, by Helm's own hook order: its Channel is hook-succeeded,
+# deleted only after the pod has run (and waited for: the operator removes the finalizer and
+# the stream). No kubelet here, so the pod's phase is set as the kubelet would set it.
+helm_test_with_pod_phase() {  # PHASE: run helm test, end its pod in PHASE; helm's exit code
+  local phase="$1" pid rc=0
+  helm test "$release" -n "$rns" --timeout 120s >"$WORK/helm-test.out" 2>&1 &
+  pid=$!
+  poll "helm test's pod" 60 kubectl get pod osmo-osmosis-test-round-trip -n "$rns"
+  kubectl wait -n shop channel/osmo-osmosis-test --for condition=Ready --timeout 60s >/dev/null ||
+    fail "the helm test Channel is not Ready while its pod runs"
+  "$OSMOSIS_TOOLS_BIN/nats" --server "$nats_url" stream info SHOP_OSMO-OSMOSIS-TEST >/dev/null 2>&1 ||
+    fail "no stream for the helm test Channel while its pod runs"
+  kubectl patch pod osmo-osmosis-test-round-trip -n "$rns" --subresource status --type merge \
+    -p "{\"status\":{\"phase\":\"$phase\"}}" >/dev/null || fail "cannot set the test pod's phase"
+  wait "$pid" || rc=$?
+  return "$rc"
+}
+helm_test_with_pod_phase Succeeded || fail "helm test: $(cat "$WORK/helm-test.out")"
+if kubectl get channel osmo-osmosis-test -n shop >/dev/null 2>&1; then
+  fail "helm test passed and left its Channel behind"
+fi
+if "$OSMOSIS_TOOLS_BIN/nats" --server "$nats_url" stream info SHOP_OSMO-OSMOSIS-TEST >/dev/null 2>&1; then
+  fail "helm test passed and left its Channel's stream behind"
+fi
+if kubectl get pod osmo-osmosis-test-round-trip -n "$rns" >/dev/null 2>&1; then
+  fail "helm test passed and left its pod behind"
+fi
+# A failed test: the Channel goes too (a hook that had succeeded); the pod stays for its logs.
+helm_test_with_pod_phase Failed && fail "helm test passed with a failed pod: $(cat "$WORK/helm-test.out")"
+if kubectl get channel osmo-osmosis-test -n shop >/dev/null 2>&1; then
+  fail "a failed helm test left its Channel behind"
+fi
+kubectl get pod osmo-osmosis-test-round-trip -n "$rns" >/dev/null 2>&1 || fail "a failed helm test's pod is gone (its logs with it)"
+kubectl delete pod osmo-osmosis-test-round-trip -n "$rns" --wait --timeout 30s >/dev/null
+info "helm test: passed, nothing left (Channel, stream, pod); failed, the Channel still goes and the pod stays"
+
+# Deleted while the operator runs (its finalizer goes, and the streams: deletionPolicy Delete).
+kubectl delete channel orders -n shop --wait --timeout 60s >/dev/null || fail "Channel shop/orders not deleted"
+kubectl delete channel invoices -n billing --wait --timeout 60s >/dev/null || fail "Channel billing/invoices not deleted"
+kubectl delete channel stray -n other --wait --timeout 30s >/dev/null || fail "Channel other/stray not deleted"
+kill -TERM "$op_pid"
+wait "$op_pid" || fail "the operator did not stop cleanly: $(tail -20 "$WORK/operator.log")"
+info "namespaced mode over shop and billing, as the chart's ServiceAccount: both Channels Ready, their streams made, other/stray untouched, /metrics counts 2, no request refused"
 
 # A CRD change arrives through helm upgrade (templates, not crds/).
 cp -r "$CHART" "$WORK/chart-next"

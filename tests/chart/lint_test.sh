@@ -34,7 +34,7 @@ render() {
 }
 
 out="$(helm lint --strict "$CHART" 2>&1)" || fail "helm lint --strict: $out"
-out="$(helm lint --strict "$CHART" --set replicaCount=2 --set 'watchNamespaces={shop}' \
+out="$(helm lint --strict "$CHART" --set replicaCount=2 --set 'watchNamespaces={shop,billing}' \
   --set nats.auth.type=creds --set nats.auth.secretName=nats-creds 2>&1)" ||
   fail "helm lint --strict with non-default values: $out"
 info "helm lint --strict passes (default and non-default values)"
@@ -81,8 +81,9 @@ refused "a number for a boolean" "crds/install.*got number, want boolean" --set 
 refused "a bad log level" "logLevel.*value must be one of 'debug', 'info', 'warn', 'error'" --set logLevel=loud
 refused "a bad NATS auth type" "nats/auth/type.*value must be one of" --set nats.auth.type=password
 refused "a bad pull policy" "pullPolicy.*value must be one of" --set image.pullPolicy=Sometimes
-refused "two watched namespaces" "watchNamespaces.*maxItems" --set 'watchNamespaces={a,b}'
+refused "a namespace watched twice" "watchNamespaces.*items at 0 and 1 are equal" --set 'watchNamespaces={a,a}'
 refused "a namespace that is no name" "watchNamespaces/0.*does not match pattern" --set 'watchNamespaces={Shop_1}'
+refused "a second namespace that is no name" "watchNamespaces/1.*does not match pattern" --set 'watchNamespaces={shop,a b}'
 refused "a duration without a unit" "leaseDuration.*got number, want string" --set leaderElection.leaseDuration=15
 refused "a bad duration" "leaseDuration.*does not match pattern" --set leaderElection.leaseDuration=15sec
 refused "a bad quantity" "sidecar/resources/limits/memory" --set sidecar.resources.limits.memory=lots
@@ -95,7 +96,7 @@ info "the schema refuses unknown keys, wrong types and bad enums by name; anythi
 
 # What the templates promise, in their output.
 render --skip-tests >"$WORK/default.yaml"
-render --skip-tests --set replicaCount=2 --set 'watchNamespaces={shop}' --set "image.digest=sha256:$(printf 'a%.0s' {1..64})" \
+render --skip-tests --set replicaCount=2 --set 'watchNamespaces={shop,billing}' --set "image.digest=sha256:$(printf 'a%.0s' {1..64})" \
   --set 'extraArgs={--kube-api-qps=20}' --set 'extraEnv[0].name=X' --set 'extraEnv[0].value=y' \
   --set nats.tls.secretName=nats-tls --set nats.tls.clientCert=true --set nats.auth.type=userPassword \
   --set nats.auth.secretName=nats-auth --set priorityClassName=system-cluster-critical \
@@ -144,13 +145,19 @@ check(kinds(default, "ClusterRoleBinding"), "default: no ClusterRoleBindings")
 check(not kinds(custom, "ClusterRoleBinding"), "namespaced: a ClusterRoleBinding")
 check({r["metadata"]["name"] for r in kinds(custom, "ClusterRole")} == {"osmo-osmosis-view", "osmo-osmosis-edit"},
       "namespaced: ClusterRoles other than the aggregated view/edit")
-check({r["metadata"]["namespace"] for r in kinds(custom, "RoleBinding")} == {"shop", "osmosis-system"},
-      "namespaced: RoleBindings outside shop and the release namespace")
+check({r["metadata"]["namespace"] for r in kinds(custom, "RoleBinding")} == {"shop", "billing", "osmosis-system"},
+      "namespaced: RoleBindings outside shop, billing and the release namespace")
+for ns in ("shop", "billing"):
+    names = {r["metadata"]["name"] for r in kinds(custom, "Role") if r["metadata"]["namespace"] == ns}
+    check(names >= {f"osmo-osmosis-{c}" for c in ("channels", "inject", "scale", "events", "secrets")},
+          f"namespaced: the Roles in {ns} are {sorted(names)}")
 lease = [r for r in kinds(default, "Role") if r["metadata"]["name"].endswith("leader-election")][0]
 check(lease["metadata"]["namespace"] == "osmosis-system", "lease Role not in the release namespace")
 check(any(r.get("resourceNames") == ["osmo-osmosis"] for r in lease["rules"]), "lease Role not by name")
 c = kinds(custom, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]
-for arg in ("--watch-namespace=shop", "--kube-api-qps=20", "--nats-tls-ca=/etc/osmosis/nats-tls/ca.crt",
+check([a for a in c["args"] if a.startswith("--watch-namespace")] == ["--watch-namespace=shop", "--watch-namespace=billing"],
+      f"custom: one --watch-namespace per watched namespace: {c['args']}")
+for arg in ("--kube-api-qps=20", "--nats-tls-ca=/etc/osmosis/nats-tls/ca.crt",
             "--nats-tls-cert=/etc/osmosis/nats-tls/tls.crt", "--sidecar-cpu-limit=500m", "--sidecar-memory-request=none"):
     check(arg in c["args"], f"custom: {arg} missing from {c['args']}")
 check(c["image"].endswith("@sha256:" + "a" * 64), f"custom: digest not used: {c['image']}")
@@ -160,6 +167,27 @@ d = kinds(default, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]
 check(d["image"] == "ghcr.io/osmosis-dev/osmosis-operator:0.1.0", f"default image {d['image']}")
 check("--sidecar-image=ghcr.io/osmosis-dev/osmosis-sidecar:0.1.0" in d["args"], "default sidecar image")
 PY
+# helm test cleans up after itself through Helm's hook order: the Channel is created before
+# the pod (a lower weight) and, like the pod, deleted by Helm once the test has passed.
+render --set 'watchNamespaces={shop,billing}' >"$WORK/tests.yaml"
+python3 - "$WORK/tests.yaml" <<'PY' || fail "the helm test hooks do not clean up as promised (above)"
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+def check(cond, msg):
+    if not cond:
+        print("test hook check failed:", msg, file=sys.stderr); sys.exit(1)
+hooks = {d["kind"]: d for d in docs if (d["metadata"].get("annotations") or {}).get("helm.sh/hook") == "test"}
+check(set(hooks) == {"Channel", "Pod"}, f"test hooks: {sorted(hooks)}")
+ch, pod = hooks["Channel"]["metadata"], hooks["Pod"]["metadata"]
+check(ch["namespace"] == "shop", f"test Channel in {ch['namespace']}, not the first watched namespace")
+for m in (ch, pod):
+    policy = m["annotations"]["helm.sh/hook-delete-policy"].split(",")
+    check(sorted(policy) == ["before-hook-creation", "hook-succeeded"], f"{m['name']}: hook-delete-policy {policy}")
+check(int(ch["annotations"]["helm.sh/hook-weight"]) < int(pod["annotations"].get("helm.sh/hook-weight", "0")),
+      "the Channel is not created before the pod")
+PY
+info "helm test: the Channel before the pod, both deleted by Helm when the test passed"
+
 # The operator itself accepts every flag the chart renders: it gets as far as reading its
 # (missing) kubeconfig, which it only does once every flag has passed.
 operator="${OSMOSIS_OPERATOR_BIN:?OSMOSIS_OPERATOR_BIN: the osmosis-operator binary (set by ctest)}"

@@ -3,7 +3,8 @@
 # enforces `restricted` (the API server judges the operator, the injected sidecar, the worker
 # and the helm test pod); the operator pod Ready; a Channel reconciled and its worker scaled
 # from zero by the operator running in its pod with only the chart's RBAC; `helm upgrade`
-# with a changed value rolls the operator; `helm test` (a message through a Channel) passes;
+# with a changed value rolls the operator; `helm test` (a message through a Channel) passes
+# and leaves nothing behind (Helm deletes its Channel after its pod);
 # two replicas: the leader's pod killed, the other takes the Lease and scaling goes on;
 # `helm uninstall --wait` returns quickly with a Channel still there and leaves the CRD.
 set -euo pipefail
@@ -140,13 +141,17 @@ out="$(helm test "$release" -n "$NS" --timeout 180s 2>&1)" || {
 phases="$(grep -c 'Phase: *Succeeded' <<<"$out" || true)"
 [[ "$phases" == 2 ]] || fail "helm test: want the Channel and the round-trip pod Succeeded: $out"
 info "helm test passed in $((SECONDS - start)) s"
-# Its Channel stays until the next helm test; delete it while the operator runs (README).
-test_stream="$(kubectl -n "$NS" get channel osmo-osmosis-test -o jsonpath='{.status.stream}')"
-kubectl -n "$NS" delete channel osmo-osmosis-test --wait --timeout 60s >/dev/null ||
-  fail "the helm test Channel was not deleted within 60 s"
+# Helm deleted the Channel after the pod (hook-succeeded; the operator removed the finalizer
+# and the stream, deletionPolicy Delete) and the pod. Nothing is left behind.
+test_stream="$(tr '[:lower:]' '[:upper:]' <<<"${NS}_osmo-osmosis-test")"
+kubectl -n "$NS" wait --for=delete channel/osmo-osmosis-test --timeout 60s >/dev/null 2>&1 ||
+  fail "the helm test left its Channel behind: $(kubectl -n "$NS" get channel osmo-osmosis-test -o yaml 2>&1 | tail -20)"
 if nats --server "$nats_url" stream info "$test_stream" >/dev/null 2>&1; then
   fail "the helm test Channel's stream $test_stream outlived it (deletionPolicy Delete)"
 fi
+poll "the helm test pod to go (hook-succeeded)" 60 bash -c \
+  "[[ -z \$(kubectl -n $NS get pods -l app.kubernetes.io/component=test -o name) ]]"
+info "helm test cleaned up after itself: its Channel and stream are gone"
 
 # Two replicas; kill the leader's pod; the other takes over and scaling goes on.
 out="$(helm upgrade "$release" "$CHART" -n "$NS" "${values[@]}" --set logLevel=debug --set replicaCount=2 \

@@ -48,7 +48,15 @@ TEST_F(OperatorBinaryTest, ConfigurationErrorsExitTwoWithTheReason) {
            {{"--kubeconfig", "/nonexistent/kubeconfig"}, "/nonexistent/kubeconfig"},
            {{"--kubeconfig", dir_ + "/broken"}, "not valid YAML"},
            {{"--kubeconfig", dir_ + "/broken", "--leader-election-retry-period", "soon"},
-            "--leader-election-retry-period"}}) {
+            "--leader-election-retry-period"},
+           {{"--kubeconfig", dir_ + "/broken", "--watch-namespace", "shop,billing"},
+            "--watch-namespace \"shop,billing\": not a namespace name (one namespace per flag: "
+            "repeat --watch-namespace for several)"},
+           {{"--kubeconfig", dir_ + "/broken", "--watch-namespace", "shop", "--watch-namespace",
+             "Billing"},
+            "--watch-namespace \"Billing\": not a namespace name"},
+           {{"--kubeconfig", dir_ + "/broken", "--watch-namespace", "shop", "billing"},
+            "The following argument was not expected: billing"}}) {
     auto p = start("cfg", c.args);
     auto status = p.waitFor(20s);
     ASSERT_TRUE(status.has_value());

@@ -143,15 +143,34 @@ TEST(OperatorFlags, SidecarResourcesAreQuantitiesOrEmpty) {
     EXPECT_FALSE(isQuantity(bad)) << bad;
 }
 
-TEST(OperatorFlags, WatchNamespaceMustBeANamespaceName) {
+TEST(OperatorFlags, WatchNamespaceIsRepeatableAndEachMustBeANamespaceName) {
+  EXPECT_TRUE(parseArgs({}).config.watchNamespaces.empty());  // all namespaces
   auto p = parseArgs({"--watch-namespace", "shop"});
   EXPECT_TRUE(p.problems.empty()) << joined(p.problems);
-  EXPECT_EQ(p.config.watchNamespace, "shop");
+  EXPECT_EQ(p.config.watchNamespaces, std::vector<std::string>{"shop"});
+  // Repeated: each once, in the order given.
+  p = parseArgs(
+      {"--watch-namespace", "shop", "--watch-namespace=billing", "--watch-namespace", "shop"});
+  EXPECT_TRUE(p.problems.empty()) << joined(p.problems);
+  EXPECT_EQ(p.config.watchNamespaces, (std::vector<std::string>{"shop", "billing"}));
+  // A comma is not a separator: refused, saying how to name several.
   p = parseArgs({"--watch-namespace", "shop,bar"});
   ASSERT_EQ(p.problems.size(), 1u);
-  EXPECT_NE(p.problems[0].find("--watch-namespace \"shop,bar\": not a namespace name"),
+  EXPECT_NE(p.problems[0].find("--watch-namespace \"shop,bar\": not a namespace name (one "
+                               "namespace per flag: repeat --watch-namespace for several)"),
             std::string::npos)
       << p.problems[0];
+  // One value per flag: a second word is not taken as another namespace.
+  EXPECT_THROW(parseArgs({"--watch-namespace", "shop", "billing"}), CLI::ParseError);
+  // Every bad one is named, the good ones do not hide them.
+  p = parseArgs({"--watch-namespace", "shop", "--watch-namespace", "Shop", "--watch-namespace", "",
+                 "--watch-namespace", std::string(64, 'a')});
+  ASSERT_EQ(p.problems.size(), 3u) << joined(p.problems);
+  EXPECT_NE(p.problems[0].find("--watch-namespace \"Shop\": not a namespace name (one DNS label"),
+            std::string::npos)
+      << p.problems[0];
+  EXPECT_NE(p.problems[1].find("an empty namespace name"), std::string::npos) << p.problems[1];
+  EXPECT_NE(p.problems[2].find("not a namespace name"), std::string::npos) << p.problems[2];
 }
 
 }  // namespace

@@ -64,6 +64,11 @@ app.kubernetes.io/part-of: osmosis
 {{- if .Values.watchNamespaces -}}{{ first .Values.watchNamespaces }}{{- else -}}{{ .Release.Namespace }}{{- end -}}
 {{- end -}}
 
+{{/* The helm test Channel's name; also its pod's, ServiceAccount's and Role's prefix. */}}
+{{- define "osmosis.testName" -}}
+{{- printf "%s-test" (include "osmosis.fullname" .) | trunc 50 | trimSuffix "-" -}}
+{{- end -}}
+
 {{/* What every container of the helm test pod shares: NATS settings as the nats CLI reads
 them, and the restricted security context. */}}
 {{- define "osmosis.testContainer" -}}

@@ -75,7 +75,9 @@ bool Informer::listOnce() {
   if (!listed) {
     std::lock_guard lock(mu_);
     ++stats_.errors;
-    log::Fields fields = {{"resource", resource_.plural}, {"error", listed.error().message}};
+    log::Fields fields = {{"resource", resource_.plural},
+                          {"namespace", ns_.empty() ? "(all)" : ns_},
+                          {"error", listed.error().message}};
     if (isNotFound(listed.error())) fields["hint"] = "is the CustomResourceDefinition installed?";
     log::warn("list failed", fields);
     return false;
@@ -135,8 +137,9 @@ void Informer::run() {
       continue;
     }
     if (isGone(st.error())) {
-      log::info("resourceVersion expired, relisting",
-                {{"resource", resource_.plural}, {"resourceVersion", wo.resourceVersion}});
+      log::info("resourceVersion expired, relisting", {{"resource", resource_.plural},
+                                                       {"namespace", ns_.empty() ? "(all)" : ns_},
+                                                       {"resourceVersion", wo.resourceVersion}});
       std::lock_guard lock(mu_);
       ++stats_.relistsAfterGone;
       needList = true;
@@ -149,6 +152,7 @@ void Informer::run() {
     if (seen > 0) backoff.reset();
     auto delay = backoff.next();
     log::warn("watch failed, retrying", {{"resource", resource_.plural},
+                                         {"namespace", ns_.empty() ? "(all)" : ns_},
                                          {"error", st.error().message},
                                          {"retryInMs", delay.count()}});
     if (stop_.sleepFor(delay)) return;

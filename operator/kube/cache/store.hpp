@@ -23,15 +23,29 @@ struct Delta {
   ObjectPtr object;     // added, updated
 };
 
-class Store {
+// What readers of a cache see (client-go's lister side): one Store, or several seen as one
+// (multi_namespace_store.hpp). Readers hold this, so they never care how many informers
+// fill it.
+class StoreReader {
  public:
-  ObjectPtr get(const std::string& key) const;
-  std::vector<ObjectPtr> list() const;
-  std::vector<ObjectPtr> listNamespace(const std::string& ns) const;
-  size_t size() const;
-  // Counts applied changes: equal revisions mean equal contents, so a reader can keep what it
-  // derived from the whole store until this moves.
-  uint64_t revision() const;
+  virtual ~StoreReader() = default;
+  virtual ObjectPtr get(const std::string& key) const = 0;
+  virtual std::vector<ObjectPtr> list() const = 0;
+  virtual std::vector<ObjectPtr> listNamespace(const std::string& ns) const = 0;
+  virtual size_t size() const = 0;
+  // Never goes down, and moves on every applied change: equal revisions mean equal contents,
+  // so a reader can keep what it derived from the whole store until this moves (read it before
+  // list()).
+  virtual uint64_t revision() const = 0;
+};
+
+class Store final : public StoreReader {
+ public:
+  ObjectPtr get(const std::string& key) const override;
+  std::vector<ObjectPtr> list() const override;
+  std::vector<ObjectPtr> listNamespace(const std::string& ns) const override;
+  size_t size() const override;
+  uint64_t revision() const override;
 
   // Applies one change and says what it was (nullopt when nothing changed).
   std::optional<Delta> upsert(nlohmann::json object);

@@ -1,5 +1,9 @@
 #include "operator/kube/manager/manager.hpp"
 
+#include <algorithm>
+#include <array>
+#include <map>
+#include <stdexcept>
 #include <thread>
 
 #include "common/http/server.hpp"
@@ -26,6 +30,13 @@ struct Manager::Registered {
 
 ControllerBuilder& ControllerBuilder::watches(Informer& informer, UpdateFilter filter) {
   watches_.emplace_back(&informer, std::move(filter));
+  return *this;
+}
+
+ControllerBuilder& ControllerBuilder::watches(const std::vector<Informer*>& informers,
+                                              UpdateFilter filter) {
+  for (auto* informer : informers)
+    watches_.emplace_back(informer, filter);
   return *this;
 }
 
@@ -70,6 +81,18 @@ Informer& Manager::informer(const Resource& resource, const std::string& ns) {
   return *informers_.back();
 }
 
+std::vector<Informer*> Manager::informers(const Resource& resource,
+                                          const std::vector<std::string>& namespaces) {
+  if (namespaces.empty()) return {&informer(resource, "")};
+  std::vector<Informer*> out;
+  for (const auto& ns : namespaces) {
+    if (ns.empty()) throw std::invalid_argument("Manager::informers: an empty namespace");
+    Informer* i = &informer(resource, ns);
+    if (std::find(out.begin(), out.end(), i) == out.end()) out.push_back(i);
+  }
+  return out;
+}
+
 ControllerBuilder Manager::controller(std::string name) {
   return ControllerBuilder(*this, std::move(name));
 }
@@ -98,7 +121,8 @@ void Manager::startLeading() {
         auto said = std::chrono::steady_clock::now();
         while (!stopping_.load() && !i->waitForSync(std::chrono::milliseconds(200))) {
           if (std::chrono::steady_clock::now() - said < std::chrono::seconds(10)) continue;
-          log::warn("waiting for the cache to sync", {{"resource", i->resource().plural}});
+          log::warn("waiting for the cache to sync",
+                    {{"resource", i->resource().plural}, {"namespace", i->ns()}});
           said = std::chrono::steady_clock::now();
         }
       }
@@ -134,15 +158,23 @@ std::string Manager::renderMetrics() {
                {{"controller", c->name}})
         .set(static_cast<double>(c->queue->len()));
   }
+  // Summed per resource: with one informer per watched namespace, the series stay the same.
+  std::map<std::string, std::array<uint64_t, 3>> byResource;  // objects, events, relists
   for (const auto& i : informers_) {
     const auto st = i->stats();
-    metrics::Labels l{{"resource", i->resource().plural}};
+    auto& sums = byResource[i->resource().plural];
+    sums[0] += i->store().size();
+    sums[1] += st.events;
+    sums[2] += st.relistsAfterGone;
+  }
+  for (const auto& [resource, sums] : byResource) {
+    metrics::Labels l{{"resource", resource}};
     metrics_.gauge("osmosis_informer_objects", "Objects in an informer's cache", l)
-        .set(static_cast<double>(i->store().size()));
+        .set(static_cast<double>(sums[0]));
     metrics_.gauge("osmosis_watch_events", "Watch events received", l)
-        .set(static_cast<double>(st.events));
+        .set(static_cast<double>(sums[1]));
     metrics_.gauge("osmosis_watch_relists", "Relists after 410 Gone", l)
-        .set(static_cast<double>(st.relistsAfterGone));
+        .set(static_cast<double>(sums[2]));
   }
   metrics_.gauge("osmosis_leader", "1 while this replica leads").set(leading_.load() ? 1 : 0);
   for (const auto& collect : collectors_)

@@ -52,6 +52,8 @@ class Manager;
 class ControllerBuilder {
  public:
   ControllerBuilder& watches(Informer& informer, UpdateFilter filter = {});
+  // Each of them (the per-namespace informers of one resource, Manager::informers).
+  ControllerBuilder& watches(const std::vector<Informer*>& informers, UpdateFilter filter = {});
   ControllerBuilder& workers(int n);
   // Registers the controller; its queue is returned for other sources of keys (a NATS
   // callback) to add to.
@@ -76,6 +78,12 @@ class Manager {
 
   // The shared informer for `resource` in `ns` ("" all namespaces), made on first use.
   Informer& informer(const Resource& resource, const std::string& ns);
+  // The shared informers for `resource` in each of `namespaces` (given once each), or the one
+  // over all namespaces when `namespaces` is empty. Several namespaces make several informers,
+  // not one cluster-wide: RBAC may allow list and watch only there. Their stores read as one
+  // through a MultiNamespaceStore (kube/cache/multi_namespace_store.hpp).
+  std::vector<Informer*> informers(const Resource& resource,
+                                   const std::vector<std::string>& namespaces);
   ControllerBuilder controller(std::string name);
   // Called on every /metrics scrape, to set gauges from live state.
   void addMetricsCollector(std::function<void(metrics::Registry&)> collect);
