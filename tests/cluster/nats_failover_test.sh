@@ -257,7 +257,7 @@ leaders = []
 for t, lead, _ in cli:
     if not leaders or leaders[-1][1] != lead:
         leaders.append((t, lead))
-print("consumer leader over the run: " + " -> ".join(f"{l} (+{t - t_kill:.1f} s)" for t, l in leaders))
+print("consumer leader over the run: " + " -> ".join(f"{l} ({t - t_kill:+.1f} s)" for t, l in leaders))
 print(f"CLI samples after the delete: {len(after)} answered, {unanswered} unanswered")
 
 # A status figure is right when it lies within what the CLI saw from 2 s before it arrived
