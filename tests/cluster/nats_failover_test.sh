@@ -6,7 +6,10 @@
 # URL the Service's DNS name). N messages with ids are published (JetStream publish, each
 # acknowledged by the stream); while the workers are processing, the pod of the stream's
 # leader is deleted with --grace-period=0 --force, and the StatefulSet brings it back (with
-# an empty emptyDir: it catches up from the other two).
+# an empty emptyDir: it catches up from the other two). The kubelet still runs the preStop
+# hook (lame duck mode) of a force-deleted pod, so later, at half the messages, the consumer
+# leader's nats-server process is killed with SIGKILL from the host (a crash: no lame duck;
+# the kubelet restarts the container in place).
 #
 # Asserts: every id processed (records on a hostPath; duplicates counted and printed); the
 # stream answers with a leader again and has two current followers again; the Channel is
@@ -15,17 +18,18 @@
 # in-flight window (no stale follower's figure); StreamCreated and ConsumerCreated once,
 # no StreamRecreated/ConsumerRecreated.
 #
-# Prints: seconds from the delete until a leader answers `stream info`, until the Channel's
-# status shows a backlog that agrees with the CLI, until the deleted pod is Ready again.
+# Prints, for each fault: seconds until a new leader answers (`stream info` after the delete,
+# `consumer info` after the crash), until the Channel's status shows a backlog that agrees
+# with the CLI, until the pod is Ready again.
 #
 # Environment: OSMOSIS_OPERATOR_BIN (set by ctest), OSMOSIS_FAILOVER_MESSAGES (2000),
-#   OSMOSIS_FAILOVER_WORK_MS (100 ms per message).
+#   OSMOSIS_FAILOVER_WORK_MS (50 ms per message).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 operator="${OSMOSIS_OPERATOR_BIN:?OSMOSIS_OPERATOR_BIN: the osmosis-operator binary}"
 count="${OSMOSIS_FAILOVER_MESSAGES:-2000}"
-work_ms="${OSMOSIS_FAILOVER_WORK_MS:-100}"
+work_ms="${OSMOSIS_FAILOVER_WORK_MS:-50}"
 in_flight=100 # the Channel's consumer.maxAckPending below
 cluster_env
 new_namespace natsfail
@@ -168,6 +172,9 @@ done_at_kill="$(processed)"
 ((done_at_kill < count)) || fail "all $count processed before the leader was deleted: not mid-run (raise OSMOSIS_FAILOVER_WORK_MS)"
 [[ "$leader" =~ ^nats-[0-9]+$ ]] || fail "stream leader '$leader' is not a pod of the StatefulSet"
 old_uid="$(kubectl -n "$natsns" get pod "$leader" -o jsonpath='{.metadata.uid}')"
+kubectl -n "$natsns" logs -f "$leader" >"$WORK/leader.log" 2>&1 &
+CLEANUPS+=("kill $! 2>/dev/null")
+poll "the log of $leader to stream" 15 grep -q 'Server is ready' "$WORK/leader.log"
 t_kill=$EPOCHREALTIME
 kubectl -n "$natsns" delete pod "$leader" --grace-period=0 --force >/dev/null 2>&1 ||
   fail "deleting pod $leader failed"
@@ -194,6 +201,58 @@ t_back=$EPOCHREALTIME
 poll "stream $stream with a leader and two current followers again" 120 r3
 read -r -a healed < <(cluster_of stream)
 info "pod $leader back and Ready $(elapsed "$t_kill" "$t_back") s after the delete; stream leader ${healed[0]}, followers ${healed[*]:1}"
+# The kubelet still runs the preStop hook of a force-deleted pod: say whether the server
+# had time for lame duck mode (handing its leaderships over) or was cut off.
+if grep -qi 'lame duck' "$WORK/leader.log"; then
+  info "the force-deleted server entered lame duck mode (the preStop hook ran) before it stopped"
+else
+  info "the force-deleted server stopped without lame duck mode"
+fi
+
+# --- then a crash: kill -9 of the consumer leader's nats-server process ---------------------
+# (no preStop, no lame duck: the kubelet restarts the container in place, the emptyDir kept)
+server_pid() { # POD -> the host pid of its nats-server (found by the pod's cgroup)
+  local uid pid
+  uid="$(kubectl -n "$natsns" get pod "$1" -o jsonpath='{.metadata.uid}')" && [[ -n "$uid" ]] || return 1
+  for pid in $(pgrep -x nats-server); do
+    if grep -q "pod$uid" "/proc/$pid/cgroup" 2>/dev/null; then
+      echo "$pid"
+      return 0
+    fi
+  done
+  return 1
+}
+poll "half of the messages processed" 300 bash -c "(( \$(cat $records/*.jsonl 2>/dev/null | grep -c '\"ev\":\"done\"') >= $count / 2 ))"
+read -r -a cl < <(cluster_of consumer)
+victim="${cl[0]}"
+[[ "$victim" =~ ^nats-[0-9]+$ ]] || fail "consumer leader '$victim' is not a pod of the StatefulSet"
+pid="$(server_pid "$victim")" || fail "no nats-server process of pod $victim on the host"
+restarts_before="$(kubectl -n "$natsns" get pod "$victim" -o jsonpath='{.status.containerStatuses[0].restartCount}')"
+done_at_kill2="$(processed)"
+((done_at_kill2 < count)) || fail "all $count processed before the crash: not mid-run (raise OSMOSIS_FAILOVER_WORK_MS)"
+t_kill2=$EPOCHREALTIME
+kill -KILL "$pid"
+info "kill -9 of nats-server (pid $pid) in pod $victim, the consumer leader, with $done_at_kill2 of $count processed"
+deadline=$((SECONDS + 60))
+until read -r -a cl2 < <(cluster_of consumer 2>/dev/null) && [[ "${cl2[0]:--}" != - && "${cl2[0]}" != "$victim" ]]; do
+  ((SECONDS < deadline)) || fail "no new consumer leader answered within 60 s of the crash"
+  sleep 0.1
+done
+t_leader2=$EPOCHREALTIME
+info "a new consumer leader (${cl2[0]}) answered $(elapsed "$t_kill2" "$t_leader2") s after the crash"
+restarted() {
+  [[ "$(kubectl -n "$natsns" get pod "$victim" -o jsonpath='{.status.containerStatuses[0].restartCount} {.status.conditions[?(@.type=="Ready")].status}')" == "$((restarts_before + 1)) True" ]]
+}
+poll "the container of $victim restarted by the kubelet and Ready" 180 restarted
+t_back2=$EPOCHREALTIME
+r3c() { # the consumer has a leader and two current followers
+  local -a c
+  read -r -a c < <(cluster_of consumer) || return 1
+  [[ "${c[0]}" != - && ${#c[@]} == 3 ]]
+}
+poll "consumer with a leader and two current followers again" 120 r3c
+poll "stream with a leader and two current followers again" 120 r3
+info "$victim restarted and Ready $(elapsed "$t_kill2" "$t_back2") s after the crash; stream and consumer each with a leader and two current followers"
 
 # --- nothing lost --------------------------------------------------------------------------
 deadline=$((SECONDS + 300))
@@ -234,10 +293,12 @@ done
 info "Channel Ready, backlog 0 in status and in NATS $(elapsed "$t_done" "$t_settled") s after the last message; StreamCreated and ConsumerCreated once, nothing recreated"
 
 # --- the figures through the failover (from the samplers) ----------------------------------
-python3 - "$WORK/status.log" "$WORK/cli.log" "$t_pub" "$t_kill" "$t_leader" "$in_flight" <<'PY'
+python3 - "$WORK/status.log" "$WORK/cli.log" "$t_pub" "$in_flight" "$t_kill" "$t_leader" "$t_kill2" "$t_leader2" <<'PY'
 import sys
 
-t_pub, t_kill, t_leader, window = float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6])
+t_pub, window = float(sys.argv[3]), int(sys.argv[4])
+faults = [("the delete", float(sys.argv[5]), float(sys.argv[6])), ("the crash", float(sys.argv[7]), float(sys.argv[8]))]
+t_kill = faults[0][1]
 status = []  # (time, backlog)
 for line in open(sys.argv[1]):
     p = line.split()
@@ -262,18 +323,22 @@ print(f"CLI samples after the delete: {len(after)} answered, {unanswered} unansw
 
 # A status figure is right when it lies within what the CLI saw from 2 s before it arrived
 # (one resync period plus the apply) to 0.5 s after; the first such figure written after a
-# new leader answered is when the status is right again.
-right_at = None
-for t, b in status:
-    if t <= t_leader:
-        continue
-    seen = [c[2] for c in cli if t - 2.0 <= c[0] <= t + 0.5]
-    if seen and min(seen) <= b <= max(seen):
-        right_at = t
-        break
-if right_at is None:
-    sys.exit("no status backlog after the new leader answered agrees with the CLI's figures")
-print(f"status backlog right again (agrees with nats consumer info) {right_at - t_kill:.1f} s after the delete")
+# new leader answered (and before the next fault) is when the status is right again.
+for i, (what, t_fault, t_answer) in enumerate(faults):
+    t_next = faults[i + 1][1] if i + 1 < len(faults) else float("inf")
+    right_at = None
+    for t, b in status:
+        if t <= t_answer or t >= t_next:
+            continue
+        seen = [c[2] for c in cli if t - 2.0 <= c[0] <= t + 0.5]
+        if seen and min(seen) <= b <= max(seen):
+            right_at = t
+            break
+    if right_at is None:
+        sys.exit(f"after {what}: no status backlog after the new leader answered agrees with the CLI's figures")
+    gone = sum(1 for c in open(sys.argv[2]) if c.split()[1:2] == ["-"] and t_fault < float(c.split()[0]) < t_answer)
+    print(f"after {what}: leader answering {t_answer - t_fault:.1f} s, status backlog right again "
+          f"(agrees with nats consumer info) {right_at - t_fault:.1f} s after it; CLI samples unanswered meanwhile: {gone}")
 
 # No stale figure: after the publish, the backlog only falls (pending + ack pending), save
 # for acks the new consumer leader had not got (at most the in-flight window).
