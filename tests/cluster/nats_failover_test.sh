@@ -133,7 +133,7 @@ kubectl -n "$NS" rollout status deployment/worker --timeout=180s >/dev/null ||
 stamp() { while IFS= read -r line; do printf '%s %s\n' "$EPOCHREALTIME" "$line"; done; }
 watch_status() {
   kubectl -n "$NS" get channel orders --watch \
-    -o jsonpath='{.status.backlog} {.status.conditions[?(@.type=="Ready")].status}{"\n"}' | stamp
+    -o jsonpath='{.status.backlog} {.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].reason}{"\n"}' | stamp
 }
 watch_status >"$WORK/status.log" 2>"$WORK/watch.err" &
 w1=$!
@@ -339,6 +339,26 @@ for i, (what, t_fault, t_answer) in enumerate(faults):
     gone = sum(1 for c in open(sys.argv[2]) if c.split()[1:2] == ["-"] and t_fault < float(c.split()[0]) < t_answer)
     print(f"after {what}: leader answering {t_answer - t_fault:.1f} s, status backlog right again "
           f"(agrees with nats consumer info) {right_at - t_fault:.1f} s after it; CLI samples unanswered meanwhile: {gone}")
+
+# Ready through the faults: each stretch the Channel was not Ready (and why).
+ready_log = []
+for line in open(sys.argv[1]):
+    p = line.split()
+    if len(p) >= 3 and p[1].isdigit() and float(p[0]) > t_pub:
+        ready_log.append((float(p[0]), p[2], p[3] if len(p) > 3 else ""))
+stretches, start, why = [], None, ""
+for t, st, reason in ready_log:
+    if st != "True" and start is None:
+        start, why = t, reason
+    elif st == "True" and start is not None:
+        stretches.append((start, t, why))
+        start = None
+if start is not None:
+    sys.exit(f"the Channel is not Ready at the end ({why})")
+for a, b, why in stretches:
+    print(f"Channel not Ready ({why}) from {a - t_kill:+.1f} s to {b - t_kill:+.1f} s after the delete ({b - a:.1f} s)")
+if not stretches:
+    print("Channel Ready throughout")
 
 # No stale figure: after the publish, the backlog only falls (pending + ack pending), save
 # for acks the new consumer leader had not got (at most the in-flight window).
