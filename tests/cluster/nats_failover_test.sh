@@ -128,6 +128,12 @@ poll "the sidecar injected into Deployment worker" 60 bash -c \
   "kubectl -n $NS get deployment worker -o jsonpath='{.spec.template.spec.initContainers[*].name}' | grep -qw osmosis-sidecar"
 kubectl -n "$NS" rollout status deployment/worker --timeout=180s >/dev/null ||
   fail "the worker Deployment (2 pods with the sidecar) did not roll out"
+worker_pods() { # "pod restarts-of-each-container ..." of the running worker pods, sorted
+  kubectl -n "$NS" get pods -l app=worker --field-selector=status.phase=Running \
+    -o jsonpath='{range .items[*]}{.metadata.name}{range .status.initContainerStatuses[*]}{" "}{.restartCount}{end}{range .status.containerStatuses[*]}{" "}{.restartCount}{end}{"\n"}{end}' | sort
+}
+poll "2 running worker pods" 60 bash -c "[[ \$(kubectl -n $NS get pods -l app=worker --field-selector=status.phase=Running -o name | wc -l) == 2 ]]"
+pods_before="$(worker_pods)"
 
 # --- samplers: the Channel's status and the CLI's figures, each line stamped ----------------
 stamp() { while IFS= read -r line; do printf '%s %s\n' "$EPOCHREALTIME" "$line"; done; }
@@ -291,6 +297,12 @@ for r in StreamRecreated ConsumerRecreated; do
   [[ "$n" == 0 ]] || fail "$r happened $n times: the failover made the operator recreate it"
 done
 info "Channel Ready, backlog 0 in status and in NATS $(elapsed "$t_done" "$t_settled") s after the last message; StreamCreated and ConsumerCreated once, nothing recreated"
+# The sidecars rode through both faults on their connections (reconnecting to the other
+# members): the same two pods, no container restarted.
+pods_after="$(worker_pods)"
+[[ "$pods_after" == "$pods_before" ]] ||
+  fail "worker pods or their restarts changed through the faults: before [$pods_before], after [$pods_after]"
+info "the same 2 worker pods, no container restarted: $(tr '\n' ';' <<<"$pods_after")"
 
 # --- the figures through the failover (from the samplers) ----------------------------------
 python3 - "$WORK/status.log" "$WORK/cli.log" "$t_pub" "$in_flight" "$t_kill" "$t_leader" "$t_kill2" "$t_leader2" <<'PY'
@@ -359,6 +371,10 @@ for a, b, why in stretches:
     print(f"Channel not Ready ({why}) from {a - t_kill:+.1f} s to {b - t_kill:+.1f} s after the delete ({b - a:.1f} s)")
 if not stretches:
     print("Channel Ready throughout")
+# The delete goes through lame duck mode: the Channel must stay Ready through it.
+for a, b, why in stretches:
+    if a < faults[1][1]:
+        sys.exit(f"the Channel was not Ready ({why}) after the delete, before the crash: lame duck should have handed over")
 
 # No stale figure: after the publish, the backlog only falls (pending + ack pending), save
 # for acks the new consumer leader had not got (at most the in-flight window).
