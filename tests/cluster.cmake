@@ -28,3 +28,10 @@ set_tests_properties(cluster_autoscale_e2e PROPERTIES LABELS cluster FIXTURES_RE
 add_test(NAME cluster_helm COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cluster/helm_test.sh)
 set_tests_properties(cluster_helm PROPERTIES LABELS cluster FIXTURES_REQUIRED cluster
   RESOURCE_LOCK cluster TIMEOUT 900 ENVIRONMENT "${OSMOSIS_CLUSTER_ENV}")
+
+# NATS as a 3-replica StatefulSet: the stream leader's pod force-deleted mid-run; a Channel
+# with stream.replicas 3 loses nothing, recreates nothing and its status stays right.
+add_test(NAME cluster_nats_failover COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cluster/nats_failover_test.sh)
+set_tests_properties(cluster_nats_failover PROPERTIES LABELS cluster FIXTURES_REQUIRED cluster
+  RESOURCE_LOCK cluster TIMEOUT 900
+  ENVIRONMENT "${OSMOSIS_CLUSTER_ENV};OSMOSIS_OPERATOR_BIN=$<TARGET_FILE:osmosis-operator>")
