@@ -48,8 +48,9 @@ osmosis::http::Server& server() {
 
 // Sends `bytes`, half-closes, reads until the server closes (5 s at most: longer is a hang).
 // A connection to the server. Thousands of short connections a second run the loopback out of
-// ephemeral ports now and then (EADDRNOTAVAIL, seen in a 10-minute run): wait for one, for up
-// to 5 s; a server that stopped accepting is still caught.
+// ephemeral ports now and then (EADDRNOTAVAIL), and libFuzzer's timer signal interrupts
+// system calls (EINTR), both seen in 10-minute runs: try again, for up to 5 s; a server that
+// stopped accepting is still caught.
 int connectToServer() {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -61,9 +62,9 @@ int connectToServer() {
     if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return fd;
     const int err = errno;
     ::close(fd);
-    if (err != EADDRNOTAVAIL && err != EAGAIN)
-      std::fprintf(stderr, "connect: %s\n", std::strerror(err));
-    FUZZ_REQUIRE(err == EADDRNOTAVAIL || err == EAGAIN);
+    const bool transient = err == EADDRNOTAVAIL || err == EAGAIN || err == EINTR;
+    if (!transient) std::fprintf(stderr, "connect: %s\n", std::strerror(err));
+    FUZZ_REQUIRE(transient);
     ::usleep(10000);
   }
   FUZZ_REQUIRE(!"no connection to the server within 5 s");
@@ -77,6 +78,7 @@ std::string exchange(std::string_view bytes) {
   size_t sent = 0;
   while (sent < bytes.size()) {
     const ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;  // the server closed early (a refused head): fine, read its answer
     sent += static_cast<size_t>(n);
   }
@@ -86,6 +88,7 @@ std::string exchange(std::string_view bytes) {
   for (;;) {
     const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
     if (n == 0) break;
+    if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       FUZZ_REQUIRE(errno != EAGAIN && errno != EWOULDBLOCK);  // a hang
       break;                                                  // a reset after a refusal
