@@ -74,3 +74,34 @@ export NATS_IN_CLUSTER_URL=nats://nats.osmosis-system.svc.cluster.local:4222
 nats_host_url() { # the client Service's ClusterIP: the host reaches it through kube-proxy
   echo "nats://$(kubectl -n osmosis-system get service nats -o jsonpath='{.spec.clusterIP}'):4222"
 }
+
+# worker_deployment REPLICAS WORK_MS RECORDS_DIR: the example worker's Deployment "worker" (the
+# sidecar is injected by the operator), each pod recording what it processed in RECORDS_DIR.
+worker_deployment() {
+  cat <<YAML
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: worker}
+spec:
+  replicas: $1
+  selector: {matchLabels: {app: worker}}
+  template:
+    metadata: {labels: {app: worker}}
+    spec:
+      terminationGracePeriodSeconds: 30
+      securityContext: {runAsNonRoot: true}
+      containers:
+      - name: app
+        image: localhost/osmosis/osmosis-example-worker:dev
+        args: [--work-ms, "$2", --record, /records/\$(POD_NAME).jsonl, --drain-idle, 2s]
+        env:
+        - name: POD_NAME
+          valueFrom: {fieldRef: {fieldPath: metadata.name}}
+        readinessProbe: {httpGet: {path: /healthz, port: 8080}, periodSeconds: 1}
+        securityContext: {readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
+        volumeMounts: [{name: records, mountPath: /records}]
+      volumes:
+      - name: records
+        hostPath: {path: $3, type: Directory}
+YAML
+}

@@ -63,32 +63,7 @@ CLEANUPS+=("kill -TERM $op 2>/dev/null; wait $op 2>/dev/null")
 CLEANUPS+=("kubectl -n $NS delete channel orders --wait --timeout 30s >/dev/null 2>&1")
 CLEANUPS+=("[[ \$rc == 0 ]] || { echo '--- operator log (tail) ---'; tail -40 $WORK/operator.log; kubectl -n $NS get pods,deployment,channel -o wide; kubectl -n $natsns get pods -o wide; kubectl -n $NS get events --sort-by=.lastTimestamp | tail -30; } >&2")
 
-kubectl apply -n "$NS" -f - >/dev/null <<YAML
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: worker}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: worker}}
-  template:
-    metadata: {labels: {app: worker}}
-    spec:
-      terminationGracePeriodSeconds: 30
-      securityContext: {runAsNonRoot: true}
-      containers:
-      - name: app
-        image: localhost/osmosis/osmosis-example-worker:dev
-        args: [--work-ms, "$work_ms", --record, /records/\$(POD_NAME).jsonl, --drain-idle, 2s]
-        env:
-        - name: POD_NAME
-          valueFrom: {fieldRef: {fieldPath: metadata.name}}
-        readinessProbe: {httpGet: {path: /healthz, port: 8080}, periodSeconds: 1}
-        securityContext: {readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
-        volumeMounts: [{name: records, mountPath: /records}]
-      volumes:
-      - name: records
-        hostPath: {path: $records, type: Directory}
----
+{ worker_deployment 2 "$work_ms" "$records"; echo ---; cat <<YAML
 apiVersion: osmosis.dev/v1alpha1
 kind: Channel
 metadata: {name: orders}
@@ -101,6 +76,7 @@ spec:
     app: {port: 8080, path: /}
   scaling: {minReplicas: 2, maxReplicas: 2}
 YAML
+} | kubectl apply -n "$NS" -f - >/dev/null
 
 ready() { [[ "$(kubectl -n "$NS" get channel orders -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" == True ]]; }
 poll "Channel orders Ready on the 3-replica NATS" 90 ready
