@@ -1,5 +1,6 @@
 #include "common/nats/jetstream.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "common/log/logger.hpp"
@@ -191,15 +192,28 @@ Result<std::vector<Message>> PullSubscription::fetch(int batch, std::chrono::mil
   for (;;) {
     auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (remaining.count() <= 0) return out;
+    // libnats 3.4.1 (Debian 12) can overrun its own result array when a fetch starts with
+    // messages already waiting in the subscription (late deliveries, as after a JetStream
+    // leader change) and more than half a batch but not a whole one wait: it then asks the
+    // server for the rest and compares against the wrong count (nats.c #749, fixed in 3.8).
+    // Asking for exactly what waits (at most `batch`) makes libnats hand those over without a
+    // request, so that path is never taken; the next fetch asks the server as usual.
+    int want = batch;
+    int waiting = 0, waitingBytes = 0;
+    if (natsSubscription_GetPending(sub_, &waiting, &waitingBytes) == NATS_OK && waiting > 0)
+      want = std::min(batch, waiting);
     natsMsgList list{nullptr, 0};
     jsErrCode jerr = static_cast<jsErrCode>(0);
-    natsStatus s = natsSubscription_Fetch(&list, sub_, batch, remaining.count(), &jerr);
+    natsStatus s = natsSubscription_Fetch(&list, sub_, want, remaining.count(), &jerr);
     if (s == NATS_OK) {
-      out.reserve(static_cast<size_t>(list.Count));
-      for (int i = 0; i < list.Count; ++i) {
+      // Never read past what was asked for (the array holds `want`).
+      const int got = std::min(list.Count, want);
+      out.reserve(static_cast<size_t>(got));
+      for (int i = 0; i < got; ++i) {
         out.emplace_back(list.Msgs[i], conn_);
         list.Msgs[i] = nullptr;  // now owned by `out`
       }
+      list.Count = got;  // (Destroy walks Count entries)
       natsMsgList_Destroy(&list);
       return out;
     }
