@@ -20,6 +20,14 @@ std::string streamName(const std::string& ns, const std::string& name) {
   return out;
 }
 
+std::string resultsStreamName(const std::string& ns, const std::string& name) {
+  return streamName(ns, name) + "_RESULTS";
+}
+
+std::string gatewayPath(const std::string& ns, const std::string& name) {
+  return "/v1/namespaces/" + ns + "/channels/" + name + "/messages";
+}
+
 std::vector<std::string> defaultSubjects(const std::string& ns, const std::string& name) {
   return {ns + "." + name + ".>"};
 }

@@ -286,6 +286,21 @@ void parseScaling(const Reader& spec, ChannelSpec& s, std::vector<Problem>& prob
       static_cast<int>(scaling.integer("scaleToZeroAfterSeconds", 120, 0, 86400));
 }
 
+// spec.gateway. Checked even while disabled, so a mistake shows before it is switched on.
+void parseGateway(const Reader& spec, ChannelSpec& s, std::vector<Problem>& problems) {
+  Reader gateway = spec.child("gateway");
+  s.gateway.enabled = gateway.boolean("enabled", false);
+  Reader publishers = gateway.child("publishers");
+  if (publishers.has("secretRef")) {
+    s.gateway.publishersSecret = publishers.child("secretRef").str("name", "");
+    if (s.gateway.publishersSecret.empty())
+      problems.push_back({"spec.gateway.publishers.secretRef.name", "is required"});
+  }
+  s.gateway.maxBacklog = gateway.integer("maxBacklog", 10000, 0, INT64_MAX);
+  s.gateway.resultsMaxAge =
+      gateway.duration("resultsMaxAge", "10m", kMinResultsMaxAge, kMaxResultsMaxAge);
+}
+
 }  // namespace
 
 ParsedChannel parseChannel(const json& channel) {
@@ -311,6 +326,7 @@ ParsedChannel parseChannel(const json& channel) {
   parseWorker(spec, s, problems);
   // Used by the autoscaler; validated here so mistakes show at once.
   parseScaling(spec, s, problems);
+  parseGateway(spec, s, problems);
   return out;
 }
 

@@ -26,6 +26,9 @@ inline constexpr std::chrono::hours kMaxAckWait{24};
 inline constexpr std::chrono::hours kMaxBackoffStep{24};
 inline constexpr size_t kMaxBackoffSteps = 32;
 inline constexpr size_t kMaxSubjects = 32;
+// How long a gateway request's events stay in the Channel's results stream (spec.gateway).
+inline constexpr std::chrono::seconds kMinResultsMaxAge{1};
+inline constexpr std::chrono::hours kMaxResultsMaxAge{168};  // 7 days
 
 struct Problem {
   std::string field;  // e.g. "spec.consumer.ackWait"
@@ -51,6 +54,18 @@ struct ScalingSpec {
   bool operator==(const ScalingSpec&) const = default;
 };
 
+// spec.gateway: whether osmosis-gateway accepts POSTs into this Channel and pushes results back
+// (docs/channel.md#gateway). The operator keeps the results stream; the gateway reads the rest.
+struct GatewaySpec {
+  bool enabled = false;
+  // A Secret in the Channel's namespace; every value in its data is an accepted bearer token.
+  // Empty: anyone who reaches the gateway may publish.
+  std::string publishersSecret;
+  int64_t maxBacklog = 10000;  // POST answers 429 over it (pending + ack pending); 0: no limit
+  std::chrono::nanoseconds resultsMaxAge{std::chrono::minutes(10)};
+  bool operator==(const GatewaySpec&) const = default;
+};
+
 struct ChannelSpec {
   std::vector<std::string> subjects;  // after defaulting
   nats::StreamConfig stream;          // name and subjects filled in
@@ -63,6 +78,7 @@ struct ChannelSpec {
   int appPort = 8080;
   std::string appPath = "/";
   ScalingSpec scaling;
+  GatewaySpec gateway;
   bool operator==(const ChannelSpec&) const = default;
 };
 

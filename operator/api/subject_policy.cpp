@@ -1,5 +1,6 @@
 #include "operator/api/subject_policy.hpp"
 
+#include "common/contract/gateway_contract.hpp"
 #include "common/nats/subject.hpp"
 
 namespace osmosis::api {
@@ -29,6 +30,14 @@ std::optional<std::string> subjectOwnershipProblem(const std::string& ns,
   if (nats::subjectsOverlap(subject, policy.reportPrefix + ".>"))
     return "\"" + subject + "\" overlaps the sidecars' report subjects " + policy.reportPrefix +
            ".>, which are reserved";
+  // The gateway's subjects: a Channel capturing them would steal other Channels' results (the
+  // operator's results streams hold them) or broadcasts; a sidecar would publish into it.
+  for (const char* root :
+       {contract::gateway::kResultsSubjectRoot, contract::gateway::kBroadcastSubjectRoot}) {
+    if (nats::subjectsOverlap(subject, std::string(root) + ".>"))
+      return "\"" + subject + "\" overlaps the gateway's subjects " + root +
+             ".>, which are reserved";
+  }
   if (first == ns) return std::nullopt;
   for (const auto& g : policy.grants) {
     if (g.ns == ns && nats::subjectCovers(g.pattern, subject)) return std::nullopt;

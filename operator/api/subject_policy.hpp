@@ -8,7 +8,9 @@
 //    --subject-grant NS=PATTERN (for example legacy=orders.>); a grant's first token is literal,
 //    so grants, like namespaces, split the subject space into disjoint first tokens.
 //  - Reserved for everyone: subjects overlapping the sidecars' report subjects
-//    (<report prefix>.>), and NATS's own ($JS, $SYS, $KV, ..., _INBOX).
+//    (<report prefix>.>), the gateway's results and broadcast subjects (osmosis.results.>,
+//    osmosis.broadcast.>: common/contract/gateway_contract.hpp), and NATS's own ($JS, $SYS,
+//    $KV, ..., _INBOX).
 //
 // The same rule applies to a Channel's dead-letter subject (a sidecar publishes there with the
 // Channel's credentials).

@@ -46,6 +46,11 @@ TEST(ChannelSpec, EmptySpecGetsTheDocumentedDefaults) {
   EXPECT_FALSE(s.scaleTarget.has_value());
   EXPECT_EQ(s.scaling.minReplicas, 0);
   EXPECT_EQ(s.scaling.maxReplicas, 10);
+  EXPECT_EQ(s.gateway, GatewaySpec{}) << "the gateway is off unless asked for";
+  EXPECT_FALSE(s.gateway.enabled);
+  EXPECT_TRUE(s.gateway.publishersSecret.empty());
+  EXPECT_EQ(s.gateway.maxBacklog, 10000);
+  EXPECT_EQ(s.gateway.resultsMaxAge, std::chrono::minutes(10));
 }
 
 TEST(ChannelSpec, FullSpecIsRead) {
@@ -78,6 +83,11 @@ TEST(ChannelSpec, FullSpecIsRead) {
         {"maxReplicas", 20},
         {"targetBacklogPerReplica", 50},
         {"scaleDown", {{"stabilizationSeconds", 30}, {"maxStepPercent", 25}}}}},
+      {"gateway",
+       {{"enabled", true},
+        {"publishers", {{"secretRef", {{"name", "orders-publishers"}}}}},
+        {"maxBacklog", 0},
+        {"resultsMaxAge", "1h30m"}}},
   }));
   ASSERT_TRUE(p.problems.empty()) << describe(p.problems);
   const ChannelSpec& s = p.spec;
@@ -111,6 +121,24 @@ TEST(ChannelSpec, FullSpecIsRead) {
   EXPECT_EQ(s.scaling.targetBacklogPerReplica, 50);
   EXPECT_EQ(s.scaling.stabilizationSeconds, 30);
   EXPECT_EQ(s.scaling.maxStepPercent, 25);
+  EXPECT_TRUE(s.gateway.enabled);
+  EXPECT_EQ(s.gateway.publishersSecret, "orders-publishers");
+  EXPECT_EQ(s.gateway.maxBacklog, 0) << "0: no limit";
+  EXPECT_EQ(s.gateway.resultsMaxAge, std::chrono::minutes(90));
+}
+
+TEST(ChannelSpec, GatewayBoundsAreInclusiveAndCheckedWhileDisabled) {
+  for (const char* age : {"1s", "168h", "10m"}) {
+    ParsedChannel p = parseChannel(channel({{"gateway", {{"resultsMaxAge", age}}}}));
+    EXPECT_TRUE(p.problems.empty()) << age << ": " << describe(p.problems);
+  }
+  ParsedChannel p = parseChannel(channel({{"gateway", {{"enabled", false}, {"maxBacklog", -1}}}}));
+  ASSERT_EQ(fields(p), std::vector<std::string>{"spec.gateway.maxBacklog"}) << describe(p.problems);
+  EXPECT_FALSE(p.spec.gateway.enabled);
+  // Publishers without a Secret is fine: anyone who reaches the gateway may publish.
+  p = parseChannel(channel({{"gateway", {{"enabled", true}, {"publishers", json::object()}}}}));
+  EXPECT_TRUE(p.problems.empty()) << describe(p.problems);
+  EXPECT_TRUE(p.spec.gateway.publishersSecret.empty());
 }
 
 struct InvalidCase {
@@ -237,7 +265,38 @@ INSTANTIATE_TEST_SUITE_P(
         InvalidCase{"StepOver100",
                     {{"scaling", {{"scaleDown", {{"maxStepPercent", 150}}}}}},
                     "spec.scaling.scaleDown.maxStepPercent"},
-        InvalidCase{"ScalingNotAnObject", {{"scaling", "fast"}}, "spec.scaling"}),
+        InvalidCase{"ScalingNotAnObject", {{"scaling", "fast"}}, "spec.scaling"},
+        InvalidCase{"GatewayNotAnObject", {{"gateway", "on"}}, "spec.gateway"},
+        InvalidCase{
+            "GatewayEnabledNotBool", {{"gateway", {{"enabled", "yes"}}}}, "spec.gateway.enabled"},
+        InvalidCase{"PublishersNotAnObject",
+                    {{"gateway", {{"publishers", "everyone"}}}},
+                    "spec.gateway.publishers"},
+        InvalidCase{"PublishersSecretWithoutName",
+                    {{"gateway", {{"publishers", {{"secretRef", json::object()}}}}}},
+                    "spec.gateway.publishers.secretRef.name"},
+        InvalidCase{"PublishersSecretNameNotAString",
+                    {{"gateway", {{"publishers", {{"secretRef", {{"name", 7}}}}}}}},
+                    "spec.gateway.publishers.secretRef.name"},
+        InvalidCase{
+            "NegativeMaxBacklog", {{"gateway", {{"maxBacklog", -1}}}}, "spec.gateway.maxBacklog"},
+        InvalidCase{
+            "MaxBacklogString", {{"gateway", {{"maxBacklog", "10k"}}}}, "spec.gateway.maxBacklog"},
+        InvalidCase{"ResultsMaxAgeZero",
+                    {{"gateway", {{"resultsMaxAge", "0"}}}},
+                    "spec.gateway.resultsMaxAge"},
+        InvalidCase{"ResultsMaxAgeUnderOneSecond",
+                    {{"gateway", {{"resultsMaxAge", "999ms"}}}},
+                    "spec.gateway.resultsMaxAge"},
+        InvalidCase{"ResultsMaxAgeOverSevenDays",
+                    {{"gateway", {{"resultsMaxAge", "168h1s"}}}},
+                    "spec.gateway.resultsMaxAge"},
+        InvalidCase{"ResultsMaxAgeInDays",
+                    {{"gateway", {{"resultsMaxAge", "7d"}}}},
+                    "spec.gateway.resultsMaxAge"},
+        InvalidCase{"ResultsMaxAgeOverflows",
+                    {{"gateway", {{"resultsMaxAge", "2562047.9h"}}}},
+                    "spec.gateway.resultsMaxAge"}),
     [](const auto& tc) { return std::string(tc.param.name); });
 
 TEST(ChannelSpec, EveryProblemIsReportedNotJustTheFirst) {

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/contract/gateway_contract.hpp"
 #include "common/nats/subject.hpp"
 #include "operator/api/naming.hpp"
 #include "operator/api/spec.hpp"
@@ -99,6 +100,35 @@ TEST(Subjects, Covers) {
 
 // Hostile input (issue 16, item 2): a namespace may only use subjects starting with its own
 // name, unless the operator grants more; report and NATS subjects are nobody's (item 17).
+// The gateway's subjects (issue 14) are nobody's, grants included: a Channel there would
+// capture other Channels' results or broadcasts.
+TEST(SubjectPolicy, GatewayResultsAndBroadcastSubjectsAreReservedForEveryone) {
+  SubjectPolicy policy;
+  policy.reportPrefix = "ops.telemetry";  // the gateway's roots do not move with it
+  policy.grants.push_back(parseSubjectGrant("osmosis=osmosis.>").value());
+  for (const char* reserved :
+       {"osmosis.results.>", "osmosis.results.shop.orders.abc", "osmosis.results.*.orders.>",
+        "osmosis.broadcast.>", "osmosis.broadcast.shop.orders", "osmosis.*.shop.orders",
+        "osmosis.>"}) {
+    auto why = subjectOwnershipProblem("osmosis", reserved, policy);
+    ASSERT_TRUE(why) << reserved;
+    EXPECT_NE(why->find("gateway's subjects"), std::string::npos) << *why;
+  }
+  EXPECT_FALSE(subjectOwnershipProblem("osmosis", "osmosis.resultsx.a", policy));
+  EXPECT_FALSE(subjectOwnershipProblem("osmosis", "osmosis.jobs.>", policy));
+  // Through the spec too: subjects and the dead-letter subject.
+  ParsedChannel p =
+      parseChannel({{"metadata", {{"namespace", "osmosis"}, {"name", "c"}}},
+                    {"spec",
+                     {{"subjects", {"osmosis.results.victim.orders.>"}},
+                      {"consumer", {{"deadLetterSubject", "osmosis.broadcast.x.y"}}}}}});
+  ASSERT_TRUE(p.problems.empty()) << describe(p.problems);
+  auto problems = subjectPolicyProblems("osmosis", p.spec, policy);
+  ASSERT_EQ(problems.size(), 2u) << describe(problems);
+  EXPECT_EQ(problems[0].field, "spec.subjects[0]");
+  EXPECT_EQ(problems[1].field, "spec.consumer.deadLetterSubject");
+}
+
 TEST(SubjectPolicy, ANamespaceOwnsItsFirstTokenAndGrantsAddMore) {
   SubjectPolicy policy;
   EXPECT_FALSE(subjectOwnershipProblem("shop", "shop.orders.>", policy));
@@ -256,6 +286,38 @@ TEST(Naming, LongNamesAreShortenedWithAHashAndStayDistinct) {
   EXPECT_EQ(sa, streamName(ns, a)) << "stable";
   for (char c : sa)
     EXPECT_TRUE(c != '.' && c != '*' && c != '>' && c != ' ') << sa;
+}
+
+// A results stream is never a Channel's stream, whatever the names (results of shop/orders vs
+// the Channel "orders-results" or "results" in namespace "shop", and shortened long names).
+TEST(Naming, ResultsStreamNamesNeverCollideWithChannelStreams) {
+  EXPECT_EQ(resultsStreamName("shop", "orders"), "SHOP_ORDERS_RESULTS");
+  std::string longNs(63, 'n'), longA(63, 'a'), longB = std::string(62, 'a') + "b";
+  std::set<std::string> channels, results;
+  for (const auto& [ns, name] :
+       std::initializer_list<std::pair<std::string, std::string>>{{"shop", "orders"},
+                                                                  {"shop", "orders-results"},
+                                                                  {"shop", "results"},
+                                                                  {"shop-orders", "results"},
+                                                                  {"shop", "orders-x"},
+                                                                  {longNs, longA},
+                                                                  {longNs, longB},
+                                                                  {longNs, longA + "-results"}}) {
+    channels.insert(streamName(ns, name));
+    EXPECT_TRUE(results.insert(resultsStreamName(ns, name)).second) << ns << "/" << name;
+    EXPECT_LE(resultsStreamName(ns, name).size(), 128u);
+  }
+  for (const auto& r : results)
+    EXPECT_FALSE(channels.count(r)) << r << " is also a Channel's stream name";
+}
+
+TEST(Naming, GatewayPathAndResultsSubjectFollowTheContract) {
+  EXPECT_EQ(gatewayPath("shop", "orders"), "/v1/namespaces/shop/channels/orders/messages");
+  const std::string id = contract::gateway::formatRequestId("shop", "orders", std::string(32, 'a'));
+  EXPECT_TRUE(subjectCovers(contract::gateway::resultsStreamSubject("shop", "orders"),
+                            contract::gateway::resultsSubject(id)));
+  EXPECT_FALSE(subjectCovers(contract::gateway::resultsStreamSubject("shop", "order"),
+                             contract::gateway::resultsSubject(id)));
 }
 
 TEST(Naming, SubjectsDerivedFromNames) {
