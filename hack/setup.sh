@@ -28,6 +28,8 @@ packages=(
   clang-format ccache
   # the scaling simulator's charts (hack/sim, docs/scaling-quality.md)
   gnuplot-nox
+  # the gateway tests' WebSocket client (a client we did not write)
+  python3-websockets
   # fuzzing (hack/fuzz.sh): clang with libFuzzer and its sanitizer runtimes
   clang libclang-rt-14-dev
   nats-server etcd-server

@@ -1,23 +1,28 @@
 #include "common/http/server.hpp"
 
 #include <arpa/inet.h>
+#include <array>
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/chunk_encode.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket.hpp>
 #include <charconv>
 #include <cstring>
+#include <deque>
 #include <list>
 #include <mutex>
 #include <optional>
@@ -31,6 +36,7 @@ namespace osmosis::http {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
+namespace websocket = boost::beast::websocket;
 using tcp = asio::ip::tcp;
 using error_code = boost::system::error_code;
 
@@ -63,6 +69,51 @@ bool logAcceptFailureNow() {
 
 namespace detail {
 
+// A connection the server tracks (for the cap and for stop()): an HTTP session, or a
+// WebSocket it became.
+class Link {
+ public:
+  virtual ~Link() = default;
+  virtual void close() = 0;
+  // Closing it loses nothing: no request is being handled or answered.
+  virtual bool evictable() const = 0;
+  virtual asio::any_io_executor linkExecutor() = 0;
+};
+
+// What a Stream handle drives: a chunked HTTP answer or a WebSocket. Its methods are called on
+// the link's executor only.
+class Streamer {
+ public:
+  virtual ~Streamer() = default;
+  virtual void enqueue(std::string part) = 0;
+  virtual void finish() = 0;
+  virtual asio::any_io_executor streamExecutor() = 0;
+};
+
+struct Core;
+
+// Shared by the Stream handles and the link. `streamer` is touched on `executor` only (the
+// link's strand, which a WebSocket keeps from the session it was upgraded from).
+struct StreamState {
+  std::shared_ptr<Core> core;
+  asio::any_io_executor executor;
+  std::shared_ptr<Streamer> streamer;
+  std::atomic<bool> open{true};
+  std::function<void()> onClosed;
+  // Once, on the executor.
+  void ended() {
+    streamer = nullptr;
+    if (!open.exchange(false)) return;
+    if (!onClosed) return;
+    try {
+      onClosed();
+    } catch (const std::exception& e) {
+      log::error("stream close handler failed", {{"error", e.what()}});
+    }
+    onClosed = nullptr;
+  }
+};
+
 struct Core {
   Core(ServerOptions o, Server::AsyncHandler h)
       : io(std::max(o.threads, 1)),
@@ -87,31 +138,35 @@ struct Core {
   std::mutex mu;
   bool stopped = false;
   struct Entry {
-    std::weak_ptr<Session> session;
-    Session* raw;  // valid under `mu`: ~Session removes the entry under `mu` first
+    std::weak_ptr<Link> session;
+    Link* raw;  // valid under `mu`: the link's destructor removes the entry under `mu` first
   };
   std::list<Entry> sessions;  // oldest first
 };
 
-class Session : public std::enable_shared_from_this<Session> {
+class WsSession;
+
+class Session : public Link, public Streamer, public std::enable_shared_from_this<Session> {
  public:
-  enum class Phase { kWaiting, kHead, kBody, kHandling, kWriting, kClosing, kClosed };
+  enum class Phase { kWaiting, kHead, kBody, kHandling, kWriting, kStreaming, kClosing, kClosed };
 
   Session(std::shared_ptr<Core> core, tcp::socket socket)
       : core_(std::move(core)),
         stream_(std::move(socket)),
         buffer_(core_->options.maxHeaderBytes + 8192) {}
 
-  ~Session() {
+  ~Session() override {
     if (!listed_) return;
     std::lock_guard lock(core_->mu);
     core_->sessions.erase(entry_);
   }
 
   Core& core() { return *core_; }
+  const std::shared_ptr<Core>& sharedCore() const { return core_; }
   auto executor() { return stream_.get_executor(); }
-  // Closing it loses nothing: no request is being handled or answered.
-  bool evictable() const {
+  asio::any_io_executor linkExecutor() override { return stream_.get_executor(); }
+  asio::any_io_executor streamExecutor() override { return stream_.get_executor(); }
+  bool evictable() const override {
     Phase p = phase_.load();
     return p == Phase::kWaiting || p == Phase::kHead || p == Phase::kClosing;
   }
@@ -122,13 +177,110 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void run() { waitForRequest(); }
 
-  void close() {
+  void close() override {
     if (phase_ == Phase::kClosed) return;
     phase_ = Phase::kClosed;
     error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
     stream_.close();
+    if (auto st = std::exchange(streamState_, nullptr)) st->ended();
   }
+
+  // ---- a streamed answer (chunked; HTTP/1.0: raw until the connection closes) ----
+
+  void beginStream(Response r, std::shared_ptr<StreamState> state) {
+    if (phase_ != Phase::kHandling) {  // closed meanwhile
+      state->ended();
+      return;
+    }
+    phase_ = Phase::kStreaming;
+    streamState_ = std::move(state);
+    auto& head = streamHead_.emplace();
+    head.version(version_);
+    head.result(static_cast<unsigned>(r.status >= 100 && r.status <= 999 ? r.status : 500));
+    head.set(bhttp::field::content_type, headerSafe(std::move(r.contentType)));
+    for (auto& [k, v] : r.headers)
+      head.insert(k, headerSafe(std::move(v)));
+    // The connection ends with the stream: a client that asked for it to stay open would
+    // otherwise wait on a half-known state (and the disconnect watch below owns the reads).
+    head.keep_alive(false);
+    chunked_ = version_ >= 11;
+    if (chunked_) head.chunked(true);
+    auto& sr = streamSerializer_.emplace(head);
+    writing_ = true;
+    stream_.expires_after(core_->options.writeTimeout);
+    bhttp::async_write_header(stream_, sr, [self = shared_from_this()](error_code ec, size_t) {
+      self->writing_ = false;
+      if (ec) return self->close();
+      if (self->head_) return self->close();  // HEAD: the head is all
+      self->watchForDisconnect();
+      self->pump();
+    });
+  }
+
+  void enqueue(std::string part) override {
+    if (phase_ != Phase::kStreaming || finishing_ || part.empty()) return;
+    queuedBytes_ += part.size();
+    if (queuedBytes_ > core_->options.maxStreamQueueBytes) {
+      log::warn("closing a stream whose client reads too slowly",
+                {{"queuedBytes", static_cast<int64_t>(queuedBytes_)}});
+      return close();
+    }
+    queue_.push_back(std::move(part));
+    pump();
+  }
+
+  void finish() override {
+    if (phase_ != Phase::kStreaming) return;
+    finishing_ = true;
+    pump();
+  }
+
+ private:
+  // While streaming nothing else is read, but a client that goes away must end the stream at
+  // once (a read of the raw socket, so the write timeout does not apply to it).
+  void watchForDisconnect() {
+    stream_.socket().async_read_some(
+        asio::buffer(drain_), [self = shared_from_this()](error_code ec, size_t) {
+          if (ec) return self->close();
+          self->watchForDisconnect();  // (bytes sent while streaming are dropped)
+        });
+  }
+
+  void pump() {
+    if (writing_ || phase_ != Phase::kStreaming) return;
+    if (queue_.empty()) {
+      if (!finishing_) {
+        stream_.expires_never();
+        return;
+      }
+      if (!chunked_) return close();
+      writing_ = true;
+      stream_.expires_after(core_->options.writeTimeout);
+      asio::async_write(stream_, bhttp::make_chunk_last(),
+                        [self = shared_from_this()](error_code, size_t) { self->close(); });
+      return;
+    }
+    current_ = std::move(queue_.front());
+    queue_.pop_front();
+    writing_ = true;
+    stream_.expires_after(core_->options.writeTimeout);
+    auto done = [self = shared_from_this()](error_code ec, size_t) {
+      self->writing_ = false;
+      self->queuedBytes_ -= self->current_.size();
+      self->current_.clear();
+      if (ec) return self->close();
+      self->pump();
+    };
+    if (chunked_)
+      asio::async_write(stream_, bhttp::make_chunk(asio::buffer(current_)), std::move(done));
+    else
+      asio::async_write(stream_, asio::buffer(current_), std::move(done));
+  }
+
+ public:
+  // Hands the connection to a WebSocket (Responder::acceptWebSocket).
+  void upgrade(std::shared_ptr<StreamState> state, std::function<void(std::string)> onText);
 
   void answer(Response r) {
     if (phase_ != Phase::kHandling) return;  // closed meanwhile (evicted, stopped)
@@ -232,6 +384,15 @@ class Session : public std::enable_shared_from_this<Session> {
     req.headers.reserve(8);
     for (const auto& f : msg)
       req.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+    req.webSocketUpgrade = websocket::is_upgrade(msg);
+    {
+      error_code ec;
+      auto remote = stream_.socket().remote_endpoint(ec);
+      if (!ec) req.peer = remote.address().to_string();
+    }
+    if (req.webSocketUpgrade) {
+      upgradeRequest_.emplace(msg);  // (the handshake needs the request as Beast parsed it)
+    }
     req.body = std::move(msg.body());
     keepAlive_ = msg.keep_alive();
     head_ = msg.method() == bhttp::verb::head;
@@ -277,8 +438,21 @@ class Session : public std::enable_shared_from_this<Session> {
                             });
   }
 
+  friend class WsSession;
   std::shared_ptr<Core> core_;  // first member: the io_context outlives the stream
   beast::tcp_stream stream_;
+  std::optional<bhttp::request<bhttp::string_body>> upgradeRequest_;
+  // A streamed answer (executor only).
+  std::shared_ptr<StreamState> streamState_;
+  std::optional<bhttp::response<bhttp::empty_body>> streamHead_;
+  std::optional<bhttp::response_serializer<bhttp::empty_body>> streamSerializer_;
+  std::deque<std::string> queue_;
+  std::string current_;
+  size_t queuedBytes_ = 0;
+  bool writing_ = false;
+  bool finishing_ = false;
+  bool chunked_ = true;
+  std::array<char, 512> drain_{};
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::optional<bhttp::response<bhttp::string_body>> response_;
@@ -292,6 +466,145 @@ class Session : public std::enable_shared_from_this<Session> {
   std::list<Core::Entry>::iterator entry_;
 };
 
+// A connection after its WebSocket upgrade. Beast does the handshake, framing, pings (the
+// suggested server timeouts: idle connections are pinged, dead ones closed) and close.
+class WsSession : public Link, public Streamer, public std::enable_shared_from_this<WsSession> {
+ public:
+  WsSession(std::shared_ptr<Core> core, beast::tcp_stream&& stream)
+      : core_(std::move(core)), ws_(std::move(stream)) {}
+  ~WsSession() override {
+    if (!listed_) return;
+    std::lock_guard lock(core_->mu);
+    core_->sessions.erase(entry_);
+  }
+  asio::any_io_executor linkExecutor() override { return ws_.get_executor(); }
+  asio::any_io_executor streamExecutor() override { return ws_.get_executor(); }
+  bool evictable() const override { return false; }
+  void adopt(std::list<Core::Entry>::iterator entry) {
+    entry_ = entry;
+    listed_ = true;
+  }
+
+  void start(const bhttp::request<bhttp::string_body>& request, std::shared_ptr<StreamState> state,
+             std::function<void(std::string)> onText) {
+    state_ = std::move(state);
+    onText_ = std::move(onText);
+    beast::get_lowest_layer(ws_).expires_never();  // the websocket's own timeouts from here
+    ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+    ws_.read_message_max(core_->options.maxWebSocketMessageBytes);
+    ws_.async_accept(request, [self = shared_from_this()](error_code ec) {
+      if (ec) return self->close();
+      self->accepted_ = true;
+      self->read();
+      self->pump();
+    });
+  }
+
+  void close() override {
+    if (closed_) return;
+    closed_ = true;
+    error_code ec;
+    beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both, ec);
+    beast::get_lowest_layer(ws_).close();
+    if (auto st = std::exchange(state_, nullptr)) st->ended();
+  }
+
+  void enqueue(std::string part) override {
+    if (closed_ || finishing_) return;
+    queuedBytes_ += part.size();
+    if (queuedBytes_ > core_->options.maxStreamQueueBytes) {
+      log::warn("closing a WebSocket whose client reads too slowly",
+                {{"queuedBytes", static_cast<int64_t>(queuedBytes_)}});
+      return close();
+    }
+    queue_.push_back(std::move(part));
+    pump();
+  }
+
+  void finish() override {
+    if (closed_) return;
+    finishing_ = true;
+    pump();
+  }
+
+ private:
+  void read() {
+    ws_.async_read(in_, [self = shared_from_this()](error_code ec, size_t) {
+      if (ec) return self->close();  // closed by the client, too large, timed out
+      std::string text = beast::buffers_to_string(self->in_.data());
+      self->in_.consume(self->in_.size());
+      if (self->onText_) {
+        try {
+          self->onText_(std::move(text));
+        } catch (const std::exception& e) {
+          log::error("websocket message handler failed", {{"error", e.what()}});
+        }
+      }
+      self->read();
+    });
+  }
+
+  void pump() {
+    if (!accepted_ || writing_ || closed_) return;
+    if (queue_.empty()) {
+      if (!finishing_) return;
+      writing_ = true;
+      ws_.async_close(websocket::close_code::normal,
+                      [self = shared_from_this()](error_code) { self->close(); });
+      return;
+    }
+    current_ = std::move(queue_.front());
+    queue_.pop_front();
+    writing_ = true;
+    ws_.text(true);
+    ws_.async_write(asio::buffer(current_), [self = shared_from_this()](error_code ec, size_t) {
+      self->writing_ = false;
+      self->queuedBytes_ -= self->current_.size();
+      self->current_.clear();
+      if (ec) return self->close();
+      self->pump();
+    });
+  }
+
+  std::shared_ptr<Core> core_;
+  websocket::stream<beast::tcp_stream> ws_;
+  std::shared_ptr<StreamState> state_;
+  std::function<void(std::string)> onText_;
+  beast::flat_buffer in_;
+  std::deque<std::string> queue_;
+  std::string current_;
+  size_t queuedBytes_ = 0;
+  bool accepted_ = false;
+  bool writing_ = false;
+  bool finishing_ = false;
+  bool closed_ = false;
+  bool listed_ = false;
+  std::list<Core::Entry>::iterator entry_;
+};
+
+void Session::upgrade(std::shared_ptr<StreamState> state, std::function<void(std::string)> onText) {
+  if (phase_ != Phase::kHandling || !upgradeRequest_) {
+    state->ended();
+    if (phase_ == Phase::kHandling)
+      answer(Response{400, "text/plain; charset=utf-8", "not a WebSocket upgrade request\n", {}});
+    return;
+  }
+  phase_ = Phase::kClosed;  // this session is done; the socket lives on in the WebSocket
+  auto ws = std::make_shared<WsSession>(core_, std::move(stream_));
+  {
+    std::lock_guard lock(core_->mu);
+    if (listed_) {
+      entry_->session = ws;
+      entry_->raw = ws.get();
+      ws->adopt(entry_);
+      listed_ = false;
+    }
+  }
+  state->streamer = ws;
+  ws->start(*upgradeRequest_, std::move(state), std::move(onText));
+  upgradeRequest_.reset();
+}
+
 namespace {
 
 void accept(const std::shared_ptr<Core>& core);
@@ -300,7 +613,7 @@ void admit(const std::shared_ptr<Core>& core, tcp::socket socket) {
   error_code ec;
   socket.set_option(tcp::no_delay(true), ec);
   auto session = std::make_shared<Session>(core, std::move(socket));
-  std::shared_ptr<Session> victim;  // (released after the lock)
+  std::shared_ptr<Link> victim;  // (released after the lock)
   bool refused = false;
   {
     std::lock_guard lock(core->mu);
@@ -316,7 +629,7 @@ void admit(const std::shared_ptr<Core>& core, tcp::socket socket) {
     if (!refused)
       session->list(core->sessions.insert(core->sessions.end(), {session, session.get()}));
   }
-  if (victim) asio::post(victim->executor(), [victim] { victim->close(); });
+  if (victim) asio::post(victim->linkExecutor(), [victim] { victim->close(); });
   if (refused) {
     session->close();
     return;
@@ -361,7 +674,7 @@ void serve(Core* core) {
 }
 
 void stop(Core& core) {
-  std::vector<std::shared_ptr<Session>> open;  // (released after the lock)
+  std::vector<std::shared_ptr<Link>> open;  // (released after the lock)
   {
     std::lock_guard lock(core.mu);
     if (core.stopped) return;
@@ -376,7 +689,7 @@ void stop(Core& core) {
     core.retry.cancel();
   });
   for (auto& s : open)
-    asio::post(s->executor(), [s] { s->close(); });
+    asio::post(s->linkExecutor(), [s] { s->close(); });
   open.clear();
   core.work.reset();
   // The threads end when nothing is left to do (every socket closed, the acceptor too).
@@ -413,6 +726,82 @@ struct Responder::Exchange {
 void Responder::respond(Response response) const {
   if (!exchange_ || exchange_->answered.exchange(true)) return;
   exchange_->deliver(std::move(response));
+}
+
+namespace {
+std::shared_ptr<detail::StreamState> newStreamState(const std::shared_ptr<detail::Session>& s,
+                                                    std::function<void()> onClosed) {
+  auto state = std::make_shared<detail::StreamState>();
+  state->core = s->sharedCore();
+  state->executor = s->executor();
+  state->onClosed = std::move(onClosed);
+  return state;
+}
+}  // namespace
+
+Stream Responder::stream(Response head, std::function<void()> onClosed) const {
+  if (!exchange_ || exchange_->answered.exchange(true)) return Stream();
+  auto state = newStreamState(exchange_->session, std::move(onClosed));
+  state->streamer = exchange_->session;
+  auto& core = exchange_->session->core();
+  std::lock_guard lock(core.mu);
+  if (core.stopped) {
+    state->open = false;
+    return Stream(state);
+  }
+  asio::post(exchange_->session->executor(),
+             [s = exchange_->session, state, h = std::move(head)]() mutable {
+               s->beginStream(std::move(h), std::move(state));
+             });
+  return Stream(state);
+}
+
+Stream Responder::acceptWebSocket(std::function<void(std::string)> onText,
+                                  std::function<void()> onClosed) const {
+  if (!exchange_ || exchange_->answered.exchange(true)) return Stream();
+  auto state = newStreamState(exchange_->session, std::move(onClosed));
+  // (state->streamer: the WebSocket, set when the session hands over, before any part)
+  auto& core = exchange_->session->core();
+  std::lock_guard lock(core.mu);
+  if (core.stopped) {
+    state->open = false;
+    return Stream(state);
+  }
+  asio::post(exchange_->session->executor(),
+             [s = exchange_->session, state, t = std::move(onText)]() mutable {
+               s->upgrade(std::move(state), std::move(t));
+             });
+  return Stream(state);
+}
+
+// ---- Stream ----
+
+namespace {
+// Runs `f` on the stream's executor unless the stream or the server is over.
+template <typename F>
+bool post(const std::shared_ptr<detail::StreamState>& st, F f) {
+  if (!st || !st->open.load()) return false;
+  std::lock_guard lock(st->core->mu);
+  if (st->core->stopped) return false;  // nothing would run it
+  asio::post(st->executor, std::move(f));
+  return true;
+}
+}  // namespace
+
+bool Stream::send(std::string part) const {
+  return post(state_, [st = state_, p = std::move(part)]() mutable {
+    if (st->streamer) st->streamer->enqueue(std::move(p));
+  });
+}
+
+void Stream::close() const {
+  post(state_, [st = state_] {
+    if (st->streamer) st->streamer->finish();
+  });
+}
+
+bool Stream::open() const {
+  return state_ && state_->open.load();
 }
 
 // ---- Request, helpers ----

@@ -6,8 +6,9 @@
 // Serves /healthz, /readyz and /metrics of both binaries, and the test app.
 //
 // Handlers answer either at once (Handler, run on a server thread: keep it quick) or later
-// from any thread through a Responder (AsyncHandler). The Responder is where streaming
-// answers (server-sent events) and WebSocket upgrades will go when the gateway needs them.
+// from any thread through a Responder (AsyncHandler). Through the Responder an answer can also
+// be a stream: a chunked response sent in parts (server-sent events), or a WebSocket the
+// request asked to upgrade to (Beast does the handshake, framing, pings and close).
 
 #include <chrono>
 #include <cstdint>
@@ -36,6 +37,10 @@ struct Request {
   // Case-insensitive lookup; empty when absent.
   std::string header(std::string_view name) const;
   std::string path() const { return target.substr(0, target.find('?')); }
+  // A valid WebSocket upgrade request (Responder::acceptWebSocket may accept it).
+  bool webSocketUpgrade = false;
+  // The peer's IPv4 address ("127.0.0.1"), for per-client limits.
+  std::string peer;
 };
 
 struct Response {
@@ -63,10 +68,39 @@ struct ServerOptions {
   uint32_t maxHeaderBytes = 16 * 1024;
   // A larger body is refused with 413 (and the connection closed) before it is read.
   uint64_t maxBodyBytes = 1024;
+  // A stream whose client has more than this waiting to be sent is closed (slow reader).
+  size_t maxStreamQueueBytes = 1024 * 1024;
+  // A WebSocket message from the client larger than this closes the WebSocket.
+  size_t maxWebSocketMessageBytes = 64 * 1024;
 
   // /healthz, /readyz, /metrics: GET-only endpoints scraped by the kubelet and Prometheus; a
   // few connections, no bodies.
   static ServerOptions health() { return ServerOptions{}; }
+};
+
+namespace detail {
+struct StreamState;
+}
+
+// An answer sent in parts: a chunked HTTP response, or a WebSocket's text messages. Copyable
+// handle; thread-safe; parts go out in order. A client that reads too slowly (more than
+// ServerOptions::maxStreamQueueBytes waiting) or goes away ends the stream; onClosed runs
+// once, on a server thread, however it ends (keep it quick; it may not call close()).
+class Stream {
+ public:
+  Stream() = default;
+  // Queues one part (a chunk, or one WebSocket text message); false when the stream is over.
+  bool send(std::string part) const;
+  // Ends the stream: the last chunk (the connection may serve another request), or a
+  // WebSocket close frame. Parts queued before are sent first.
+  void close() const;
+  bool open() const;
+  explicit operator bool() const { return state_ != nullptr; }
+
+ private:
+  friend class Responder;
+  explicit Stream(std::shared_ptr<detail::StreamState> s) : state_(std::move(s)) {}
+  std::shared_ptr<detail::StreamState> state_;
 };
 
 // One request's answer. Copyable handle; thread-safe. If every copy is dropped unanswered the
@@ -75,6 +109,13 @@ class Responder {
  public:
   // Sends the answer; only the first call counts. Does nothing once the server stopped.
   void respond(Response response) const;
+  // Answers with `head` (status, type and headers; its body is ignored) and then streams.
+  // Counts as the answer. An empty Stream when the request was answered already.
+  Stream stream(Response head, std::function<void()> onClosed = {}) const;
+  // Accepts the request's WebSocket upgrade (Request::webSocketUpgrade must be true, else
+  // this answers 400). `onText` gets each message the client sends (on a server thread).
+  Stream acceptWebSocket(std::function<void(std::string)> onText,
+                         std::function<void()> onClosed = {}) const;
 
  private:
   friend class detail::Session;

@@ -74,7 +74,9 @@ Error toError(natsStatus status, std::string_view doing, jsErrCode jsCode) {
   if (static_cast<int>(jsCode) != 0) msg += " [JetStream error " + std::to_string(jsCode) + "]";
   // Error text travels to logs, Events, status and reports: never with a URL's credentials,
   // never with bytes that would break JSON.
-  return makeError(codeFor(status, jsCode), printableText(redactCredentials(msg), 2048));
+  Error e = makeError(codeFor(status, jsCode), printableText(redactCredentials(msg), 2048));
+  if (static_cast<int>(jsCode) != 0) e.reason = std::to_string(jsCode);
+  return e;
 }
 
 }  // namespace osmosis::nats

@@ -324,6 +324,13 @@ Status JetStream::deleteConsumer(const std::string& stream, const std::string& c
 
 Result<uint64_t> JetStream::publish(const std::string& subject, std::string_view data,
                                     const std::string& msgId, const Headers& headers) {
+  auto ack = publishAck(subject, data, msgId, headers);
+  if (!ack) return ack.error();
+  return ack.value().sequence;
+}
+
+Result<PublishAck> JetStream::publishAck(const std::string& subject, std::string_view data,
+                                         const std::string& msgId, const Headers& headers) {
   natsMsg* msg = nullptr;
   natsStatus s =
       natsMsg_Create(&msg, subject.c_str(), nullptr, data.data(), static_cast<int>(data.size()));
@@ -342,9 +349,37 @@ Result<uint64_t> JetStream::publish(const std::string& subject, std::string_view
   s = js_PublishMsg(&ack, js_, msg, &opts, &jerr);
   natsMsg_Destroy(msg);
   if (s != NATS_OK) return toError(s, "publishing to " + subject, jerr);
-  uint64_t seq = ack->Sequence;
+  PublishAck out{ack->Stream != nullptr ? ack->Stream : "", ack->Sequence, ack->Duplicate};
   jsPubAck_Destroy(ack);
-  return seq;
+  return out;
+}
+
+Result<std::optional<StoredMessage>> JetStream::getMessage(const std::string& stream,
+                                                           const nlohmann::json& query,
+                                                           const std::string& doing) {
+  auto reply = apiRequest(streamApiSubject("MSG.GET", stream), query, doing);
+  if (!reply) {
+    // 10037: no message found.
+    if (reply.error().reason == "10037") return std::optional<StoredMessage>();
+    return reply.error();
+  }
+  auto stored = parseStoredMessage(reply.value());
+  if (!stored) return makeError(stored.error().code, doing + ": " + stored.error().message);
+  return std::optional<StoredMessage>(std::move(stored.value()));
+}
+
+Result<std::optional<StoredMessage>> JetStream::nextMessage(const std::string& stream,
+                                                            const std::string& subject,
+                                                            uint64_t fromSequence) {
+  return getMessage(stream,
+                    {{"seq", std::max<uint64_t>(fromSequence, 1)}, {"next_by_subj", subject}},
+                    "reading " + subject + " from stream " + stream);
+}
+
+Result<std::optional<StoredMessage>> JetStream::lastMessage(const std::string& stream,
+                                                            const std::string& subject) {
+  return getMessage(stream, {{"last_by_subj", subject}},
+                    "reading the last of " + subject + " from stream " + stream);
 }
 
 Result<PullSubscription> JetStream::pullSubscribe(const std::string& stream,

@@ -112,6 +112,19 @@ class JetStream {
   Result<uint64_t> publish(const std::string& subject, std::string_view data,
                            const std::string& msgId = "", const Headers& headers = {});
 
+  // The same, with the whole acknowledgement. A refusal keeps the server's JetStream error code
+  // in Error::reason (e.g. "10077": the stream is full and discards new messages).
+  Result<PublishAck> publishAck(const std::string& subject, std::string_view data,
+                                const std::string& msgId = "", const Headers& headers = {});
+
+  // The first message on `subject` at or after `fromSequence`; nullopt when there is none.
+  Result<std::optional<StoredMessage>> nextMessage(const std::string& stream,
+                                                   const std::string& subject,
+                                                   uint64_t fromSequence);
+  // The last message on `subject`; nullopt when there is none.
+  Result<std::optional<StoredMessage>> lastMessage(const std::string& stream,
+                                                   const std::string& subject);
+
   // Binds to an existing durable pull consumer.
   Result<PullSubscription> pullSubscribe(const std::string& stream, const std::string& consumer);
 
@@ -126,6 +139,9 @@ class JetStream {
                                     const std::string& doing);
   Result<StreamInfo> streamCall(const char* verb, const std::string& name,
                                 const nlohmann::json& body, const std::string& doing);
+  Result<std::optional<StoredMessage>> getMessage(const std::string& stream,
+                                                  const nlohmann::json& query,
+                                                  const std::string& doing);
   Result<ConsumerInfo> consumerCall(const char* verb, const std::string& stream,
                                     const std::string& consumer, const nlohmann::json& body,
                                     const std::string& doing);

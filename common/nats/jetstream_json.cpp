@@ -2,6 +2,8 @@
 
 #include <limits>
 
+#include "common/util/base64.hpp"
+
 namespace osmosis::nats {
 namespace {
 
@@ -207,9 +209,30 @@ Result<json> parseApiReply(std::string_view reply, std::string_view doing) {
                         std::string(doing) + ": " + description);
     if (errCode != 0) e.message += " [JetStream error " + std::to_string(errCode) + "]";
     e.httpStatus = static_cast<int>(code);
+    if (errCode != 0) e.reason = std::to_string(errCode);
     return e;
   }
   return j;
+}
+
+Result<StoredMessage> parseStoredMessage(const json& reply) {
+  Fields top(reply);
+  Fields m(top.object("message"));
+  StoredMessage out;
+  out.subject = m.str("subject");
+  const int64_t seq = m.i64("seq");
+  if (out.subject.empty() || seq <= 0) return malformed("a stored message without subject or seq");
+  out.sequence = static_cast<uint64_t>(seq);
+  auto data = base64Decode(m.str("data"));
+  if (!data) return malformed("a stored message whose data is not base64");
+  out.data = std::move(*data);
+  const std::string hdrs = m.str("hdrs");
+  if (!hdrs.empty()) {
+    auto raw = base64Decode(hdrs);
+    if (!raw) return malformed("a stored message whose headers are not base64");
+    if (auto block = parseHeaderBlock(*raw)) out.headers = std::move(block->headers);
+  }
+  return out;
 }
 
 Result<StreamInfo> parseStreamInfo(const json& reply) {

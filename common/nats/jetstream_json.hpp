@@ -32,6 +32,8 @@ nlohmann::json toApiJson(const std::string& stream, const ConsumerConfig& config
 Result<nlohmann::json> parseApiReply(std::string_view reply, std::string_view doing);
 
 Result<StreamInfo> parseStreamInfo(const nlohmann::json& reply);
+// The reply of $JS.API.STREAM.MSG.GET: {"message": {subject, seq, hdrs (base64), data (base64)}}.
+Result<StoredMessage> parseStoredMessage(const nlohmann::json& reply);
 Result<ConsumerInfo> parseConsumerInfo(const nlohmann::json& reply);
 
 // The error code for a JetStream err_code (10059 stream not found, ...).

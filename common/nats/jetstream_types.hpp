@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "common/nats/headers.hpp"
+
 namespace osmosis::nats {
 
 using std::chrono::nanoseconds;
@@ -69,6 +71,22 @@ struct ConsumerInfo {
   uint64_t deliveredStreamSequence = 0;
   uint64_t ackFloorStreamSequence = 0;
   std::string leader;  // the consumer's leader (cluster.leader); empty when not clustered
+};
+
+// A JetStream publish acknowledged: where the message is stored, and whether the stream had
+// it already (the same Nats-Msg-Id inside the duplicate window).
+struct PublishAck {
+  std::string stream;
+  uint64_t sequence = 0;
+  bool duplicate = false;
+};
+
+// A message read back from a stream ($JS.API.STREAM.MSG.GET).
+struct StoredMessage {
+  std::string subject;
+  uint64_t sequence = 0;
+  Headers headers;
+  std::string data;
 };
 
 }  // namespace osmosis::nats

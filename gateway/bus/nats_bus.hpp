@@ -1,0 +1,48 @@
+#pragma once
+
+// The Bus on a real NATS connection (common/nats). Backlog reads are cached for a second per
+// consumer, so a burst of POSTs costs the server one consumer-info request per second.
+
+#include <chrono>
+#include <map>
+#include <mutex>
+
+#include "common/nats/connection.hpp"
+#include "common/nats/jetstream.hpp"
+#include "gateway/bus/bus.hpp"
+
+namespace osmosis::gateway {
+
+class NatsBus final : public Bus {
+ public:
+  static Result<std::unique_ptr<NatsBus>> create(std::shared_ptr<nats::Connection> conn);
+
+  Result<nats::PublishAck> publish(const std::string& subject, std::string_view body,
+                                   const nats::Headers& headers, const std::string& msgId) override;
+  Result<int64_t> backlog(const std::string& stream, const std::string& consumer) override;
+  Result<std::optional<nats::StoredMessage>> next(const std::string& stream,
+                                                  const std::string& subject,
+                                                  uint64_t fromSequence) override;
+  Result<std::optional<nats::StoredMessage>> last(const std::string& stream,
+                                                  const std::string& subject) override;
+  Result<uint64_t> firstSequence(const std::string& stream) override;
+  Result<std::shared_ptr<void>> follow(const std::string& stream, const std::string& filterSubject,
+                                       std::function<void(nats::StoredMessage)> onMessage) override;
+  Result<std::shared_ptr<void>> subscribe(const std::string& subject,
+                                          std::function<void(std::string)> onData) override;
+  bool connected() const override { return conn_->connected(); }
+
+ private:
+  NatsBus(std::shared_ptr<nats::Connection> conn, nats::JetStream js)
+      : conn_(std::move(conn)), js_(std::move(js)) {}
+  std::shared_ptr<nats::Connection> conn_;
+  nats::JetStream js_;
+  std::mutex mu_;
+  struct Cached {
+    int64_t backlog = 0;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::map<std::string, Cached> backlogs_;
+};
+
+}  // namespace osmosis::gateway

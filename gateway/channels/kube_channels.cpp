@@ -1,0 +1,76 @@
+#include "gateway/channels/kube_channels.hpp"
+
+#include "common/util/base64.hpp"
+#include "operator/kube/api/resource.hpp"
+
+namespace osmosis::gateway {
+
+std::vector<std::string> secretTokens(const nlohmann::json& secret) {
+  std::vector<std::string> out;
+  auto data = secret.find("data");
+  if (data == secret.end() || !data->is_object()) return out;
+  for (const auto& [k, v] : data->items()) {
+    if (!v.is_string()) continue;
+    auto decoded = base64Decode(v.get<std::string>());
+    if (!decoded) continue;
+    if (!decoded->empty() && decoded->back() == '\n') decoded->pop_back();
+    if (!decoded->empty()) out.push_back(std::move(*decoded));
+  }
+  return out;
+}
+
+KubeChannels::KubeChannels(kube::Client& client, const std::vector<std::string>& namespaces)
+    : client_(client) {
+  if (namespaces.empty()) {
+    informers_.push_back(std::make_unique<kube::Informer>(client, kube::resources::channels(), ""));
+  } else {
+    for (const auto& ns : namespaces)
+      informers_.push_back(
+          std::make_unique<kube::Informer>(client, kube::resources::channels(), ns));
+  }
+}
+
+KubeChannels::~KubeChannels() {
+  for (auto& i : informers_)
+    i->stop();
+}
+
+void KubeChannels::start() {
+  for (auto& i : informers_)
+    i->start();
+}
+
+bool KubeChannels::ready() const {
+  for (const auto& i : informers_)
+    if (!i->hasSynced()) return false;
+  return true;
+}
+
+std::optional<ChannelEntry> KubeChannels::find(const std::string& ns,
+                                               const std::string& name) const {
+  for (const auto& i : informers_) {
+    if (!i->ns().empty() && i->ns() != ns) continue;
+    if (auto obj = i->store().get(ns + "/" + name)) return channelEntry(*obj);
+  }
+  return std::nullopt;
+}
+
+Result<std::vector<std::string>> KubeChannels::tokens(const std::string& ns,
+                                                      const std::string& secret) {
+  const auto now = std::chrono::steady_clock::now();
+  const std::string key = ns + "/" + secret;
+  {
+    std::lock_guard lock(mu_);
+    auto it = secrets_.find(key);
+    if (it != secrets_.end() && now - it->second.at < std::chrono::seconds(5))
+      return it->second.tokens;
+  }
+  auto obj = client_.get(kube::resources::secrets(), ns, secret);
+  if (!obj) return obj.error();
+  auto tokens = secretTokens(obj.value());
+  std::lock_guard lock(mu_);
+  secrets_[key] = {tokens, now};
+  return tokens;
+}
+
+}  // namespace osmosis::gateway

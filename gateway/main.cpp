@@ -1,0 +1,184 @@
+// osmosis-gateway: clients POST messages into Channels and get each request's events and
+// result pushed back (SSE, WebSocket, or Prefer: wait). Stateless: run as many as needed.
+// See docs/gateway.md.
+
+#include <iostream>
+#include <random>
+#include <sstream>
+#include <sys/resource.h>
+
+#include "common/cli/parse.hpp"
+#include "common/http/server.hpp"
+#include "common/log/logger.hpp"
+#include "common/metrics/registry.hpp"
+#include "common/nats/connection.hpp"
+#include "common/nats/library.hpp"
+#include "common/process/shutdown.hpp"
+#include "common/util/backoff.hpp"
+#include "common/util/redact.hpp"
+#include "common/version.hpp"
+#include "gateway/bus/nats_bus.hpp"
+#include "gateway/channels/kube_channels.hpp"
+#include "gateway/config.hpp"
+#include "gateway/events/results_hub.hpp"
+#include "gateway/server/gateway.hpp"
+#include "operator/kube/client/cpprest_transport.hpp"
+#include "operator/kube/config/rest_config.hpp"
+
+namespace {
+
+using namespace osmosis;
+using namespace osmosis::gateway;
+
+int usage(const std::string& problem) {
+  std::cerr << "osmosis-gateway: " << problem << "\nRun 'osmosis-gateway --help' for usage.\n";
+  return cli::kExitUsage;
+}
+
+Result<kube::RestConfig> restConfig(const Config& c) {
+  if (c.kubeconfig.empty()) return kube::inClusterConfig();
+  std::vector<std::string> paths;
+  std::stringstream ss(c.kubeconfig);
+  for (std::string p; std::getline(ss, p, ':');)
+    if (!p.empty()) paths.push_back(p);
+  return kube::loadKubeconfig(paths, c.context);
+}
+
+// Every open event stream is a descriptor: take what the hard limit allows.
+void raiseFileLimit() {
+  rlimit l{};
+  if (getrlimit(RLIMIT_NOFILE, &l) != 0 || l.rlim_cur >= l.rlim_max) return;
+  l.rlim_cur = l.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &l) != 0)
+    log::warn("cannot raise the open-file limit", {{"limit", static_cast<int64_t>(l.rlim_max)}});
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto& shutdown = ShutdownSignal::install();
+  CLI::App app{"Osmosis gateway: POST into Channels, results pushed back", "osmosis-gateway"};
+  RawFlags raw;
+  Config config;
+  cli::addCommonFlags(app, &raw.logLevel);
+  addFlags(app, &raw, &config.nats);
+  if (auto code = cli::parse(app, argc, argv, std::cout, std::cerr)) return *code;
+  if (auto code = cli::applyLogLevel(raw.logLevel, std::cerr)) return *code;
+  if (auto problems = finish(raw, &config); !problems.empty()) {
+    for (size_t i = 0; i + 1 < problems.size(); ++i)
+      std::cerr << "osmosis-gateway: " << problems[i] << "\n";
+    return usage(problems.back());
+  }
+  config.nats.name = "osmosis-gateway";
+  auto rest = restConfig(config);
+  if (!rest) return usage(rest.error().message);
+  auto signer = RequestSigner::create(config.signingKey);
+  if (!signer) return usage(signer.error().message);
+  raiseFileLimit();
+
+  std::vector<std::string> urls;
+  for (const auto& u : config.nats.urls)
+    urls.push_back(redactUrl(u));
+  log::info("starting", {{"version", kVersion},
+                         {"component", "gateway"},
+                         {"listen", raw.listen},
+                         {"healthListen", raw.healthListen},
+                         {"natsUrls", urls},
+                         {"watchNamespaces", config.watchNamespaces}});
+
+  metrics::Registry registry;
+  kube::TransportOptions transportOptions;
+  transportOptions.userAgent = std::string("osmosis-gateway/") + kVersion;
+  kube::Client client(kube::makeCpprestTransport(rest.value(), transportOptions));
+  KubeChannels channels(client, config.watchNamespaces);
+  channels.start();
+
+  std::shared_ptr<nats::Connection> conn;
+  std::unique_ptr<NatsBus> bus;
+  std::unique_ptr<ResultsHub> hub;
+  std::unique_ptr<Gateway> gw;
+  std::atomic<bool> serving{false};
+
+  auto health = http::Server::start(
+      config.healthHost, config.healthPort, [&](const http::Request& req) -> http::Response {
+        if (req.method != "GET" && req.method != "HEAD")
+          return {405, "text/plain", "use GET\n", {{"Allow", "GET, HEAD"}}};
+        const std::string path = req.path();
+        if (path == "/healthz") return {200, "text/plain", "ok\n", {}};
+        if (path == "/readyz") {
+          std::string why;
+          if (!serving.load())
+            why = "starting";
+          else if (!channels.ready())
+            why = "Channels not listed yet";
+          else if (!std::atomic_load(&conn)->connected())
+            why = "NATS not connected";
+          if (why.empty()) return {200, "text/plain", "ready\n", {}};
+          return {503, "text/plain", "not ready: " + why + "\n", {}};
+        }
+        if (path == "/metrics")
+          return {200, "text/plain; version=0.0.4; charset=utf-8", registry.render(), {}};
+        return {404, "text/plain", "not found\n", {}};
+      });
+  if (!health) {
+    log::error("cannot serve /healthz /readyz /metrics", {{"error", health.error().message}});
+    return 1;
+  }
+
+  for (int attempt = 0;; ++attempt) {
+    auto c = nats::Connection::connect(config.nats);
+    if (c) {
+      std::atomic_store(&conn, c.value());
+      log::info("connected to NATS", {{"url", c.value()->connectedUrl()}});
+      break;
+    }
+    thread_local std::minstd_rand rng{std::random_device{}()};
+    const auto wait =
+        backoffDelay({std::chrono::milliseconds(200), 2.0, 0.4, std::chrono::seconds(10)}, attempt,
+                     std::uniform_real_distribution<double>(0.0, 1.0)(rng));
+    log::warn("cannot connect to NATS; retrying",
+              {{"error", c.error().message}, {"retryInMs", static_cast<int64_t>(wait.count())}});
+    if (shutdown.waitFor(wait)) {
+      nats::closeLibrary();
+      return 0;
+    }
+  }
+  auto made = NatsBus::create(conn);
+  if (!made) {
+    log::error("cannot use JetStream", {{"error", made.error().message}});
+    return 1;
+  }
+  bus = std::move(made.value());
+  hub = std::make_unique<ResultsHub>(*bus);
+  gw = std::make_unique<Gateway>(config.gateway, channels, channels, *bus, *hub,
+                                 std::move(signer.value()), registry);
+
+  http::ServerOptions options;
+  options.threads = config.threads;
+  options.maxConnections = config.maxConnections;
+  options.maxBodyBytes = config.maxBodyBytes;
+  auto api = http::Server::startAsync(
+      config.listenHost, config.listenPort,
+      [&](http::Request&& req, http::Responder r) { gw->handle(std::move(req), std::move(r)); },
+      options);
+  if (!api) {
+    log::error("cannot serve the API", {{"error", api.error().message}});
+    return 1;
+  }
+  serving = true;
+  log::info("serving", {{"port", api.value()->port()}, {"healthPort", health.value()->port()}});
+
+  shutdown.wait();
+  log::info("shutdown requested", {{"signal", shutdown.signal()},
+                                   {"openStreams", static_cast<int64_t>(gw->openStreams())}});
+  serving = false;
+  api.value()->stop();  // (closes every stream)
+  gw.reset();
+  hub.reset();
+  bus.reset();
+  health.value()->stop();
+  conn.reset();
+  log::info("stopped", {{"component", "gateway"}});
+  nats::closeLibrary();
+  return 0;
+}
