@@ -1,7 +1,5 @@
 #include "common/contract/gateway_contract.hpp"
 
-#include "common/nats/subject.hpp"
-
 namespace osmosis::contract::gateway {
 
 bool isFinalEvent(std::string_view event) {
@@ -10,6 +8,13 @@ bool isFinalEvent(std::string_view event) {
 
 std::string finalEventMsgId(std::string_view requestId) {
   return std::string(requestId) + ".final";
+}
+
+bool isDnsLabel(std::string_view s) {
+  if (s.empty() || s.size() > 63 || s.front() == '-' || s.back() == '-') return false;
+  for (char c : s)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  return true;
 }
 
 std::optional<RequestId> parseRequestId(std::string_view id) {
@@ -21,7 +26,7 @@ std::optional<RequestId> parseRequestId(std::string_view id) {
                 std::string(id.substr(first + 1, second - first - 1)),
                 std::string(id.substr(second + 1))};
   if (out.ns.empty() || out.channel.empty()) return std::nullopt;
-  if (nats::tokenProblem(out.ns) || nats::tokenProblem(out.channel)) return std::nullopt;
+  if (!isDnsLabel(out.ns) || !isDnsLabel(out.channel)) return std::nullopt;
   if (out.random.size() != kRandomHexChars) return std::nullopt;
   for (char c : out.random)
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return std::nullopt;

@@ -61,8 +61,11 @@ struct RequestId {
   std::string random;  // 32 lowercase hex
 };
 
-// nullopt unless `id` is exactly "<token>.<token>.<32 lowercase hex>" with tokens that are
-// valid NATS literal tokens (so it can never inject into a subject).
+// A Kubernetes name as Channels and namespaces have them (RFC 1123 label: a-z, 0-9, '-').
+bool isDnsLabel(std::string_view s);
+
+// nullopt unless `id` is exactly "<namespace>.<channel>.<32 lowercase hex>" with DNS-label
+// names (so it can never inject into a subject).
 std::optional<RequestId> parseRequestId(std::string_view id);
 std::string formatRequestId(const std::string& ns, const std::string& channel,
                             const std::string& random);

@@ -3,7 +3,6 @@
 #include <vector>
 
 #include "common/contract/gateway_contract.hpp"
-#include "common/nats/subject.hpp"
 
 namespace osmosis::gateway {
 namespace {
@@ -49,7 +48,7 @@ Route route(std::string_view method, std::string_view path) {
       return none;
     r.ns = std::string(s[2]);
     r.channel = std::string(s[4]);
-    if (nats::tokenProblem(r.ns) || nats::tokenProblem(r.channel)) {
+    if (!contract::gateway::isDnsLabel(r.ns) || !contract::gateway::isDnsLabel(r.channel)) {
       r.verdict = Route::Verdict::kBadName;
       r.problem = "namespace and channel must be Kubernetes names";
     }
