@@ -746,7 +746,7 @@ Stream Responder::stream(Response head, std::function<void()> onClosed) const {
   auto& core = exchange_->session->core();
   std::lock_guard lock(core.mu);
   if (core.stopped) {
-    state->open = false;
+    state->ended();  // (nothing will run on a server thread any more)
     return Stream(state);
   }
   asio::post(exchange_->session->executor(),
@@ -764,7 +764,7 @@ Stream Responder::acceptWebSocket(std::function<void(std::string)> onText,
   auto& core = exchange_->session->core();
   std::lock_guard lock(core.mu);
   if (core.stopped) {
-    state->open = false;
+    state->ended();  // (nothing will run on a server thread any more)
     return Stream(state);
   }
   asio::post(exchange_->session->executor(),

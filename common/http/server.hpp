@@ -85,7 +85,8 @@ struct StreamState;
 // An answer sent in parts: a chunked HTTP response, or a WebSocket's text messages. Copyable
 // handle; thread-safe; parts go out in order. A client that reads too slowly (more than
 // ServerOptions::maxStreamQueueBytes waiting) or goes away ends the stream; onClosed runs
-// once, on a server thread, however it ends (keep it quick; it may not call close()).
+// once, on a server thread, however it ends (keep it quick; it may not call close()); at once
+// when the server has stopped already.
 class Stream {
  public:
   Stream() = default;
