@@ -39,7 +39,8 @@ add_executable(osmosis_sidecar_tests
   integration/sidecar_flags_test.cpp
   integration/sidecar_hostile_test.cpp
   integration/sidecar_hostile_app_test.cpp
-  integration/sidecar_report_test.cpp)
+  integration/sidecar_report_test.cpp
+  integration/sidecar_results_test.cpp)
 target_link_libraries(osmosis_sidecar_tests PRIVATE osmosis_sidecar_testing GTest::gtest_main
   osmosis_warnings)
 target_compile_definitions(osmosis_sidecar_tests PRIVATE
