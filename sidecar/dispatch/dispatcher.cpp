@@ -415,6 +415,9 @@ bool Dispatcher::finish(Flight& f, DeliveryResult& r) {
   const char* event = nullptr;
   std::string eventBody;
   if (!f.requestId.empty()) {
+    // No longer in flight: the worker's progress for it is refused from now on, so none can
+    // follow the final event (leave() waits for a progress publish under way).
+    results_->leave(f.requestId);
     event = finalEvent(d, r, &eventBody);
     if (d.action == Settlement::Action::kNak) {
       // (A nak without delay, when the sidecar drains, is a retry too: another pod takes it.)
@@ -425,7 +428,9 @@ bool Dispatcher::finish(Flight& f, DeliveryResult& r) {
   if (event != nullptr || (d.action == Settlement::Action::kTerm && d.deadLetter)) {
     {
       std::lock_guard lock(parkMu_);
-      Parked p{std::move(msg), std::move(d), std::move(r), f.settings, {}, nullptr, {}};
+      const bool deadLetterPending = d.action == Settlement::Action::kTerm && d.deadLetter;
+      Parked p{std::move(msg), std::move(d), std::move(r), f.settings, {}, nullptr, {}, false};
+      p.deadLetterPending = deadLetterPending;
       p.requestId = std::move(f.requestId);
       p.finalEvent = event;
       p.finalBody = std::move(eventBody);
@@ -436,7 +441,6 @@ bool Dispatcher::finish(Flight& f, DeliveryResult& r) {
     return false;
   }
   settle(msg, d);
-  if (!f.requestId.empty()) results_->leave(f.requestId);
   state_.leaveFlight();
   return true;
 }
@@ -477,7 +481,6 @@ void Dispatcher::parkedLoop() {
     lock.lock();
     if (settled) {
       lock.unlock();
-      if (!p.requestId.empty()) results_->leave(p.requestId);
       state_.leaveFlight();
       release(1);
       lock.lock();
@@ -486,11 +489,8 @@ void Dispatcher::parkedLoop() {
     }
     size_t deadLetters = 0, finals = 0;
     for (const auto& q : parked_) {
-      if (q.finalEvent != nullptr) {
-        ++finals;
-      } else {
-        ++deadLetters;
-      }
+      if (q.deadLetterPending) ++deadLetters;
+      if (q.finalEvent != nullptr) ++finals;
     }
     state_.deadLetterHeld.set(static_cast<double>(deadLetters));
     state_.resultsHeld.set(static_cast<double>(finals));
@@ -499,25 +499,26 @@ void Dispatcher::parkedLoop() {
 
 bool Dispatcher::tryParked(Parked& p, bool givingUp) {
   const uint64_t seq = p.msg.streamSequence();
-  // First the final results event (before a dead letter: the client hears it at once), then
-  // the dead letter; each at most once once it succeeded.
+  // First the dead letter (a "failed" event saying deadLettered is then true), then the final
+  // results event; neither again once it succeeded.
   const char* failed = nullptr;
   Status published;
-  if (p.finalEvent != nullptr) {
+  if (p.deadLetterPending) {
+    published = deadLetter(p.msg, p.decision, p.result);
+    if (published) {
+      p.deadLetterPending = false;
+    } else {
+      failed = "dead-letter";
+      state_.deadLetterFailures.inc();
+    }
+  }
+  if (failed == nullptr && p.finalEvent != nullptr) {
     published = results_->final(p.requestId, p.finalEvent, p.finalBody);
     if (published) {
       p.finalEvent = nullptr;
       std::string().swap(p.finalBody);
     } else {
       failed = "final results event";
-    }
-  }
-  if (failed == nullptr && p.decision.action == Settlement::Action::kTerm &&
-      p.decision.deadLetter) {
-    published = deadLetter(p.msg, p.decision, p.result);
-    if (!published) {
-      failed = "dead-letter";
-      state_.deadLetterFailures.inc();
     }
   }
   if (failed == nullptr) {
@@ -547,7 +548,7 @@ bool Dispatcher::tryParked(Parked& p, bool givingUp) {
         std::string("cannot publish the ") + failed + " message; holding the message and retrying",
         {{"seq", seq},
          {"subject",
-          p.finalEvent != nullptr ? gw::resultsSubject(p.requestId) : config_.deadLetterSubject},
+          p.deadLetterPending ? config_.deadLetterSubject : gw::resultsSubject(p.requestId)},
          {"failures", p.failures},
          {"error", published.error().message}});
   }

@@ -60,9 +60,9 @@ class Dispatcher {
     SteadyClock::time_point nextProgress;
     std::string requestId;  // a gateway request's (results events); empty: none
   };
-  // A message waiting for the publishes that come before its settlement: its final results
-  // event (stored before the ack or term, so a request never ends without its result), then
-  // for a term its dead letter. Held (in progress) and retried while a publish fails: never
+  // A message waiting for the publishes that come before its settlement: for a term its dead
+  // letter, then its final results event (stored before the ack or term, so a request never
+  // ends without its result). Held (in progress) and retried while a publish fails: never
   // acked without its result, and never nakked on its last delivery, where the server would
   // then keep it but never deliver it again (issue 16, item 11).
   struct Parked {
@@ -73,6 +73,7 @@ class Dispatcher {
     std::string requestId;
     const char* finalEvent = nullptr;  // the event's name; nullptr: none (or already stored)
     std::string finalBody;
+    bool deadLetterPending = false;  // a term's dead letter, not yet published
     int failures = 0;
     SteadyClock::time_point nextAttempt{};
     SteadyClock::time_point nextProgress{};

@@ -47,13 +47,14 @@ http::Response handleLocal(const http::Request& request, const LocalEndpointOpti
   if (progress) {
     auto id = gw::parseRequestId(requestId);
     // One answer for every id that is not a live request here: nothing to learn by probing.
-    if (!id || id->ns != options.ns || id->channel != options.channel || !sink.inFlight(requestId))
-      return answer(404, "no such request in flight in this pod");
+    const char* const notHere = "no such request in flight in this pod";
+    if (!id || id->ns != options.ns || id->channel != options.channel) return answer(404, notHere);
     auto event = progressEvent(contentType, request.body);
     if (!event.ok()) return answer(400, event.error().message);
     if (!sink.natsUp()) return answer(503, "NATS is not reachable");
-    return published(sink.publish(gw::resultsSubject(requestId), event.value(),
-                                  {{gw::kHeaderEvent, gw::kEventProgress}}));
+    auto st = sink.publishProgress(requestId, event.value());
+    if (!st.ok() && st.error().code == Error::Code::kNotFound) return answer(404, notHere);
+    return published(std::move(st));
   }
   if (!sink.natsUp()) return answer(503, "NATS is not reachable");
   nats::Headers headers;

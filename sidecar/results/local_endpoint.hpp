@@ -20,11 +20,12 @@ class LocalSink {
  public:
   virtual ~LocalSink() = default;
   virtual bool natsUp() const = 0;
-  // The request is in flight in this pod (delivered to the app, not yet settled).
-  virtual bool inFlight(const std::string& requestId) const = 0;
   // Core NATS publish.
   virtual Status publish(const std::string& subject, std::string_view data,
                          const nats::Headers& headers) = 0;
+  // A progress event for a request in flight in this pod (delivered to the app, not answered
+  // yet), published as one step with that check; kNotFound when it is not in flight.
+  virtual Status publishProgress(const std::string& requestId, const std::string& event) = 0;
 };
 
 struct LocalEndpointOptions {

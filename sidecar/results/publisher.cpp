@@ -87,9 +87,13 @@ bool Publisher::natsUp() const {
   return conn_->connected();
 }
 
-bool Publisher::inFlight(const std::string& requestId) const {
+Status Publisher::publishProgress(const std::string& requestId, const std::string& event) {
+  // Under the lock leave() takes: a progress event is in the connection's buffer before the
+  // request's final event can be (that one is published after leave()).
   std::lock_guard lock(mu_);
-  return inFlight_.count(requestId) > 0;
+  if (inFlight_.count(requestId) == 0)
+    return makeError(Error::Code::kNotFound, "request " + requestId + " not in flight here");
+  return publish(gw::resultsSubject(requestId), event, {{gw::kHeaderEvent, gw::kEventProgress}});
 }
 
 Status Publisher::publish(const std::string& subject, std::string_view data,

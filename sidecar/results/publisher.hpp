@@ -41,14 +41,15 @@ class Publisher : public LocalSink {
   // The largest message the server takes (0: unknown).
   size_t maxPayload() const;
 
+  // In flight: from the delivery's start until the app's answer (or the delivery's failure).
   void enter(const std::string& requestId);
   void leave(const std::string& requestId);
 
   // LocalSink
   bool natsUp() const override;
-  bool inFlight(const std::string& requestId) const override;
   Status publish(const std::string& subject, std::string_view data,
                  const nats::Headers& headers) override;
+  Status publishProgress(const std::string& requestId, const std::string& event) override;
 
  private:
   const Config& config_;

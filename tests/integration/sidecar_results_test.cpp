@@ -270,6 +270,22 @@ TEST_F(SidecarResultsTest, A4xxAnswerIsFailed) {
   EXPECT_EQ(metric(sidecar, "osmosis_sidecar_messages_termed_total"), 1u);
 }
 
+TEST_F(SidecarResultsTest, ADeadLetteredFailureSaysSo) {
+  createQueue();
+  createResultsStream();
+  createDeadLetterStream();
+  auto app = startApp(freePort());
+  auto sidecar = startResultsSidecar(app.port, {"--dead-letter-subject", "shop.dead"});
+  ASSERT_TRUE(waitReady(sidecar)) << readFile(sidecar.log);
+  publishRequest("status=404", id('d'));
+  ASSERT_TRUE(drained()) << readFile(sidecar.log);
+  auto events = stored();
+  ASSERT_EQ(types(events), (std::vector<std::string>{"delivered", "failed"}));
+  EXPECT_EQ(events[1].body["status"], 404);
+  EXPECT_EQ(events[1].body["deadLettered"], true);
+  EXPECT_EQ(streamMessages("DEAD"), 1u);
+}
+
 TEST_F(SidecarResultsTest, ARetryIsAnnouncedAndTheNextDeliveryCounted) {
   createQueue();
   createResultsStream();

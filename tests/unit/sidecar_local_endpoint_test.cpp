@@ -27,8 +27,10 @@ class RecordingSink : public LocalSink {
   std::vector<Published> published;
 
   bool natsUp() const override { return up; }
-  bool inFlight(const std::string& id) const override {
-    return std::find(live.begin(), live.end(), id) != live.end();
+  Status publishProgress(const std::string& id, const std::string& event) override {
+    if (std::find(live.begin(), live.end(), id) == live.end())
+      return makeError(Error::Code::kNotFound, "not in flight");
+    return publish("osmosis.results." + id, event, {{"Osmosis-Event", "progress"}});
   }
   Status publish(const std::string& subject, std::string_view data,
                  const nats::Headers& headers) override {
