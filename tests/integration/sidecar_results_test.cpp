@@ -3,6 +3,8 @@
 // made here as the operator would. What the results stream holds is read with the nats CLI
 // (a client we did not write); the local endpoint is called with curl.
 
+#include <map>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -284,6 +286,40 @@ TEST_F(SidecarResultsTest, ADeadLetteredFailureSaysSo) {
   EXPECT_EQ(events[1].body["status"], 404);
   EXPECT_EQ(events[1].body["deadLettered"], true);
   EXPECT_EQ(streamMessages("DEAD"), 1u);
+}
+
+TEST_F(SidecarResultsTest, ABodyOverTheLimitIsOmittedAndTheMessageStillAcked) {
+  createQueue();
+  createResultsStream();
+  auto app = startApp(freePort());
+  auto sidecar = startResultsSidecar(app.port, {"--max-result-bytes", "1024"});
+  ASSERT_TRUE(waitReady(sidecar)) << readFile(sidecar.log);
+  publishRequest("body-bytes=5000", id('5'));
+  publishRequest("body-bytes=1024", id('6'));  // exactly the limit: kept
+  ASSERT_TRUE(drained()) << readFile(sidecar.log);
+  auto events = stored();
+  ASSERT_EQ(events.size(), 4u);
+  std::map<std::string, json> results;
+  for (const auto& e : events)
+    if (e.event() == "result") results[e.subject] = e.body;
+  const auto& over = results[gw::resultsSubject(id('5'))];
+  EXPECT_EQ(over["status"], 200);
+  EXPECT_EQ(over["body"], "");
+  EXPECT_EQ(over["bodyOmitted"], "5000 bytes over the 1024 limit");
+  const auto& within = results[gw::resultsSubject(id('6'))];
+  EXPECT_EQ(within["body"], std::string(1024, 'x'));
+  EXPECT_FALSE(within.contains("bodyOmitted"));
+  EXPECT_EQ(metric(sidecar, "osmosis_sidecar_messages_acked_total"), 2u);
+}
+
+TEST_F(SidecarResultsTest, TheLocalEndpointAnswers503WhileNatsIsAway) {
+  createQueue();
+  auto app = startApp(freePort());
+  auto sidecar = startResultsSidecar(app.port);
+  ASSERT_TRUE(waitReady(sidecar)) << readFile(sidecar.log);
+  EXPECT_EQ(curlPost("/v1/broadcast", "{}"), 202);
+  ASSERT_TRUE(server_.stop().ok());
+  EXPECT_TRUE(eventually([&] { return curlPost("/v1/broadcast", "{}") == 503; }, 10s, 100ms));
 }
 
 TEST_F(SidecarResultsTest, ARetryIsAnnouncedAndTheNextDeliveryCounted) {
