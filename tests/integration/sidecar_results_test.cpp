@@ -467,5 +467,33 @@ TEST_F(SidecarResultsTest, AResultThatCannotBeStoredHoldsTheMessageUntilItCan) {
   EXPECT_EQ(exit->code, 0) << readFile(sidecar.log);
 }
 
+TEST_F(SidecarResultsTest, AHeldResultIsNakkedAtShutdownAndStoredByTheNextPod) {
+  createQueue();
+  auto app = startApp(freePort());
+  auto first = startResultsSidecar(app.port, {"--drain-grace", "500ms"});
+  ASSERT_TRUE(waitReady(first)) << readFile(first.log);
+  const std::string rid = id('7');
+  publishRequest("status=200", rid);
+  ASSERT_TRUE(
+      eventually([&] { return metric(first, "osmosis_sidecar_results_held") == 1; }, 20s, 50ms))
+      << readFile(first.log);
+  // Stopping with the result still not stored: never acked, handed back.
+  first.process.signal(SIGTERM);
+  auto exit = first.process.waitFor(30s);
+  ASSERT_TRUE(exit.has_value());
+  EXPECT_EQ(exit->code, 0);
+  EXPECT_NE(readFile(first.log).find("giving up on a held message's publish at shutdown"),
+            std::string::npos)
+      << readFile(first.log);
+  EXPECT_EQ(streamMessages(), 1u);
+
+  createResultsStream();
+  auto second = startSidecar(app.port, {"--results", "--local-listen", ""}, "second");
+  ASSERT_TRUE(drained(30s)) << readFile(second.log);
+  auto events = stored();
+  ASSERT_EQ(types(events), (std::vector<std::string>{"delivered", "result"}));
+  EXPECT_EQ(events[0].body, (json{{"type", "delivered"}, {"attempt", 2}, {"pod", "second"}}));
+}
+
 }  // namespace
 }  // namespace osmosis::testing
