@@ -1,7 +1,11 @@
 #include "sidecar/config.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <CLI/CLI.hpp>
 
+#include "common/contract/gateway_contract.hpp"
 #include "common/contract/sidecar_contract.hpp"
 #include "common/http/path.hpp"
 #include "common/http/server.hpp"
@@ -88,7 +92,31 @@ void addFlags(CLI::App& app, Config* c, RawFlags* raw) {
                  "(keep it below the pod's terminationGracePeriodSeconds)")
       ->envname("OSMOSIS_DRAIN_GRACE")
       ->capture_default_str();
+  app.add_flag("--results", c->results,
+               "Publish results events (delivered, retry, result, failed) for messages that "
+               "came through the gateway (Osmosis-Request-Id), and serve the local endpoint")
+      ->envname(contract::gateway::kEnvResults);
+  c->localListen = contract::gateway::kDefaultLocalListen;
+  app.add_option("--local-listen", c->localListen,
+                 "Loopback host:port of the local endpoint for the worker (progress, broadcast) "
+                 "when --results is on; empty disables it")
+      ->envname(contract::gateway::kEnvLocalListen)
+      ->capture_default_str();
+  app.add_option("--max-result-bytes", c->maxResultBytes,
+                 "The largest app answer body kept for a result event (and the largest body the "
+                 "local endpoint takes); a larger one is reported as omitted")
+      ->envname("OSMOSIS_MAX_RESULT_BYTES")
+      ->capture_default_str();
   nats::addFlags(app, &c->nats, &raw->natsUrls);
+}
+
+std::optional<std::string> loopbackProblem(const std::string& host) {
+  in_addr addr{};
+  if (::inet_pton(AF_INET, host.c_str(), &addr) == 1 && (ntohl(addr.s_addr) >> 24) == 127)
+    return std::nullopt;
+  return "\"" + host +
+         "\" is not a loopback address (127.0.0.0/8): the local endpoint has no "
+         "authentication and must not be reachable from outside the pod";
 }
 
 std::optional<std::vector<milliseconds>> parseBackoffList(const std::string& text,
@@ -181,6 +209,17 @@ std::vector<std::string> finish(const RawFlags& raw, Config* c, EnvLookup env) {
     c->drainGrace = *d;
   if (auto listen = http::parseListenAddress(c->listen); !listen.ok())
     problems.push_back("--listen: " + listen.error().message);
+  if (!c->localListen.empty()) {
+    if (auto listen = http::parseListenAddress(c->localListen); !listen.ok()) {
+      problems.push_back("--local-listen: " + listen.error().message);
+    } else if (auto why = loopbackProblem(listen->first)) {
+      problems.push_back("--local-listen: " + *why);
+    }
+  }
+  if (c->maxResultBytes < kMinResultBytes || c->maxResultBytes > kMaxResultBytes)
+    problems.push_back("--max-result-bytes " + std::to_string(c->maxResultBytes) +
+                       " must be between " + std::to_string(kMinResultBytes) + " and " +
+                       std::to_string(kMaxResultBytes));
   c->nats.urls = nats::splitUrls(raw.natsUrls);
   for (auto& p : nats::validate(c->nats))
     problems.push_back(p);

@@ -41,7 +41,23 @@ struct Config {
   std::string listen = "0.0.0.0:9091";
   milliseconds drainGrace{std::chrono::seconds(25)};
   nats::ConnectionOptions nats;
+  // Results events for requests that came through the gateway (docs/sidecar.md, "Results"):
+  // off unless the Channel's gateway is enabled. The local endpoint for workers is served
+  // only then, on a loopback address ("" disables it).
+  bool results = false;
+  std::string localListen;  // set by addFlags to the contract's default
+  size_t maxResultBytes = kDefaultMaxResultBytes;
+
+  static constexpr size_t kDefaultMaxResultBytes = 1024 * 1024;
 };
+
+// Bounds of --max-result-bytes: a result's body is held in memory per message in flight.
+inline constexpr size_t kMinResultBytes = 1024;
+inline constexpr size_t kMaxResultBytes = 64 * 1024 * 1024;
+
+// Nothing, or why `host` (an IPv4 address, as --listen takes) is not a loopback address
+// (127.0.0.0/8): the local endpoint has no authentication, so only the pod may reach it.
+std::optional<std::string> loopbackProblem(const std::string& host);
 
 // Raw flag values as parsed (strings for durations and lists), turned into a Config by
 // `finish`, which says everything that is wrong.

@@ -18,6 +18,8 @@
 #include "sidecar/config.hpp"
 #include "sidecar/dispatch/dispatcher.hpp"
 #include "sidecar/report/reporter.hpp"
+#include "sidecar/results/local_endpoint.hpp"
+#include "sidecar/results/publisher.hpp"
 #include "sidecar/state.hpp"
 
 namespace {
@@ -139,9 +141,37 @@ int main(int argc, char** argv) {
 
   Reporter reporter(config, state, conn);
   reporter.start();
+  // Results events and the worker's local endpoint, for Channels with the gateway enabled.
+  std::optional<results::Publisher> publisher;
+  std::unique_ptr<http::Server> local;
+  if (config.results && config.mode == Mode::kDispatch) {
+    publisher.emplace(config, state, conn);
+    if (!config.localListen.empty()) {
+      auto address = http::parseListenAddress(config.localListen);  // (checked by finish)
+      results::LocalEndpointOptions options{config.ns, config.channel, config.maxResultBytes};
+      http::ServerOptions serverOptions;
+      serverOptions.maxBodyBytes = config.maxResultBytes;
+      auto started = http::Server::start(
+          address->first, address->second,
+          [&publisher, options](const http::Request& r) {
+            return results::handleLocal(r, options, *publisher);
+          },
+          serverOptions);
+      if (!started.ok()) {
+        log::error("cannot serve the local endpoint",
+                   {{"address", config.localListen}, {"error", started.error().message}});
+        reporter.stopWithFinalReport();
+        server.value()->stop();
+        return 1;
+      }
+      local = std::move(started.value());
+      log::info("serving the local endpoint for the worker (progress, broadcast)",
+                {{"address", address->first + ":" + std::to_string(local->port())}});
+    }
+  }
   std::optional<Dispatcher> dispatcher;
   if (config.mode == Mode::kDispatch) {
-    dispatcher.emplace(config, state, conn, &reporter);
+    dispatcher.emplace(config, state, conn, &reporter, publisher ? &*publisher : nullptr);
     dispatcher->start();
   }
 
@@ -156,6 +186,9 @@ int main(int argc, char** argv) {
                         {"failed", state.failed()},
                         {"abandoned", abandoned}});
   dispatcher.reset();
+  if (local) local->stop();
+  local.reset();
+  publisher.reset();
   server.value()->stop();
   conn.reset();
   connected.reset();

@@ -44,7 +44,19 @@ State::State()
                                    "Messages handed to the app and not yet settled")),
       readyGauge(registry.gauge("osmosis_sidecar_ready", "1 when /readyz answers 200")),
       latency(registry.histogram("osmosis_sidecar_delivery_duration_seconds",
-                                 "Time from POST to the app's answer (or failure)")) {}
+                                 "Time from POST to the app's answer (or failure)")),
+      resultsPublished(registry.counter(
+          "osmosis_sidecar_results_published_total",
+          "Results events (and worker broadcasts) published for gateway requests")),
+      resultsFailures(registry.counter(
+          "osmosis_sidecar_results_failures_total",
+          "Results event publishes that failed (final events are retried, the message held)")),
+      resultsRefusedIds(registry.counter(
+          "osmosis_sidecar_results_refused_ids_total",
+          "Messages whose Osmosis-Request-Id is malformed or another channel's: no events")),
+      resultsHeld(registry.gauge(
+          "osmosis_sidecar_results_held",
+          "Messages held (in progress) because their final results event cannot be stored")) {}
 
 void State::enterFlight() {
   int64_t n = inFlight_.fetch_add(1) + 1;

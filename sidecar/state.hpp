@@ -34,6 +34,11 @@ class State {
   metrics::Gauge& inFlightGauge;
   metrics::Gauge& readyGauge;
   metrics::Histogram& latency;
+  // Results events (--results).
+  metrics::Counter& resultsPublished;
+  metrics::Counter& resultsFailures;
+  metrics::Counter& resultsRefusedIds;
+  metrics::Gauge& resultsHeld;
 
   std::atomic<bool> natsConnected{false};
   std::atomic<bool> consumerBound{false};

@@ -16,10 +16,12 @@ add_dependencies(osmosis_sidecar_testing osmosis-sidecar osmosis-test-app)
 add_executable(osmosis_sidecar_unit_tests
   unit/sidecar_config_test.cpp
   unit/sidecar_http_parse_test.cpp
+  unit/sidecar_local_endpoint_test.cpp
   unit/sidecar_metrics_test.cpp
   unit/sidecar_outcome_test.cpp
   unit/sidecar_rate_test.cpp
-  unit/sidecar_report_message_test.cpp)
+  unit/sidecar_report_message_test.cpp
+  unit/sidecar_results_events_test.cpp)
 target_link_libraries(osmosis_sidecar_unit_tests PRIVATE osmosis_sidecar GTest::gtest_main
   osmosis_warnings)
 gtest_discover_tests(osmosis_sidecar_unit_tests PROPERTIES LABELS unit DISCOVERY_TIMEOUT 60)
@@ -37,7 +39,8 @@ add_executable(osmosis_sidecar_tests
   integration/sidecar_flags_test.cpp
   integration/sidecar_hostile_test.cpp
   integration/sidecar_hostile_app_test.cpp
-  integration/sidecar_report_test.cpp)
+  integration/sidecar_report_test.cpp
+  integration/sidecar_results_test.cpp)
 target_link_libraries(osmosis_sidecar_tests PRIVATE osmosis_sidecar_testing GTest::gtest_main
   osmosis_warnings)
 target_compile_definitions(osmosis_sidecar_tests PRIVATE

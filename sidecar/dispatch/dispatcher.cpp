@@ -4,6 +4,7 @@
 #include <charconv>
 #include <strings.h>
 
+#include "common/contract/gateway_contract.hpp"
 #include "common/contract/sidecar_contract.hpp"
 #include "common/log/logger.hpp"
 #include "common/process/guarded.hpp"
@@ -11,8 +12,11 @@
 #include "sidecar/dispatch/header_mapping.hpp"
 #include "sidecar/dispatch/http_client.hpp"
 #include "sidecar/report/reporter.hpp"
+#include "sidecar/results/events.hpp"
+#include "sidecar/results/publisher.hpp"
 
 namespace osmosis::sidecar {
+namespace gw = contract::gateway;
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
@@ -32,11 +36,12 @@ bool controlHeader(const std::string& name) {
 }  // namespace
 
 Dispatcher::Dispatcher(const Config& config, State& state, std::shared_ptr<nats::Connection> conn,
-                       Reporter* reporter)
+                       Reporter* reporter, results::Publisher* results)
     : config_(config),
       state_(state),
       conn_(std::move(conn)),
       reporter_(reporter),
+      results_(results),
       settings_(std::make_shared<Settings>()) {}
 
 Dispatcher::~Dispatcher() {
@@ -46,7 +51,7 @@ Dispatcher::~Dispatcher() {
 void Dispatcher::start() {
   app_ = std::make_unique<AppClient>(config_.appPort, config_.concurrency);
   deliverer_ = std::thread([this] { guarded("deliverer", [this] { deliverLoop(); }); });
-  deadLetterer_ = std::thread([this] { guarded("dead-letterer", [this] { deadLetterLoop(); }); });
+  parkedThread_ = std::thread([this] { guarded("parked", [this] { parkedLoop(); }); });
   puller_ = std::thread([this] { guarded("puller", [this] { pullLoop(); }); });
 }
 
@@ -336,14 +341,27 @@ void Dispatcher::begin(Flight& f, int slot, nats::Message msg,
   req.header(contract::kHeaderDeliveryCount, digits(msg.deliveryCount()));
   req.header(contract::kHeaderChannel, config_.channel);
   req.header(contract::kHeaderNamespace, config_.ns);
-  if (!addNatsHeaders(req, msg.headers())) req.header("Content-Type", "application/octet-stream");
+  const nats::Headers headers = msg.headers();
+  if (!addNatsHeaders(req, headers)) req.header("Content-Type", "application/octet-stream");
   req.end(body);
+  std::string requestId;
+  if (results_ != nullptr) {
+    if (auto id = results_->requestIdOf(headers)) {
+      requestId = std::move(*id);
+      req.capture(config_.maxResultBytes);
+      results_->enter(requestId);
+      // Before the app has it: a client never sees a progress event before "delivered".
+      results_->step(requestId, gw::kEventDelivered,
+                     results::deliveredEvent(msg.deliveryCount(), config_.pod));
+    }
+  }
 
   f.msg.emplace(std::move(msg));
   f.start = SteadyClock::now();
   f.deadline = f.start + config_.messageTimeout;
   f.nextProgress = f.start + settings->inProgressEvery;
   f.settings = std::move(settings);
+  f.requestId = std::move(requestId);
   state_.enterFlight();
   state_.delivered.inc();
   app_->start(slot, done);
@@ -355,7 +373,36 @@ void Dispatcher::retire(Flight& f, std::vector<nats::Message>& dead) {
   if (dead.size() >= kFreeBatch) dead.clear();
 }
 
-bool Dispatcher::finish(Flight& f, const DeliveryResult& r) {
+const char* Dispatcher::finalEvent(const Settlement& d, DeliveryResult& r,
+                                   std::string* body) const {
+  using Action = Settlement::Action;
+  if (d.action == Action::kTerm) {
+    std::optional<int> status;
+    if (r.kind == DeliveryResult::Kind::kResponse) status = r.status;
+    *body = results::failedEvent(status, d.reason, d.deadLetter);
+    return gw::kEventFailed;
+  }
+  if (d.action != Action::kAck) return nullptr;
+  results::AppAnswer answer;
+  answer.status = r.status;
+  answer.headers = std::move(r.headers);
+  answer.body = std::move(r.body);
+  answer.bodyBytes = r.captured ? r.bodyBytes : 0;
+  answer.bodyKept = r.bodyKept;
+  *body = results::resultEvent(answer, config_.maxResultBytes);
+  // The whole event must fit in one NATS message, or its publish would fail for ever.
+  // (Headers and the subject take a little room besides the body.)
+  const size_t maxPayload = results_->maxPayload();
+  if (maxPayload > 0 && body->size() + 1024 > maxPayload) {
+    *body = results::resultEventWithoutBody(answer,
+                                            "the event of " + std::to_string(body->size()) +
+                                                " bytes is over the NATS server's max payload of " +
+                                                std::to_string(maxPayload) + " bytes");
+  }
+  return gw::kEventResult;
+}
+
+bool Dispatcher::finish(Flight& f, DeliveryResult& r) {
   nats::Message& msg = *f.msg;
   state_.latency.observe(std::chrono::duration<double>(SteadyClock::now() - f.start).count());
   if (r.kind == DeliveryResult::Kind::kRefused) {
@@ -365,10 +412,28 @@ bool Dispatcher::finish(Flight& f, const DeliveryResult& r) {
   if (r.kind == DeliveryResult::Kind::kAborted) abandoned_.fetch_add(1);
   const RetryPolicy& policy = f.settings->policy;
   Settlement d = decide(r, msg.deliveryCount(), policy);
-  if (d.action == Settlement::Action::kTerm && d.deadLetter) {
+  const char* event = nullptr;
+  std::string eventBody;
+  if (!f.requestId.empty()) {
+    // No longer in flight: the worker's progress for it is refused from now on, so none can
+    // follow the final event (leave() waits for a progress publish under way).
+    results_->leave(f.requestId);
+    event = finalEvent(d, r, &eventBody);
+    if (d.action == Settlement::Action::kNak) {
+      // (A nak without delay, when the sidecar drains, is a retry too: another pod takes it.)
+      results_->step(f.requestId, gw::kEventRetry,
+                     results::retryEvent(msg.deliveryCount(), d.delay.count(), d.reason));
+    }
+  }
+  if (event != nullptr || (d.action == Settlement::Action::kTerm && d.deadLetter)) {
     {
       std::lock_guard lock(parkMu_);
-      Parked p{std::move(msg), std::move(d), r, f.settings};
+      const bool deadLetterPending = d.action == Settlement::Action::kTerm && d.deadLetter;
+      Parked p{std::move(msg), std::move(d), std::move(r), f.settings, {}, nullptr, {}, false};
+      p.deadLetterPending = deadLetterPending;
+      p.requestId = std::move(f.requestId);
+      p.finalEvent = event;
+      p.finalBody = std::move(eventBody);
       p.nextProgress = SteadyClock::now() + f.settings->inProgressEvery;
       parked_.push_back(std::move(p));
     }
@@ -392,7 +457,7 @@ void Dispatcher::release(int n) {
   if (wakeDrain) idleCv_.notify_all();
 }
 
-void Dispatcher::deadLetterLoop() {
+void Dispatcher::parkedLoop() {
   std::unique_lock lock(parkMu_);
   for (;;) {
     if (parked_.empty()) {
@@ -412,7 +477,7 @@ void Dispatcher::deadLetterLoop() {
     Parked p = std::move(*due);
     parked_.erase(due);
     lock.unlock();
-    const bool settled = tryDeadLetter(p, givingUp);
+    const bool settled = tryParked(p, givingUp);
     lock.lock();
     if (settled) {
       lock.unlock();
@@ -422,38 +487,70 @@ void Dispatcher::deadLetterLoop() {
     } else {
       parked_.push_back(std::move(p));
     }
-    state_.deadLetterHeld.set(static_cast<double>(parked_.size()));
+    size_t deadLetters = 0, finals = 0;
+    for (const auto& q : parked_) {
+      if (q.deadLetterPending) ++deadLetters;
+      if (q.finalEvent != nullptr) ++finals;
+    }
+    state_.deadLetterHeld.set(static_cast<double>(deadLetters));
+    state_.resultsHeld.set(static_cast<double>(finals));
   }
 }
 
-bool Dispatcher::tryDeadLetter(Parked& p, bool givingUp) {
+bool Dispatcher::tryParked(Parked& p, bool givingUp) {
   const uint64_t seq = p.msg.streamSequence();
-  Status published = deadLetter(p.msg, p.decision, p.result);
-  if (published) {
+  // First the dead letter (a "failed" event saying deadLettered is then true), then the final
+  // results event; neither again once it succeeded.
+  const char* failed = nullptr;
+  Status published;
+  if (p.deadLetterPending) {
+    published = deadLetter(p.msg, p.decision, p.result);
+    if (published) {
+      p.deadLetterPending = false;
+    } else {
+      failed = "dead-letter";
+      state_.deadLetterFailures.inc();
+    }
+  }
+  if (failed == nullptr && p.finalEvent != nullptr) {
+    published = results_->final(p.requestId, p.finalEvent, p.finalBody);
+    if (published) {
+      p.finalEvent = nullptr;
+      std::string().swap(p.finalBody);
+    } else {
+      failed = "final results event";
+    }
+  }
+  if (failed == nullptr) {
     settle(p.msg, p.decision);
-    if (p.failures > 0) log::info("dead-letter publish succeeded after retries", {{"seq", seq}});
+    if (p.failures > 0)
+      log::info("held message published and settled after retries", {{"seq", seq}});
     return true;
   }
-  state_.deadLetterFailures.inc();
   if (givingUp) {
-    // Stopping with the publish still failing: hand it back. On its last delivery the server
-    // keeps it without delivering it again; say so, loudly, with its sequence.
-    log::error("giving up on a dead-letter publish at shutdown; the message stays in the stream",
+    // Stopping with the publish still failing: hand it back. The final event of a redelivery is
+    // stored once (its Nats-Msg-Id). On its last delivery the server keeps it without delivering
+    // it again; say so, loudly, with its sequence.
+    log::error("giving up on a held message's publish at shutdown; the message is nakked",
                {{"seq", seq},
+                {"publish", failed},
+                {"requestId", p.requestId},
                 {"deliveryCount", p.msg.deliveryCount()},
                 {"error", published.error().message}});
     Settlement nak{Settlement::Action::kNak, milliseconds(0), false,
-                   p.decision.reason + "; dead-letter publish failed"};
+                   p.decision.reason + "; " + failed + " publish failed"};
     settle(p.msg, nak);
     return true;
   }
   const auto now = SteadyClock::now();
   if (p.failures++ == 0 || p.failures % 10 == 0) {
-    log::error("cannot publish to the dead-letter subject; holding the message and retrying",
-               {{"seq", seq},
-                {"subject", config_.deadLetterSubject},
-                {"failures", p.failures},
-                {"error", published.error().message}});
+    log::error(
+        std::string("cannot publish the ") + failed + " message; holding the message and retrying",
+        {{"seq", seq},
+         {"subject",
+          p.deadLetterPending ? config_.deadLetterSubject : gw::resultsSubject(p.requestId)},
+         {"failures", p.failures},
+         {"error", published.error().message}});
   }
   // Keep the server from redelivering it meanwhile.
   if (now >= p.nextProgress) {
@@ -600,7 +697,7 @@ int Dispatcher::drain(milliseconds grace) {
     parkClosed_ = true;  // (what is parked is still settled first)
   }
   parkCv_.notify_all();
-  if (deadLetterer_.joinable()) deadLetterer_.join();
+  if (parkedThread_.joinable()) parkedThread_.join();
   // What the server sent after the last fetch returned (rare) goes back to the consumer after
   // ackWait.
   sub_.reset();

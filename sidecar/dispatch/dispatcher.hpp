@@ -4,8 +4,9 @@
 // under the concurrency limit (and the app accepts connections); one delivery thread POSTs
 // the messages to the app over up to `concurrency` keep-alive connections at once (AppClient,
 // run by that thread), settles each as dispatch/outcome decides and sends in-progress for long
-// handlers every half ackWait. Terms that go to the dead-letter subject first are settled on
-// a third thread, since that publish waits for the server.
+// handlers every half ackWait. Messages whose settling waits on a publish the server must
+// confirm first (a dead letter, a request's final results event) are settled on a third
+// thread, which holds them (in progress) and retries while that publish fails.
 
 #include <atomic>
 #include <condition_variable>
@@ -25,11 +26,15 @@
 namespace osmosis::sidecar {
 
 class Reporter;
+namespace results {
+class Publisher;
+}
 
 class Dispatcher {
  public:
+  // `results`: publishes results events for gateway requests (nullptr: --results is off).
   Dispatcher(const Config& config, State& state, std::shared_ptr<nats::Connection> conn,
-             Reporter* reporter);
+             Reporter* reporter, results::Publisher* results = nullptr);
   ~Dispatcher();
 
   void start();
@@ -53,27 +58,37 @@ class Dispatcher {
     SteadyClock::time_point start;
     SteadyClock::time_point deadline;
     SteadyClock::time_point nextProgress;
+    std::string requestId;  // a gateway request's (results events); empty: none
   };
-  // A term waiting for its dead-letter publish. Held (in progress) and retried while the
-  // publish fails: never nakked on its last delivery, where the server would then keep it
-  // but never deliver it again (issue 16, item 11).
+  // A message waiting for the publishes that come before its settlement: for a term its dead
+  // letter, then its final results event (stored before the ack or term, so a request never
+  // ends without its result). Held (in progress) and retried while a publish fails: never
+  // acked without its result, and never nakked on its last delivery, where the server would
+  // then keep it but never deliver it again (issue 16, item 11).
   struct Parked {
     nats::Message msg;
     Settlement decision;
     DeliveryResult result;
     std::shared_ptr<const Settings> settings;
+    std::string requestId;
+    const char* finalEvent = nullptr;  // the event's name; nullptr: none (or already stored)
+    std::string finalBody;
+    bool deadLetterPending = false;  // a term's dead letter, not yet published
     int failures = 0;
     SteadyClock::time_point nextAttempt{};
     SteadyClock::time_point nextProgress{};
   };
   void pullLoop();
   void deliverLoop();
-  void deadLetterLoop();
+  void parkedLoop();
   bool bind();
   void begin(Flight& flight, int slot, nats::Message msg, std::shared_ptr<const Settings> settings,
              std::vector<AppClient::Done>* done);
-  // Settles a finished delivery; false when it was parked for the dead-letter thread instead.
-  bool finish(Flight& flight, const DeliveryResult& r);
+  // Settles a finished delivery; false when it was parked for the third thread instead. Moves
+  // the kept answer out of `r`.
+  bool finish(Flight& flight, DeliveryResult& r);
+  // The request's final event (result or failed) for a settlement; nullptr when none is due.
+  const char* finalEvent(const Settlement& d, DeliveryResult& r, std::string* body) const;
   // Empties the flight; its message goes to `dead`, freed in batches.
   void retire(Flight& flight, std::vector<nats::Message>& dead);
   // Acks, naks or terms (a dead-letter publish, if any, succeeded before).
@@ -82,9 +97,9 @@ class Dispatcher {
   void release(int n);
   // One try at publishing the dead-letter copy; the error when it failed.
   Status deadLetter(nats::Message& msg, const Settlement& d, const DeliveryResult& r);
-  // Tries the parked message once; true when it is settled (published and termed, or given up
-  // on because the sidecar stops).
-  bool tryDeadLetter(Parked& p, bool givingUp);
+  // Tries the parked message's publishes once; true when it is settled (published and settled,
+  // or given up on because the sidecar stops: nakked).
+  bool tryParked(Parked& p, bool givingUp);
   // Sleeps up to `d` unless pulling stops first; false when it stopped.
   bool pause(milliseconds d);
 
@@ -92,6 +107,7 @@ class Dispatcher {
   State& state_;
   std::shared_ptr<nats::Connection> conn_;
   Reporter* reporter_;
+  results::Publisher* results_;
   std::shared_ptr<nats::Connection> pullConn_;  // the pull subscription's (see bind)
   std::optional<nats::JetStream> js_;
   std::optional<nats::PullSubscription> sub_;
@@ -118,7 +134,7 @@ class Dispatcher {
 
   std::thread puller_;
   std::thread deliverer_;
-  std::thread deadLetterer_;
+  std::thread parkedThread_;
 };
 
 }  // namespace osmosis::sidecar

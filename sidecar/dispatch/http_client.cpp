@@ -40,7 +40,8 @@ struct AppRequest {
   std::array<std::byte, 2048> storage;
   std::pmr::monotonic_buffer_resource arena{storage.data(), storage.size()};
   bhttp::request<Body, Fields> message;
-  size_t declared = 0;  // the Content-Length begin() set
+  size_t declared = 0;            // the Content-Length begin() set
+  std::optional<size_t> capture;  // RequestBuilder::capture
   // The head as Beast writes it (its fields writer), in one piece (reused): written with the body
   // in one gather write of two buffers, not one per header field.
   std::string head;
@@ -133,7 +134,7 @@ struct AppClient::Impl {
     s.writeError.clear();
     s.answered = false;
     s.keep = true;
-    s.reader.reset();
+    s.reader.reset(s.request.capture);
     if (s.conn && !reusable(*s.conn)) close(s);
     if (s.conn) {
       send(i);
@@ -287,14 +288,24 @@ struct AppClient::Impl {
 
   void answered(AppSlot& s) {
     s.answered = true;
-    s.answer = DeliveryResult{Kind::kResponse, s.reader.status(), s.reader.retryAfter(), ""};
+    s.answer = DeliveryResult{};
+    s.answer.kind = Kind::kResponse;
+    s.answer.status = s.reader.status();
+    s.answer.retryAfter = s.reader.retryAfter();
+    if (s.reader.captured()) {
+      s.answer.captured = true;
+      s.answer.headers = s.reader.takeHeaders();
+      s.answer.body = s.reader.takeBody();
+      s.answer.bodyBytes = s.reader.bodyBytes();
+      s.answer.bodyKept = s.reader.bodyKept();
+    }
   }
 
   // Both halves are over: the request is settled.
   void settle(int i) {
     AppSlot& s = slot(i);
     if (!s.answered || !s.written) return;
-    DeliveryResult r = s.answer;
+    DeliveryResult r = std::move(s.answer);
     if (s.writeFailed && r.status >= 200 && r.status < 300) {
       // Success before the app had the whole message, and then it could not be sent: not an
       // answer to trust.
@@ -397,6 +408,11 @@ void RequestBuilder::begin(std::string_view path, int port, size_t bodySize) {
   m.set(bhttp::field::host, beast::string_view(host, static_cast<size_t>(n)));
   m.content_length(bodySize);
   out_->declared = bodySize;
+  out_->capture.reset();
+}
+
+void RequestBuilder::capture(size_t maxBodyBytes) {
+  out_->capture = maxBodyBytes;
 }
 
 void RequestBuilder::header(std::string_view name, std::string_view value) {

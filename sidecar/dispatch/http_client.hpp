@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -70,6 +71,9 @@ class RequestBuilder {
  public:
   explicit RequestBuilder(AppRequest* out) : out_(out) {}
   void begin(std::string_view path, int port, size_t bodySize);
+  // Keep a 2xx answer's headers and body (up to `maxBodyBytes`) in the DeliveryResult, for a
+  // results event. Until the next begin().
+  void capture(size_t maxBodyBytes);
   // The value's CR, LF and NUL become spaces (they would end the header).
   void header(std::string_view name, std::string_view value);
   // The body is not copied: it must stay alive and unchanged until the request finished or

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace osmosis::sidecar {
@@ -30,6 +31,13 @@ struct DeliveryResult {
   int status = 0;
   std::optional<milliseconds> retryAfter;  // from a Retry-After header in seconds
   std::string detail;
+  // A 2xx answer kept for a results event (RequestBuilder::capture): its headers as received,
+  // and its body when within the limit (bodyBytes is its whole size either way).
+  bool captured = false;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  uint64_t bodyBytes = 0;
+  bool bodyKept = true;
 };
 
 struct Settlement {

@@ -21,8 +21,10 @@ size_t headLength(std::string_view in) {
   return std::string_view::npos;
 }
 
-void ResponseReader::Parser::on_field_impl(field name, string_view, string_view value,
+void ResponseReader::Parser::on_field_impl(field name, string_view nameText, string_view value,
                                            error_code&) {
+  // (Bounded: the head is at most kMaxHeadBytes.)
+  if (capturing) headers.emplace_back(std::string(nameText), std::string(value));
   if (name == field::retry_after) {
     retryAfter = parseRetryAfter(std::string(value));
   } else if (name == field::transfer_encoding) {
@@ -38,8 +40,21 @@ void ResponseReader::Parser::on_header_impl(error_code& ec) {
   if (transferEncoding && contentLength) ec = bhttp::error::bad_transfer_encoding;
 }
 
+void ResponseReader::Parser::keep(string_view b) {
+  if (!capturing) return;
+  bodyBytes += b.size();
+  if (!bodyKept) return;
+  if (body.size() + b.size() > *captureLimit) {
+    bodyKept = false;  // counted on, never kept: the memory is bounded by the limit
+    std::string().swap(body);
+    return;
+  }
+  body.append(b.data(), b.size());
+}
+
 void ResponseReader::freshParser() {
   parser_.emplace();
+  parser_->captureLimit = captureLimit_;
   parser_->header_limit(static_cast<uint32_t>(kMaxHeadBytes));
   // Skipped, never kept: no limit. (Not boost::none: Beast 1.74 compares a Content-Length
   // with it as with a value, and every length is then "over the limit".)
@@ -47,7 +62,8 @@ void ResponseReader::freshParser() {
   parser_->eager(true);
 }
 
-void ResponseReader::reset() {
+void ResponseReader::reset(std::optional<size_t> captureLimit) {
+  captureLimit_ = captureLimit;
   freshParser();
   started_ = false;
   status_ = 0;

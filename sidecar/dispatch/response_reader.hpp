@@ -2,9 +2,11 @@
 
 // Reads the app's answer to one request, as its bytes arrive, with Boost.Beast's HTTP/1.1
 // parser. Only what the sidecar acts on is kept (status, Retry-After, whether the connection
-// can carry another request); bodies are skipped. Interim 1xx answers are skipped too: the
-// final answer that follows is the request's answer. Anything the parser refuses, or that
-// leaves the framing in doubt, is "bad": the caller closes the connection and naks.
+// can carry another request); bodies are skipped, unless the answer is kept for a results
+// event (capture): then a 2xx answer's headers, and its body up to a limit, are kept too. Interim
+// 1xx answers are skipped too: the final answer that follows is the request's answer. Anything the
+// parser refuses, or that leaves the framing in doubt, is "bad": the caller closes the connection
+// and naks.
 
 #include <boost/beast/http/basic_parser.hpp>
 #include <chrono>
@@ -12,6 +14,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace osmosis::sidecar {
 
@@ -20,7 +24,9 @@ class ResponseReader {
   enum class State { kNeedMore, kDone, kBad };
 
   ResponseReader() { reset(); }
-  void reset();
+  // Ready for the next answer; `captureLimit` set: keep a 2xx answer's headers and its body up
+  // to that many bytes (a longer body is counted, not kept).
+  void reset(std::optional<size_t> captureLimit = std::nullopt);
 
   // Takes what it can of `in` (the bytes received and not taken yet) and stores in `*used`
   // how many it took. kDone: the final answer is complete; bytes after it are not taken.
@@ -37,6 +43,13 @@ class ResponseReader {
   bool keepAlive() const { return keepAlive_; }
   int interim() const { return interim_; }  // 1xx answers skipped
   const std::string& problem() const { return problem_; }
+  // With capture, once kDone (a 2xx): what was kept. take* moves it out.
+  using HeaderList = std::vector<std::pair<std::string, std::string>>;
+  HeaderList takeHeaders() { return std::move(parser_->headers); }
+  std::string takeBody() { return std::move(parser_->body); }
+  uint64_t bodyBytes() const { return parser_->bodyBytes; }
+  bool bodyKept() const { return parser_->bodyKept; }
+  bool captured() const { return parser_->capturing; }
 
   // Limits: the head of one answer, and 1xx answers before the final one.
   static constexpr size_t kMaxHeadBytes = 64 * 1024;
@@ -51,6 +64,13 @@ class ResponseReader {
     std::optional<std::chrono::milliseconds> retryAfter;
     bool transferEncoding = false;
     bool contentLength = false;
+    // Capture (a 2xx answer, when asked):
+    std::optional<size_t> captureLimit;
+    bool capturing = false;
+    HeaderList headers;
+    std::string body;
+    uint64_t bodyBytes = 0;
+    bool bodyKept = true;
 
    private:
     using error_code = boost::beast::error_code;
@@ -58,15 +78,24 @@ class ResponseReader {
     using string_view = boost::beast::string_view;
     void on_request_impl(boost::beast::http::verb, string_view, string_view, int,
                          error_code&) override {}
-    void on_response_impl(int code, string_view, int, error_code&) override { status = code; }
-    void on_field_impl(field name, string_view, string_view value, error_code& ec) override;
+    void on_response_impl(int code, string_view, int, error_code&) override {
+      status = code;
+      capturing = captureLimit.has_value() && code >= 200 && code < 300;
+    }
+    void on_field_impl(field name, string_view nameText, string_view value,
+                       error_code& ec) override;
     void on_header_impl(error_code& ec) override;
     void on_body_init_impl(const boost::optional<std::uint64_t>&, error_code&) override {}
-    size_t on_body_impl(string_view body, error_code&) override { return body.size(); }
-    void on_chunk_header_impl(std::uint64_t, string_view, error_code&) override {}
-    size_t on_chunk_body_impl(std::uint64_t, string_view body, error_code&) override {
-      return body.size();
+    size_t on_body_impl(string_view b, error_code&) override {
+      keep(b);
+      return b.size();
     }
+    void on_chunk_header_impl(std::uint64_t, string_view, error_code&) override {}
+    size_t on_chunk_body_impl(std::uint64_t, string_view b, error_code&) override {
+      keep(b);
+      return b.size();
+    }
+    void keep(string_view b);
     void on_finish_impl(error_code&) override {}
   };
 
@@ -74,6 +103,7 @@ class ResponseReader {
   State bad(std::string problem);
   State finishOne();
 
+  std::optional<size_t> captureLimit_;
   std::optional<Parser> parser_;
   bool started_ = false;
   int status_ = 0;

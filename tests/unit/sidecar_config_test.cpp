@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 
 #include <CLI/CLI.hpp>
@@ -80,6 +81,38 @@ TEST(SidecarConfig, DefaultsAreValid) {
   EXPECT_FALSE(p.config.backoff.has_value());
 }
 
+TEST(SidecarConfig, ResultsAreOffByDefault) {
+  auto p = parseArgs(kRequired);
+  ASSERT_TRUE(p.problems.empty()) << p.problems.front();
+  EXPECT_FALSE(p.config.results);
+  EXPECT_EQ(p.config.localListen, "127.0.0.1:9092");
+  EXPECT_EQ(p.config.maxResultBytes, 1024u * 1024u);
+}
+
+TEST(SidecarConfig, ResultsFromFlagsAndEnvironment) {
+  // (CLI11 reads the process environment itself.)
+  ::setenv("OSMOSIS_RESULTS", "true", 1);
+  auto p = parseArgs(with({"--local-listen", "127.0.0.2:7000", "--max-result-bytes", "4096"}));
+  ::unsetenv("OSMOSIS_RESULTS");
+  ASSERT_TRUE(p.problems.empty()) << p.problems.front();
+  EXPECT_TRUE(p.config.results);
+  EXPECT_EQ(p.config.localListen, "127.0.0.2:7000");
+  EXPECT_EQ(p.config.maxResultBytes, 4096u);
+
+  auto args = kRequired;
+  args.insert(args.end(), {"--results", "--local-listen", ""});
+  auto flag = parseArgs(args);
+  ASSERT_TRUE(flag.problems.empty()) << flag.problems.front();
+  EXPECT_TRUE(flag.config.results);
+  EXPECT_EQ(flag.config.localListen, "");  // disabled
+
+  ::setenv("OSMOSIS_LOCAL_LISTEN", "127.0.0.1:0", 1);
+  auto env = parseArgs(kRequired);
+  ::unsetenv("OSMOSIS_LOCAL_LISTEN");
+  ASSERT_TRUE(env.problems.empty()) << env.problems.front();
+  EXPECT_EQ(env.config.localListen, "127.0.0.1:0");
+}
+
 TEST(SidecarConfig, DownwardApiFillsPodAndNamespace) {
   auto p = parseArgs({"--channel", "orders", "--stream", "S", "--consumer", "c"},
                      {{"POD_NAME", "w-1"}, {"POD_NAMESPACE", "shop"}});
@@ -155,6 +188,15 @@ TEST(SidecarConfig, EveryBadValueIsRejectedWithItsFlag) {
       {{"--concurrency", "10001"}, "--concurrency"},
       {{"--max-batch", "10001"}, "--max-batch"},
       {{"--backoff", thirtyThreeDelays()}, "at most 32 delays"},
+      // The local endpoint has no authentication: loopback only.
+      {{"--local-listen", "0.0.0.0:9092"}, "not a loopback address"},
+      {{"--local-listen", ":9092"}, "not a loopback address"},
+      {{"--local-listen", "10.1.2.3:9092"}, "not a loopback address"},
+      {{"--local-listen", "128.0.0.1:9092"}, "not a loopback address"},
+      {{"--local-listen", "127.0.0.1"}, "--local-listen"},
+      {{"--local-listen", "127.0.0.1:70000"}, "--local-listen"},
+      {{"--max-result-bytes", "1023"}, "--max-result-bytes"},
+      {{"--max-result-bytes", "67108865"}, "--max-result-bytes"},
   };
   for (const auto& c : cases) {
     auto p = parseArgs(with(c.args));

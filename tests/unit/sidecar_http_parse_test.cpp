@@ -2,6 +2,9 @@
 // the app's answers (Beast's parser) as their bytes arrive, in any split, including the
 // hostile and malformed answers of issue 16.
 
+#include <tuple>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include "sidecar/dispatch/http_client.hpp"
@@ -129,6 +132,69 @@ TEST(SidecarHttpParse, ConnectionCloseRetryAfterAndOldVersions) {
 
 // Issue 16 item 6: a 1xx is not the answer. The final answer that follows it is, on the same
 // connection, for the same request.
+// Results events (--results): a 2xx answer's headers and body are kept, bounded.
+TEST(SidecarHttpParse, CaptureKeepsA2xxAnswerInEverySplit) {
+  const std::string lengthBody =
+      "HTTP/1.1 100 Continue\r\n\r\n"
+      "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nX-A: 1\r\n"
+      "Content-Length: 11\r\n\r\n{\"ok\":true}";
+  const std::string chunked =
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "6\r\n{\"ok\":\r\n5\r\ntrue}\r\n0\r\n\r\n";
+  for (const auto& [response, status, type] :
+       std::vector<std::tuple<std::string, int, std::string>>{{lengthBody, 201, "application/json"},
+                                                              {chunked, 200, ""}}) {
+    for (size_t step : {1u, 3u, 100000u}) {
+      ResponseReader reader;
+      reader.reset(size_t{1024});
+      ASSERT_EQ(readInSteps(response, step, &reader), State::kDone) << step;
+      EXPECT_EQ(reader.status(), status);
+      ASSERT_TRUE(reader.captured());
+      EXPECT_TRUE(reader.bodyKept());
+      EXPECT_EQ(reader.bodyBytes(), 11u);
+      EXPECT_EQ(reader.takeBody(), "{\"ok\":true}");
+      auto headers = reader.takeHeaders();
+      bool sawType = false;
+      for (const auto& [k, v] : headers)
+        if (k == "Content-Type") sawType = v == type;
+      EXPECT_EQ(sawType, !type.empty());
+    }
+  }
+}
+
+TEST(SidecarHttpParse, CaptureCountsABodyOverTheLimitWithoutKeepingIt) {
+  const std::string body(5000, 'x');
+  const std::string response = "HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n" + body;
+  ResponseReader reader;
+  reader.reset(size_t{1024});
+  ASSERT_EQ(readInSteps(response, 700, &reader), State::kDone);
+  EXPECT_TRUE(reader.captured());
+  EXPECT_FALSE(reader.bodyKept());
+  EXPECT_EQ(reader.bodyBytes(), 5000u);
+  EXPECT_EQ(reader.takeBody(), "");
+}
+
+TEST(SidecarHttpParse, CaptureIgnoresFailuresAndIsOffByDefault) {
+  ResponseReader failed;
+  failed.reset(size_t{1024});
+  ASSERT_EQ(readInSteps("HTTP/1.1 500 No\r\nContent-Length: 3\r\n\r\nbad", 100, &failed),
+            State::kDone);
+  EXPECT_FALSE(failed.captured());
+  EXPECT_EQ(failed.takeBody(), "");
+  ResponseReader plain;
+  ASSERT_EQ(readInSteps("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 100, &plain),
+            State::kDone);
+  EXPECT_FALSE(plain.captured());
+  EXPECT_EQ(plain.takeBody(), "");
+  // reset() without a limit turns it off again.
+  ResponseReader again;
+  again.reset(size_t{1024});
+  again.reset();
+  ASSERT_EQ(readInSteps("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 100, &again),
+            State::kDone);
+  EXPECT_FALSE(again.captured());
+}
+
 TEST(SidecarHttpParse, InterimAnswersAreSkippedAndTheFinalOneCounts) {
   expectInEverySplit(
       "HTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 500 Internal Server Error\r\n"
