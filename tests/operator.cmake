@@ -48,6 +48,7 @@ add_executable(osmosis_channel_unit_tests
   unit/channel_drift_test.cpp
   unit/channel_injection_test.cpp
   unit/channel_reconciler_test.cpp
+  unit/channel_results_stream_test.cpp
   unit/channel_spec_test.cpp
   unit/channel_subjects_test.cpp)
 target_link_libraries(osmosis_channel_unit_tests PRIVATE osmosis_channel osmosis_fakes yaml-cpp GTest::gtest_main osmosis_warnings)

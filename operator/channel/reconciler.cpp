@@ -126,6 +126,7 @@ Result<kube::ReconcileResult> ChannelReconciler::reconcile(const kube::Request& 
       nats_.bind(req.key(), js.value());
       ensureStream(*js.value(), pass);
       if (pass.out.stream.status == "True") ensureConsumer(*js.value(), pass);
+      ensureResults(*js.value(), pass);
       ensureInjection(secret ? secret->keys : std::set<std::string>{}, pass);
     }
   }
@@ -226,22 +227,30 @@ Result<kube::ReconcileResult> ChannelReconciler::finalize(const json& channel,
   kube::ObjectRef ref = kube::ObjectRef::from(channel);
   auto parsed = parsed_.get(channel);
   const std::string stream = api::streamName(ns, name);
-  if (parsed->spec.deleteStreamOnDelete) {
-    auto js = resolveNats(ns, parsed->spec.natsSecret, nullptr);
-    if (!js && js.error().code != Error::Code::kNotFound &&
-        js.error().code != Error::Code::kInvalidArgument) {
-      events_.warning(ref, "DeleteFailed",
-                      "cannot delete stream " + stream + ": " + js.error().message);
-      return js.error();  // NATS down: keep the finalizer and retry with backoff
+  const json prevStatus = channel.value("status", json::object());
+  const ResultsOnDeletion results = resultsOnDeletion(parsed->spec, prevStatus, madeResults(key));
+  std::optional<Result<std::shared_ptr<nats::Client>>> js;
+  if (parsed->spec.deleteStreamOnDelete || results != ResultsOnDeletion::kSkip) {
+    js = resolveNats(ns, parsed->spec.natsSecret, nullptr);
+    const bool mustReach = parsed->spec.deleteStreamOnDelete || results == ResultsOnDeletion::kMust;
+    if (!*js && mustReach && js->error().code != Error::Code::kNotFound &&
+        js->error().code != Error::Code::kInvalidArgument) {
+      const std::string what = parsed->spec.deleteStreamOnDelete
+                                   ? "stream " + stream
+                                   : "results stream " + api::resultsStreamName(ns, name);
+      events_.warning(ref, "DeleteFailed", "cannot delete " + what + ": " + js->error().message);
+      return js->error();  // NATS down: keep the finalizer and retry with backoff
     }
-    if (!js) {
+  }
+  if (parsed->spec.deleteStreamOnDelete) {
+    if (!*js) {
       // The Secret is gone or broken (often deleted with the namespace): blocking deletion for
       // ever would be worse than leaving the stream; say so loudly.
       events_.warning(ref, "StreamLeft",
-                      "stream " + stream + " was not deleted: " + js.error().message);
-      log.warn("stream left on the server", {{"stream", stream}, {"error", js.error().message}});
+                      "stream " + stream + " was not deleted: " + js->error().message);
+      log.warn("stream left on the server", {{"stream", stream}, {"error", js->error().message}});
     } else {
-      Status st = js.value()->deleteStream(stream);
+      Status st = js->value()->deleteStream(stream);
       natsCall("stream.delete", st.ok() || st.error().code == Error::Code::kNotFound);
       if (!st && st.error().code != Error::Code::kNotFound) {
         events_.warning(ref, "DeleteFailed", st.error().message);
@@ -255,11 +264,15 @@ Result<kube::ReconcileResult> ChannelReconciler::finalize(const json& channel,
                    "stream " + stream + " kept with its messages (deletionPolicy Retain)");
     log.info("stream retained", {{"stream", stream}});
   }
+  if (results != ResultsOnDeletion::kSkip) {
+    if (auto st = deleteResults(channel, parsed->spec, &*js, log); !st) return st.error();
+  }
   nats_.unbind(key);
   {
     std::lock_guard lock(seenMu_);
     seenStreams_.erase(key);
     seenConsumers_.erase(key);
+    seenResults_.erase(key);
   }
   json finalizers = json::array();
   for (const auto& f : channel["metadata"].value("finalizers", json::array())) {
@@ -354,6 +367,113 @@ void ChannelReconciler::ensureConsumer(nats::Client& js, Pass& pass) {
   pass.out.consumer = {"ConsumerReady", "True", "Ready",
                        "consumer " + want.durable + " matches the spec", pass.out.generation};
   remember(seenConsumers_, kube::keyOf(pass.channel));
+}
+
+bool ChannelReconciler::madeResults(const std::string& key) {
+  std::lock_guard lock(seenMu_);
+  return seenResults_.count(key) > 0;
+}
+
+void ChannelReconciler::ensureResults(nats::Client& js, Pass& pass) {
+  const std::string key = kube::keyOf(pass.channel);
+  const std::string name = api::resultsStreamName(pass.ref.ns, pass.ref.name);
+  const int64_t gen = pass.out.generation;
+  const bool enabled = pass.spec.gateway.enabled;
+  const api::Condition disabled{kGatewayCondition, "False", "Disabled",
+                                "spec.gateway.enabled is false; no results stream", gen};
+  auto fail = [&](const std::string& doing, const Error& e) {
+    const std::string msg = "results stream " + name + ": " + doing + ": " + e.message;
+    pass.out.gateway = {kGatewayCondition, "False", "ResultsStreamFailed", msg, gen};
+    events_.warning(pass.ref, "ResultsStreamFailed", msg);
+    pass.log.warn("results stream not ready", {{"stream", name}, {"error", e.message}});
+    if (transient(e)) pass.retry = e;
+  };
+  if (pass.retry) {
+    // NATS failed this pass already (stream or consumer): one warning is enough.
+    pass.out.gateway = {kGatewayCondition, "Unknown", "NatsUnavailable",
+                        "not reconciled: " + pass.retry->message, gen};
+    return;
+  }
+  if (!enabled &&
+      !resultsStreamMayExist(pass.channel.value("status", json::object()), madeResults(key))) {
+    pass.out.gateway = disabled;
+    return;
+  }
+  auto have = js.streamInfo(name);
+  natsCall("stream.info", have.ok() || have.error().code == Error::Code::kNotFound);
+  if (!have && have.error().code != Error::Code::kNotFound) return fail("info", have.error());
+  std::optional<nats::StreamConfig> want;
+  if (enabled) want = resultsStreamConfig(pass.ref.ns, pass.ref.name, pass.spec);
+  const ResultsPlan plan =
+      planResultsStream(want, have ? std::optional(have->config) : std::nullopt,
+                        history(pass.channel, kGatewayCondition, seenResults_, gen));
+  if (plan.action == ResultsAction::kDelete || plan.action == ResultsAction::kReplace) {
+    Status st = js.deleteStream(name);
+    natsCall("stream.delete", st.ok() || st.error().code == Error::Code::kNotFound);
+    if (!st && st.error().code != Error::Code::kNotFound) return fail("delete", st.error());
+  }
+  if (plan.action == ResultsAction::kCreate || plan.action == ResultsAction::kReplace) {
+    auto done = js.addStream(*want);
+    natsCall("stream.create", done.ok());
+    if (!done) return fail("create", done.error());
+  } else if (plan.action == ResultsAction::kUpdate) {
+    auto done = js.updateStream(*want);
+    natsCall("stream.update", done.ok());
+    if (!done) return fail("update", done.error());
+  }
+  if (plan.action != ResultsAction::kNone) {
+    if (plan.warning) {
+      events_.warning(pass.ref, plan.reason, plan.message);
+    } else {
+      events_.normal(pass.ref, plan.reason, plan.message);
+    }
+    pass.log.info(plan.message, {{"reason", plan.reason}});
+  }
+  if (!enabled) {
+    std::lock_guard lock(seenMu_);
+    seenResults_.erase(key);
+    pass.out.gateway = disabled;
+    return;
+  }
+  remember(seenResults_, key);
+  pass.out.gateway = {kGatewayCondition, "True", "ResultsStreamReady",
+                      "results stream " + name + " matches spec.gateway", gen};
+}
+
+Status ChannelReconciler::deleteResults(const json& channel, const api::ChannelSpec& spec,
+                                        const Result<std::shared_ptr<nats::Client>>* js,
+                                        const kube::ReconcileLog& log) {
+  const std::string ns = channel["metadata"].value("namespace", "");
+  const std::string name = channel["metadata"].value("name", "");
+  const std::string results = api::resultsStreamName(ns, name);
+  kube::ObjectRef ref = kube::ObjectRef::from(channel);
+  const bool must =
+      resultsOnDeletion(spec, channel.value("status", json::object()),
+                        madeResults(kube::keyOf(channel))) == ResultsOnDeletion::kMust;
+  if (!*js) {
+    // Only here when NATS need not be reached (finalize) or the Secret is gone for good.
+    if (must)
+      events_.warning(ref, "ResultsStreamLeft",
+                      "results stream " + results + " was not deleted: " + js->error().message);
+    log.warn("results stream not deleted",
+             {{"stream", results}, {"error", js->error().message}, {"mayNotExist", !must}});
+    return {};
+  }
+  Status st = js->value()->deleteStream(results);
+  natsCall("stream.delete", st.ok() || st.error().code == Error::Code::kNotFound);
+  if (!st && st.error().code == Error::Code::kNotFound) return {};
+  if (!st) {
+    if (!must) {
+      log.warn("results stream not deleted", {{"stream", results}, {"error", st.error().message}});
+      return {};
+    }
+    events_.warning(ref, "DeleteFailed", "results stream " + results + ": " + st.error().message);
+    return st.error();
+  }
+  events_.normal(ref, "ResultsStreamDeleted",
+                 "results stream " + results + " deleted with the Channel (results are transient)");
+  log.info("results stream deleted", {{"stream", results}});
+  return {};
 }
 
 // The server refused the consumer change in place (an immutable field).

@@ -19,6 +19,7 @@
 #include "operator/api/parsed_cache.hpp"
 #include "operator/api/subject_claims.hpp"
 #include "operator/channel/plan.hpp"
+#include "operator/channel/results_stream.hpp"
 #include "operator/channel/sidecar_injection.hpp"
 #include "operator/channel/status.hpp"
 #include "operator/kube/cache/store.hpp"
@@ -71,6 +72,13 @@ class ChannelReconciler final : public kube::Reconciler {
       std::optional<natspool::SecretConnection>* read);
   void ensureStream(nats::Client& js, Pass& pass);
   void ensureConsumer(nats::Client& js, Pass& pass);
+  // The results stream while spec.gateway.enabled; deleted when it is not (results_stream.hpp).
+  void ensureResults(nats::Client& js, Pass& pass);
+  // On deletion: the results stream goes whatever the deletionPolicy (results are transient).
+  Status deleteResults(const nlohmann::json& channel, const api::ChannelSpec& spec,
+                       const Result<std::shared_ptr<nats::Client>>* js,
+                       const kube::ReconcileLog& log);
+  bool madeResults(const std::string& key);
   void recreateConsumer(nats::Client& js, Pass& pass, const Plan& plan, const Error& refused);
   void ensureInjection(const std::set<std::string>& secretKeys, Pass& pass);
   // Events, the log line and the status words of one acted-on plan.
@@ -100,7 +108,7 @@ class ChannelReconciler final : public kube::Reconciler {
   uint64_t conflictsRevision_ = UINT64_MAX;
   std::string conflictsClaims_;
   std::map<std::string, std::string> conflicts_;
-  std::set<std::string> seenStreams_, seenConsumers_;
+  std::set<std::string> seenStreams_, seenConsumers_, seenResults_;
 };
 
 }  // namespace osmosis::channel

@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 
+#include "common/contract/gateway_contract.hpp"
 #include "common/contract/sidecar_contract.hpp"
 #include "common/util/duration.hpp"
 #include "operator/api/naming.hpp"
@@ -64,6 +65,10 @@ json injectionApply(const ScaleTargetRef& target, const std::string& ns, const s
         {{"name", contract::kEnvReportSubjectPrefix}, {"value", settings.reportSubjectPrefix}});
   if (!spec.deadLetterSubject.empty())
     env.push_back({{"name", contract::kEnvDeadLetterSubject}, {"value", spec.deadLetterSubject}});
+  // Left out while the gateway is off: applying without it removes it, and the sidecar then
+  // publishes no events (plain NATS publishers pay nothing either way).
+  if (spec.gateway.enabled)
+    env.push_back({{"name", contract::gateway::kEnvResults}, {"value", "true"}});
   json volumeMounts = json::array();
   json volumes = json::array();
   if (!spec.natsSecret.empty()) {

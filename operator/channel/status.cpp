@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 
+#include "operator/api/naming.hpp"
+
 namespace osmosis::channel {
 namespace {
 
@@ -20,20 +22,24 @@ constexpr const char* kOwnedFields[] = {"observedGeneration",
                                         "streamMessages",
                                         "streamBytes",
                                         "lastBacklogTime",
-                                        "sidecarInjectedInto"};
-constexpr const char* kOwnedConditions[] = {"Ready", "StreamReady", "ConsumerReady"};
+                                        "sidecarInjectedInto",
+                                        "gateway"};
+constexpr const char* kOwnedConditions[] = {"Ready", "StreamReady", "ConsumerReady",
+                                            "GatewayReady"};
 
-// Ready and the two others as this pass says they are.
-std::array<api::Condition, 3> conditionsOf(const Outcome& out) {
+// Ready and the three others as this pass says they are.
+std::array<api::Condition, 4> conditionsOf(const Outcome& out) {
   api::Condition ready{"Ready", "True", "Provisioned", "stream and consumer are ready",
                        out.generation};
-  api::Condition stream = out.stream, consumer = out.consumer;
+  api::Condition stream = out.stream, consumer = out.consumer, gateway = out.gateway;
   if (out.blocked) {
     ready = *out.blocked;
     stream = {"StreamReady", "Unknown", out.blocked->reason,
               "not reconciled: " + out.blocked->reason, out.generation};
     consumer = {"ConsumerReady", "Unknown", out.blocked->reason,
                 "not reconciled: " + out.blocked->reason, out.generation};
+    gateway = {"GatewayReady", "Unknown", out.blocked->reason,
+               "not reconciled: " + out.blocked->reason, out.generation};
   } else if (out.stream.status != "True") {
     ready = {"Ready", "False", out.stream.reason, out.stream.message, out.generation};
     consumer = {"ConsumerReady", "Unknown", "StreamNotReady", "waiting for the stream",
@@ -41,7 +47,7 @@ std::array<api::Condition, 3> conditionsOf(const Outcome& out) {
   } else if (out.consumer.status != "True") {
     ready = {"Ready", "False", out.consumer.reason, out.consumer.message, out.generation};
   }
-  return {ready, stream, consumer};
+  return {ready, stream, consumer, gateway};
 }
 
 json withoutTimes(json status) {
@@ -111,6 +117,10 @@ json statusApply(const std::string& ns, const std::string& name, const api::Chan
     if (!out.sidecarIn->empty()) st["sidecarInjectedInto"] = *out.sidecarIn;
   } else if (prev.contains("sidecarInjectedInto")) {
     st["sidecarInjectedInto"] = prev["sidecarInjectedInto"];
+  }
+  if (spec.gateway.enabled) {
+    st["gateway"] = {{"path", api::gatewayPath(ns, name)},
+                     {"resultsStream", api::resultsStreamName(ns, name)}};
   }
   return {{"apiVersion", "osmosis.dev/v1alpha1"},
           {"kind", "Channel"},

@@ -49,6 +49,9 @@ Result<nats::StreamInfo> FakeNats::addStream(const nats::StreamConfig& config) {
   std::lock_guard lock(mu_);
   count("stream.create");
   if (unavailable) return down("creating stream " + config.name);
+  if (refuseStreamCreate.count(config.name))
+    return makeError(Error::Code::kConflict,
+                     "subjects overlap with an existing stream (fake, err_code=10065)");
   if (streams_.count(config.name))
     return makeError(Error::Code::kAlreadyExists, "stream name already in use (fake)");
   nats::StreamInfo info;

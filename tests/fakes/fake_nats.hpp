@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,8 @@ class FakeNats final : public nats::Client {
   // Failure modes.
   bool unavailable = false;           // every call fails as if NATS were away
   bool refuseConsumerUpdate = false;  // updating an existing consumer fails (immutable field)
+  // Creating a stream of one of these names fails as the server refuses overlapping subjects.
+  std::set<std::string> refuseStreamCreate;
 
   int calls(const std::string& op) const;  // "stream.create", "consumer.info", ...
   bool hasStream(const std::string& name) const;

@@ -186,6 +186,71 @@ TEST_F(ChannelTest, DeletionHonoursTheDeletionPolicyAndRemovesTheFinalizer) {
   EXPECT_TRUE(eventReasons("gone").count("StreamDeleted"));
 }
 
+// spec.gateway (issue 14): while enabled the Channel has a results stream and status.gateway;
+// disabled, both go; the Channel's deletion takes the results stream even with Retain.
+TEST_F(ChannelTest, GatewayKeepsAResultsStreamAndStatusOnlyWhileEnabled) {
+  ASSERT_EQ(apply(manifest("orders", R"(  stream: {storage: Memory}
+  gateway:
+    enabled: true
+    resultsMaxAge: 30m
+)"))
+                .code,
+            0);
+  waitCondition("orders", "GatewayReady", "True", "ResultsStreamReady");
+  const std::string results = stream("orders") + "_RESULTS";
+  json si = streamInfo(results);
+  ASSERT_TRUE(si.is_object()) << "results stream missing on the server";
+  EXPECT_EQ(si["config"]["subjects"], json::array({"osmosis.results." + ns_ + ".orders.>"}));
+  EXPECT_EQ(si["config"]["max_age"], int64_t{30} * 60 * 1000000000);
+  EXPECT_EQ(si["config"]["retention"], "limits");
+  EXPECT_EQ(si["config"]["storage"], "memory") << "the channel stream's storage";
+  EXPECT_EQ(si["config"]["discard"], "old");
+  EXPECT_EQ(si["config"]["duplicate_window"], int64_t{120} * 1000000000);
+  EXPECT_EQ(si["config"]["num_replicas"], 1);
+  auto path = kubectl({"get", "chan", "orders", "-o", "jsonpath={.status.gateway.path}"});
+  EXPECT_EQ(path.out, "/v1/namespaces/" + ns_ + "/channels/orders/messages") << path.err;
+  auto named = kubectl({"get", "chan", "orders", "-o", "jsonpath={.status.gateway.resultsStream}"});
+  EXPECT_EQ(named.out, results) << named.err;
+  EXPECT_EQ(condition("orders", "Ready").value("status", ""), "True");
+  waitEvent("orders", "ResultsStreamCreated");
+  // A request's event, published where a sidecar publishes it, is kept there.
+  ASSERT_EQ(nats({"pub", "osmosis.results." + ns_ + ".orders." + std::string(32, 'a'),
+                  R"({"type":"delivered"})"})
+                .code,
+            0);
+  EXPECT_TRUE(
+      eventually([&] { return streamInfo(results)["state"]["messages"] == 1; }, kConverge, 200ms))
+      << streamInfo(results).dump();
+
+  // Disabled: the results stream is deleted and status.gateway cleared.
+  ASSERT_EQ(kubectl({"patch", "channel", "orders", "--type", "merge", "-p",
+                     R"({"spec":{"gateway":{"enabled":false}}})"})
+                .code,
+            0);
+  EXPECT_TRUE(eventually(
+      [&] {
+        return !streamInfo(results).is_object() && !channel("orders")["status"].contains("gateway");
+      },
+      kConverge, 200ms))
+      << channel("orders")["status"].dump();
+  waitCondition("orders", "GatewayReady", "False", "Disabled");
+  waitEvent("orders", "ResultsStreamDeleted");
+  EXPECT_TRUE(streamInfo(stream("orders")).is_object()) << "the channel's own stream stays";
+  EXPECT_EQ(condition("orders", "Ready").value("status", ""), "True");
+
+  // Enabled again, then the Channel deleted with deletionPolicy Retain: results go, messages stay.
+  ASSERT_EQ(kubectl({"patch", "channel", "orders", "--type", "merge", "-p",
+                     R"({"spec":{"gateway":{"enabled":true}}})"})
+                .code,
+            0);
+  EXPECT_TRUE(eventually([&] { return streamInfo(results).is_object(); }, kConverge, 200ms));
+  waitCondition("orders", "GatewayReady", "True");
+  auto r = kubectl({"delete", "channel", "orders", "--timeout=60s"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_FALSE(streamInfo(results).is_object()) << "results are deleted with the Channel";
+  EXPECT_TRUE(streamInfo(stream("orders")).is_object()) << "Retain keeps the channel's stream";
+}
+
 TEST_F(ChannelTest, MetricsHealthAndReadiness) {
   ASSERT_EQ(apply(manifest("orders", "  {}\n")).code, 0);
   waitCondition("orders", "Ready", "True");
@@ -276,6 +341,14 @@ TEST_F(ChannelTest, InvalidChannelsGetClearErrorsAndValidOnesKeepWorking) {
       {"r-dupwindow-overflow", "  stream: {duplicateWindow: 2562047.9h}", "duplicateWindow"},
       {"r-backoff-overflow", "  consumer: {backoff: [1s, 2562047.9h]}", "backoff"},
       {"r-path-crlf", "  worker: {app: {path: \"/x y\\r\\nHost: evil\"}}", "spec.worker.app.path"},
+      // spec.gateway (issue 14).
+      {"r-gw-enabled", "  gateway: {enabled: please}", "spec.gateway.enabled"},
+      {"r-gw-backlog", "  gateway: {maxBacklog: -1}", "spec.gateway.maxBacklog"},
+      {"r-gw-secret", "  gateway: {publishers: {secretRef: {}}}",
+       "spec.gateway.publishers.secretRef.name"},
+      {"r-gw-age-days", "  gateway: {resultsMaxAge: 7d}", "spec.gateway.resultsMaxAge"},
+      {"r-gw-age-long", "  gateway: {resultsMaxAge: 168h1s}", "between 1s and 168h"},
+      {"r-gw-age-short", "  gateway: {resultsMaxAge: 500ms}", "between 1s and 168h"},
   };
   for (const auto& c : rejected) {
     auto r = apply(manifest(c.name, std::string(c.spec) + "\n"));
@@ -320,6 +393,14 @@ TEST_F(ChannelTest, InvalidChannelsGetClearErrorsAndValidOnesKeepWorking) {
       {"s-everything", "  subjects: ['>']", {"SubjectNotPermitted"}, "report subjects"},
       {"s-jsapi", "  subjects: ['$JS.API.>']", {"SubjectNotPermitted"}, "reserved for NATS"},
       {"s-reports", "  subjects: ['osmosis.report.>']", {"SubjectNotPermitted"}, "report"},
+      {"s-results",
+       "  subjects: ['osmosis.results.>']",
+       {"SubjectNotPermitted"},
+       "gateway's subjects osmosis.results.>"},
+      {"s-broadcast",
+       "  consumer: {deadLetterSubject: osmosis.broadcast.shop.orders}",
+       {"SubjectNotPermitted"},
+       "gateway's subjects osmosis.broadcast.>"},
       // Hostile input (issue 16, item 2): another namespace's subjects are not for squatting.
       {"s-squat", "  subjects: ['victim2.jobs.>']", {"SubjectNotPermitted"}, "--subject-grant"},
       {"s-dead-squat",

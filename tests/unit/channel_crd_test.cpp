@@ -5,6 +5,7 @@
 // enum's values are the parser's, a pattern accepts what the parser accepts. A change to one
 // without the other fails here.
 
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <regex>
@@ -219,6 +220,26 @@ TEST(ChannelCrd, EveryPatternAcceptsWhatTheOperatorAccepts) {
     ++checked;
   });
   EXPECT_GE(checked, 6);
+}
+
+// The examples users copy (crds/examples/) are Channels the operator takes as they are.
+TEST(ChannelCrd, EveryExampleChannelParsesWithoutProblems) {
+  int channels = 0;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(std::string(OSMOSIS_SOURCE_DIR) + "/crds/examples")) {
+    for (const auto& doc : YAML::LoadAllFromFile(entry.path().string())) {
+      json obj = toJson(doc);
+      if (obj.value("kind", "") != "Channel") continue;
+      ParsedChannel p = parseChannel(obj);
+      EXPECT_TRUE(p.problems.empty()) << entry.path() << ": " << describe(p.problems);
+      if (entry.path().filename() == "gateway.yaml") {
+        EXPECT_TRUE(p.spec.gateway.enabled);
+        EXPECT_EQ(p.spec.gateway.publishersSecret, "orders-publishers");
+      }
+      ++channels;
+    }
+  }
+  EXPECT_GE(channels, 4);  // minimal, full, memory-stream-delete, gateway, ...
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/contract/gateway_contract.hpp"
 #include "operator/channel/sidecar_injection.hpp"
 
 namespace osmosis::channel {
@@ -40,6 +41,28 @@ std::string envValue(const json& container, const std::string& name) {
   for (const auto& e : container["env"])
     if (e["name"] == name) return e.contains("value") ? e["value"].get<std::string>() : "<ref>";
   return "";
+}
+
+// The sidecar publishes request events (issue 14) only while the Channel's gateway is on; off,
+// the variable is left out of the apply, which removes it from the pod template.
+TEST(SidecarInjection, ResultsAreSwitchedOnWithTheGatewayAndOffWithout) {
+  const char* results = contract::gateway::kEnvResults;
+  ASSERT_STREQ(results, "OSMOSIS_RESULTS");
+  ChannelSpec s = spec();
+  json off = injectionApply(*s.scaleTarget, "shop", "orders", s, {}, settings("img:1", "nats://n"));
+  EXPECT_EQ(envValue(off["spec"]["template"]["spec"]["initContainers"][0], results), "");
+  s.gateway.enabled = true;
+  for (bool native : {true, false}) {
+    json on = injectionApply(*s.scaleTarget, "shop", "orders", s, {},
+                             settings("img:1", "nats://n", native));
+    const json& pod = on["spec"]["template"]["spec"];
+    const json& c = native ? pod["initContainers"][0] : pod["containers"][0];
+    EXPECT_EQ(envValue(c, results), "true") << "native " << native;
+    int count = 0;
+    for (const auto& e : c["env"])
+      count += e["name"] == results ? 1 : 0;
+    EXPECT_EQ(count, 1);
+  }
 }
 
 TEST(SidecarInjection, NativeSidecarIsAnInitContainerThatAlwaysRestarts) {

@@ -257,5 +257,163 @@ TEST_F(ChannelReconcilerTest, DeletionFollowsThePolicyThenReleasesTheFinalizer) 
   EXPECT_TRUE(eventReasons().count("StreamDeleted"));
 }
 
+// spec.gateway (issue 14): the results stream follows the switch; status.gateway says where.
+TEST_F(ChannelReconcilerTest, GatewayEnabledProvisionsTheResultsStreamAndStatus) {
+  channel({{"stream", {{"storage", "Memory"}, {"replicas", 1}}},
+           {"gateway", {{"enabled", true}, {"resultsMaxAge", "30m"}}}});
+  ASSERT_TRUE(reconcile().ok());
+  auto info = nats_->streamInfo("SHOP_ORDERS_RESULTS");
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->config.subjects, std::vector<std::string>{"osmosis.results.shop.orders.>"});
+  EXPECT_EQ(info->config.maxAge, 30min);
+  EXPECT_EQ(info->config.storage, nats::Storage::kMemory) << "the channel stream's storage";
+  EXPECT_EQ(info->config.retention, nats::Retention::kLimits);
+  EXPECT_EQ(condition("GatewayReady").value("status", ""), "True");
+  EXPECT_EQ(condition("GatewayReady").value("reason", ""), "ResultsStreamReady");
+  EXPECT_EQ(status()["gateway"], (json{{"path", "/v1/namespaces/shop/channels/orders/messages"},
+                                       {"resultsStream", "SHOP_ORDERS_RESULTS"}}));
+  EXPECT_EQ(condition("Ready").value("reason", ""), "Provisioned");
+  EXPECT_TRUE(eventReasons().count("ResultsStreamCreated"));
+
+  // Edited: followed. Changed on the server: repaired. Deleted on the server: re-created.
+  observeStatus();
+  channel({{"stream", {{"storage", "Memory"}}}, {"gateway", {{"enabled", true}}}}, 2, status());
+  ASSERT_TRUE(reconcile().ok());
+  EXPECT_EQ(nats_->streamInfo("SHOP_ORDERS_RESULTS")->config.maxAge, 10min);
+  EXPECT_TRUE(eventReasons().count("ResultsStreamUpdated"));
+  observeStatus();
+  auto edited = nats_->streamInfo("SHOP_ORDERS_RESULTS")->config;
+  edited.maxAge = 1h;
+  nats_->editStream(edited);
+  ASSERT_TRUE(reconcile().ok());
+  EXPECT_EQ(nats_->streamInfo("SHOP_ORDERS_RESULTS")->config.maxAge, 10min);
+  EXPECT_TRUE(eventReasons().count("ResultsStreamDriftRepaired"));
+  ASSERT_TRUE(nats_->deleteStream("SHOP_ORDERS_RESULTS").ok());
+  ASSERT_TRUE(reconcile().ok());
+  EXPECT_TRUE(nats_->hasStream("SHOP_ORDERS_RESULTS"));
+  EXPECT_TRUE(eventReasons().count("ResultsStreamRecreated"));
+  // A field NATS cannot change in place: results are transient, so it is replaced.
+  edited = nats_->streamInfo("SHOP_ORDERS_RESULTS")->config;
+  edited.storage = nats::Storage::kFile;
+  nats_->editStream(edited);
+  ASSERT_TRUE(reconcile().ok());
+  EXPECT_EQ(nats_->streamInfo("SHOP_ORDERS_RESULTS")->config.storage, nats::Storage::kMemory);
+  EXPECT_TRUE(eventReasons().count("ResultsStreamReplaced"));
+  EXPECT_EQ(condition("GatewayReady").value("status", ""), "True");
+}
+
+TEST_F(ChannelReconcilerTest, DisablingTheGatewayDeletesTheResultsStreamAndClearsStatus) {
+  channel({{"gateway", {{"enabled", true}}}});
+  ASSERT_TRUE(reconcile().ok());
+  ASSERT_TRUE(nats_->hasStream("SHOP_ORDERS_RESULTS"));
+  observeStatus();
+  channel({{"gateway", {{"enabled", false}}}}, 2, status());
+  ASSERT_TRUE(reconcile().ok());
+  EXPECT_FALSE(nats_->hasStream("SHOP_ORDERS_RESULTS"));
+  EXPECT_TRUE(nats_->hasStream("SHOP_ORDERS")) << "the channel's own stream is untouched";
+  // The last apply leaves status.gateway out, which removes it (a real API server's server-side
+  // apply: tests/integration/channel_test.cpp; the fake merges, so it is checked on the body).
+  json lastApply;
+  for (const auto& r : api_->requests())
+    if (r.method == "PATCH" && r.target.find("/status") != std::string::npos)
+      lastApply = json::parse(r.body);
+  ASSERT_TRUE(lastApply.is_object());
+  EXPECT_FALSE(lastApply["status"].contains("gateway")) << lastApply.dump();
+  EXPECT_EQ(condition("GatewayReady").value("reason", ""), "Disabled");
+  EXPECT_EQ(condition("GatewayReady").value("status", ""), "False");
+  EXPECT_EQ(condition("Ready").value("status", ""), "True");
+  EXPECT_TRUE(eventReasons().count("ResultsStreamDeleted"));
+  // From then on an idle resync asks NATS nothing about it.
+  json applied = api_->get("osmosis.dev/v1alpha1", "Channel", "shop", "orders");
+  applied["status"].erase("gateway");  // as the real server's apply did
+  (void)store_.upsert(applied);
+  const int infos = nats_->calls("stream.info");
+  ASSERT_TRUE(reconcile().ok());
+  EXPECT_EQ(nats_->calls("stream.info"), infos + 1) << "only the channel's own stream";
+}
+
+TEST_F(ChannelReconcilerTest, AChannelThatNeverHadAGatewayIsCheckedOnceThenLeftAlone) {
+  channel();
+  ASSERT_TRUE(reconcile().ok());
+  EXPECT_EQ(nats_->calls("stream.info"), 2) << "its stream, and once for a results stream";
+  EXPECT_EQ(condition("GatewayReady").value("reason", ""), "Disabled");
+  EXPECT_FALSE(status().contains("gateway"));
+  observeStatus();
+  ASSERT_TRUE(reconcile().ok());
+  EXPECT_EQ(nats_->calls("stream.info"), 3);
+  EXPECT_EQ(nats_->calls("stream.delete"), 0);
+}
+
+TEST_F(ChannelReconcilerTest, AResultsStreamFailureShowsInGatewayReadyNotReady) {
+  nats_->refuseStreamCreate.insert("SHOP_ORDERS_RESULTS");
+  channel({{"gateway", {{"enabled", true}}}});
+  auto r = reconcile();
+  ASSERT_TRUE(r.ok()) << "a refusal is not retried fast: " << r.error().message;
+  json gw = condition("GatewayReady");
+  EXPECT_EQ(gw.value("status", ""), "False");
+  EXPECT_EQ(gw.value("reason", ""), "ResultsStreamFailed");
+  EXPECT_NE(gw.value("message", "").find("SHOP_ORDERS_RESULTS"), std::string::npos) << gw;
+  EXPECT_NE(gw.value("message", "").find("overlap"), std::string::npos) << gw;
+  EXPECT_EQ(condition("Ready").value("reason", ""), "Provisioned")
+      << "the channel still takes and delivers messages";
+  EXPECT_TRUE(eventReasons().count("ResultsStreamFailed"));
+  nats_->refuseStreamCreate.clear();
+  observeStatus();
+  ASSERT_TRUE(reconcile().ok());
+  EXPECT_EQ(condition("GatewayReady").value("status", ""), "True");
+}
+
+TEST_F(ChannelReconcilerTest, NatsDownLeavesGatewayReadyUnknownWithOneWarning) {
+  channel({{"gateway", {{"enabled", true}}}});
+  nats_->unavailable = true;
+  ASSERT_FALSE(reconcile().ok());
+  EXPECT_EQ(condition("GatewayReady").value("status", ""), "Unknown");
+  EXPECT_EQ(condition("GatewayReady").value("reason", ""), "NatsUnavailable");
+  EXPECT_FALSE(eventReasons().count("ResultsStreamFailed"));
+  // A refused Channel says why for the gateway too.
+  channel({{"gateway", {{"enabled", true}, {"resultsMaxAge", "8d"}}}});
+  nats_->unavailable = false;
+  ASSERT_TRUE(reconcile().ok());
+  EXPECT_EQ(condition("GatewayReady").value("reason", ""), "InvalidSpec");
+  EXPECT_FALSE(nats_->hasStream("SHOP_ORDERS_RESULTS"));
+}
+
+TEST_F(ChannelReconcilerTest, DeletionAlwaysDeletesTheResultsStreamEvenWithRetain) {
+  channel({{"deletionPolicy", "Retain"}, {"gateway", {{"enabled", true}}}});
+  ASSERT_TRUE(reconcile().ok());
+  ASSERT_TRUE(nats_->hasStream("SHOP_ORDERS_RESULTS"));
+  json c = api_->get("osmosis.dev/v1alpha1", "Channel", "shop", "orders");
+  c["metadata"]["deletionTimestamp"] = "2026-01-02T00:00:00Z";
+  (void)store_.upsert(c);
+  // NATS down: the finalizer stays until the results stream is gone.
+  nats_->unavailable = true;
+  ASSERT_FALSE(reconcile().ok());
+  EXPECT_FALSE(
+      api_->get("osmosis.dev/v1alpha1", "Channel", "shop", "orders")["metadata"]["finalizers"]
+          .empty());
+  nats_->unavailable = false;
+  ASSERT_TRUE(reconcile().ok());
+  EXPECT_TRUE(nats_->hasStream("SHOP_ORDERS")) << "Retain keeps the channel's stream";
+  EXPECT_FALSE(nats_->hasStream("SHOP_ORDERS_RESULTS"));
+  EXPECT_TRUE(
+      api_->get("osmosis.dev/v1alpha1", "Channel", "shop", "orders")["metadata"]["finalizers"]
+          .empty());
+  auto reasons = eventReasons();
+  EXPECT_TRUE(reasons.count("ResultsStreamDeleted"));
+  EXPECT_TRUE(reasons.count("StreamRetained"));
+}
+
+TEST_F(ChannelReconcilerTest, DeletingAChannelWithoutAGatewayNeedsNoNats) {
+  channel();
+  ASSERT_TRUE(reconcile().ok());
+  observeStatus();
+  json c = api_->get("osmosis.dev/v1alpha1", "Channel", "shop", "orders");
+  c["metadata"]["deletionTimestamp"] = "2026-01-02T00:00:00Z";
+  (void)store_.upsert(c);
+  nats_->unavailable = true;
+  ASSERT_TRUE(reconcile().ok()) << "Retain, and a pass found no results stream";
+  EXPECT_EQ(nats_->calls("stream.delete"), 0);
+}
+
 }  // namespace
 }  // namespace osmosis::channel
