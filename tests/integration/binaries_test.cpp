@@ -284,7 +284,9 @@ TEST_P(BinaryTest, HealthServerRefusesOtherMethodsAndPaths) {
 INSTANTIATE_TEST_SUITE_P(Binaries, BinaryTest,
                          ::testing::Values(OSMOSIS_OPERATOR_BIN, OSMOSIS_SIDECAR_BIN),
                          [](const auto& param) {
-                           return std::string(param.param).find("operator") != std::string::npos
+                           // By the file name: the build path may contain "operator" too.
+                           const std::string path(param.param);
+                           return path.substr(path.rfind('/') + 1) == "osmosis-operator"
                                       ? "operator"
                                       : "sidecar";
                          });
