@@ -342,18 +342,23 @@ void Dispatcher::begin(Flight& f, int slot, nats::Message msg,
   req.header(contract::kHeaderChannel, config_.channel);
   req.header(contract::kHeaderNamespace, config_.ns);
   const nats::Headers headers = msg.headers();
-  if (!addNatsHeaders(req, headers)) req.header("Content-Type", "application/octet-stream");
-  req.end(body);
   std::string requestId;
   if (results_ != nullptr) {
     if (auto id = results_->requestIdOf(headers)) {
       requestId = std::move(*id);
+      // The id the worker posts progress for. (The NATS header itself arrives renamed, as
+      // every incoming Osmosis-* header does: this one is checked, that one is not.)
+      req.header(gw::kHeaderRequestId, requestId);
       req.capture(config_.maxResultBytes);
-      results_->enter(requestId);
-      // Before the app has it: a client never sees a progress event before "delivered".
-      results_->step(requestId, gw::kEventDelivered,
-                     results::deliveredEvent(msg.deliveryCount(), config_.pod));
     }
+  }
+  if (!addNatsHeaders(req, headers)) req.header("Content-Type", "application/octet-stream");
+  req.end(body);
+  if (!requestId.empty()) {
+    results_->enter(requestId);
+    // Before the app has it: a client never sees a progress event before "delivered".
+    results_->step(requestId, gw::kEventDelivered,
+                   results::deliveredEvent(msg.deliveryCount(), config_.pod));
   }
 
   f.msg.emplace(std::move(msg));

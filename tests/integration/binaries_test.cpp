@@ -28,6 +28,11 @@ struct RunResult {
   std::string out, err;
 };
 
+// By the file name: the build path may contain "operator" too (a worktree's, for example).
+bool isOperator(const std::string& path) {
+  return path.substr(path.rfind('/') + 1) == "osmosis-operator";
+}
+
 class BinaryTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override { dir_ = testing::makeTempDir("osmosis-bin"); }
@@ -37,7 +42,7 @@ class BinaryTest : public ::testing::TestWithParam<std::string> {
   // nowhere; it retries, logs and still stops cleanly). The sidecar: its channel and consumer
   // (NATS at the default URL is not there; it retries and still stops cleanly).
   std::vector<std::string> requiredArgs() {
-    if (GetParam().find("operator") == std::string::npos) {
+    if (!isOperator(GetParam())) {
       return {"--channel",  "orders",  "--namespace", "shop",     "--stream", "SHOP_ORDERS",
               "--consumer", "workers", "--pod",       "test-pod", "--listen", "127.0.0.1:0"};
     }
@@ -284,9 +289,7 @@ TEST_P(BinaryTest, HealthServerRefusesOtherMethodsAndPaths) {
 INSTANTIATE_TEST_SUITE_P(Binaries, BinaryTest,
                          ::testing::Values(OSMOSIS_OPERATOR_BIN, OSMOSIS_SIDECAR_BIN),
                          [](const auto& param) {
-                           return std::string(param.param).find("operator") != std::string::npos
-                                      ? "operator"
-                                      : "sidecar";
+                           return isOperator(param.param) ? "operator" : "sidecar";
                          });
 
 }  // namespace

@@ -199,7 +199,7 @@ TEST_F(SidecarResultsTest, ResultIsStoredInOrderBeforeTheAck) {
   createQueue();
   createResultsStream();
   openTap();
-  auto app = startApp(freePort());
+  auto app = startApp(freePort(), {"--record-headers"});
   auto sidecar = startResultsSidecar(app.port);
   ASSERT_TRUE(waitReady(sidecar)) << readFile(sidecar.log);
   const std::string rid = id('a');
@@ -246,6 +246,17 @@ TEST_F(SidecarResultsTest, ResultIsStoredInOrderBeforeTheAck) {
       << events[1].headers;
   EXPECT_EQ(metric(sidecar, "osmosis_sidecar_results_published_total"), 2u);
   EXPECT_EQ(metric(sidecar, "osmosis_sidecar_messages_acked_total"), 2u);
+  // The app got the checked id (the one it posts progress for); the plain message none.
+  const auto starts = testing::events(readRecords(app.record), "start");
+  ASSERT_EQ(starts.size(), 2u);
+  for (const auto& start : starts) {
+    const auto& h = start["headers"];
+    if (start["body"] == "status=201") {
+      EXPECT_EQ(h.value(gw::kHeaderRequestId, ""), rid) << h;
+    } else {
+      EXPECT_FALSE(h.contains(gw::kHeaderRequestId)) << h;
+    }
+  }
 
   // A clean stop (ASan would fail the exit code on a leak or worse).
   sidecar.process.signal(SIGTERM);
@@ -345,7 +356,7 @@ TEST_F(SidecarResultsTest, SpoofedOrMalformedIdsGetNoEvents) {
   createQueue();
   createResultsStream();
   openTap();
-  auto app = startApp(freePort());
+  auto app = startApp(freePort(), {"--record-headers"});
   auto sidecar = startResultsSidecar(app.port);
   ASSERT_TRUE(waitReady(sidecar)) << readFile(sidecar.log);
   publishRequest("id=other", gw::formatRequestId("shop", "billing", std::string(32, 'd')));
@@ -366,6 +377,14 @@ TEST_F(SidecarResultsTest, SpoofedOrMalformedIdsGetNoEvents) {
     }
   }
   EXPECT_EQ(metric(sidecar, "osmosis_sidecar_results_refused_ids_total"), 2u);
+  // A refused id is not handed to the app as a checked one.
+  const auto starts = testing::events(readRecords(app.record), "start");
+  ASSERT_EQ(starts.size(), 3u);
+  for (const auto& start : starts) {
+    if (start["id"] != "ours-after") {
+      EXPECT_FALSE(start["headers"].contains(gw::kHeaderRequestId)) << start;
+    }
+  }
   EXPECT_EQ(metric(sidecar, "osmosis_sidecar_messages_acked_total"), 3u);
   const std::string log = readFile(sidecar.log);
   EXPECT_NE(log.find("another channel's"), std::string::npos) << log;
