@@ -34,7 +34,14 @@ Result<std::shared_ptr<void>> ResultsHub::listen(const std::string& resultsStrea
   const uint64_t key = nextKey_++;
   listeners_[subject].emplace(key, std::move(listener));
   ++count_;
-  return std::shared_ptr<void>(nullptr, [this, subject, key](void*) { forget(subject, key); });
+  // (a real object: the handle tests true while it is held)
+  struct Registration {
+    ResultsHub* hub;
+    std::string subject;
+    uint64_t key;
+    ~Registration() { hub->forget(subject, key); }
+  };
+  return std::shared_ptr<void>(new Registration{this, subject, key});
 }
 
 size_t ResultsHub::listeners() const {

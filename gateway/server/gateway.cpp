@@ -291,8 +291,13 @@ void Gateway::publish(http::Request&& req, const std::string& ns, const std::str
                              answer(responder, std::move(*res));
                              work_.submit([w = waiting] { w->listening.reset(); });
                            });
-      if (l) waiting->listening = std::move(l.value());
-      // (Without the listener the POST still works: it answers 202 at the deadline.)
+      if (l) {
+        waiting->listening = std::move(l.value());
+      } else {
+        // Without the listener the POST still works: it answers 202 at once.
+        log::warn("cannot follow the results stream; answering Prefer: wait with 202",
+                  {{"stream", ch.resultsStream}, {"error", l.error().message}});
+      }
     }
     nats::Headers headers{{cg::kHeaderRequestId, id}};
     if (!contentType.empty()) headers.emplace_back("Content-Type", contentType);
@@ -332,7 +337,9 @@ void Gateway::requestState(http::Request&& req, const std::string& id, bool resu
   const auto parsed = cg::parseRequestId(id);
   auto ch = enabledChannel(parsed->ns, parsed->channel, responder);
   if (!ch) return;
-  auto job = [this, alive = alive_, ch = *ch, id, result, responder]() mutable {
+  const std::string queryToken = queryParam(req.target, "token");
+  const std::string tokenQuery = queryToken.empty() ? "" : "?token=" + queryToken;
+  auto job = [this, alive = alive_, ch = *ch, id, result, tokenQuery, responder]() mutable {
     if (!alive->load()) return;
     auto last = bus_.last(ch.resultsStream, cg::resultsSubject(id));
     if (!last)
@@ -361,9 +368,11 @@ void Gateway::requestState(http::Request&& req, const std::string& id, bool resu
         {"id", e.id}, {"event", e.type}, {"data", nlohmann::json::parse(e.data, nullptr, false)}};
     if (e.final) {
       body["state"] = e.type == cg::kEventResult ? "succeeded" : "failed";
-      return answer(
-          responder,
-          {303, "application/json", dumpJson(body) + "\n", {{"Location", self + "/result"}}});
+      // (a token given in the query travels on, so a client that follows the redirect can)
+      return answer(responder, {303,
+                                "application/json",
+                                dumpJson(body) + "\n",
+                                {{"Location", self + "/result" + tokenQuery}}});
     }
     body["state"] = e.type == cg::kEventRetry ? "retrying" : "in-progress";
     answer(responder, {200, "application/json", dumpJson(body) + "\n", {}});
@@ -388,6 +397,7 @@ bool Gateway::admitStream(const std::string& peer, http::Responder& r) {
   }
   ++n;
   openStreamsGauge_.set(static_cast<double>(++openStreams_));
+  log::debug("event stream opened", {{"peer", peer}, {"streamsOfPeer", n}});
   return true;
 }
 
@@ -395,6 +405,7 @@ void Gateway::releaseStream(const std::string& peer) {
   std::lock_guard lock(mu_);
   auto it = streamsByPeer_.find(peer);
   if (it != streamsByPeer_.end() && --it->second <= 0) streamsByPeer_.erase(it);
+  log::debug("event stream closed", {{"peer", peer}});
   openStreamsGauge_.set(static_cast<double>(--openStreams_));
 }
 
