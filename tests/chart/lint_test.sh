@@ -191,8 +191,8 @@ render --skip-tests --set gateway.enabled=true --set gateway.replicaCount=1 --se
   --set gateway.signingKey.existingSecret=gw-key --set gateway.signingKey.existingSecretKey=hmac \
   --set nats.tls.secretName=nats-tls --set nats.tls.clientCert=true --set nats.auth.type=creds --set nats.auth.secretName=nats-creds \
   --set gateway.service.type=NodePort --set gateway.service.nodePort=30080 --set gateway.metrics.serviceMonitor.enabled=true \
-  --set 'gateway.extraArgs={--log-level=debug}' --set "gateway.image.digest=sha256:$(printf 'b%.0s' {1..64})" >"$WORK/gw-custom.yaml"
-render --skip-tests --set gateway.enabled=true --set 'rbac.secretNamespaces={shop}' --set gateway.maxBodyBytes=1073741824 >"$WORK/gw-secretns.yaml"
+  --set 'gateway.extraArgs={--context=ctx}' --set "gateway.image.digest=sha256:$(printf 'b%.0s' {1..64})" >"$WORK/gw-custom.yaml"
+render --skip-tests --set gateway.enabled=true --set 'rbac.secretNamespaces={shop}' --set gateway.maxBodyBytes=67108864 >"$WORK/gw-secretns.yaml"
 python3 - "$WORK/default.yaml" "$WORK/gw-default.yaml" "$WORK/gw-custom.yaml" "$WORK/gw-secretns.yaml" <<'PY' || fail "a promise of the gateway templates does not hold (above)"
 import base64, sys, yaml
 def load(p): return [d for d in yaml.safe_load_all(open(p)) if d]
@@ -224,7 +224,8 @@ for name, docs in (("default", on), ("custom", custom)):
     check(c["resources"]["requests"] and c["resources"]["limits"]["memory"], f"{name}: resources")
     for a in ("--listen=0.0.0.0:8080", "--health-listen=0.0.0.0:9090", "--signing-key-file=/etc/osmosis/gateway/signing-key",
               "--max-body-bytes=1048576", "--max-wait=60s", "--max-streams-per-client=16", "--max-connections=10000",
-              "--keepalive=15s", "--threads=2", "--nats-url=nats://nats.nats-system:4222"):
+              "--keepalive=15s", "--stream-idle-timeout=10m", "--threads=2", "--workers=16",
+              "--nats-url=nats://nats.nats-system:4222"):
         check(a in c["args"], f"{name}: {a} missing from {c['args']}")
     # Nothing writable: every volume is a Secret, every mount read-only.
     check(all("secret" in v for v in pod["volumes"]), f"{name}: a volume that is no Secret: {pod['volumes']}")
@@ -259,7 +260,7 @@ c = d["spec"]["template"]["spec"]["containers"][0]
 check([a for a in c["args"] if a.startswith("--watch-namespace")] == ["--watch-namespace=shop", "--watch-namespace=billing"],
       f"custom: gateway --watch-namespace: {c['args']}")
 for a in ("--nats-tls-ca=/etc/osmosis/nats-tls/ca.crt", "--nats-tls-cert=/etc/osmosis/nats-tls/tls.crt",
-          "--nats-creds=/etc/osmosis/nats-auth/creds", "--log-level=debug"):
+          "--nats-creds=/etc/osmosis/nats-auth/creds", "--context=ctx"):
     check(a in c["args"], f"custom: {a} missing from {c['args']}")
 check(c["image"].endswith("/osmosis-dev/osmosis-gateway@sha256:" + "b" * 64), f"custom: image {c['image']}")
 check(not [x for x in custom if x["kind"] == "Secret"], "custom: a Secret rendered although existingSecret is set")
@@ -277,7 +278,7 @@ check(kinds == {("ClusterRole", None, "osmo-osmosis-gateway-channels"), ("Cluste
                 ("Role", "shop", "osmo-osmosis-gateway-secrets"), ("RoleBinding", "shop", "osmo-osmosis-gateway-secrets")},
       f"secretNamespaces: {sorted(kinds, key=str)}")
 c = one(secretns, "Deployment")["spec"]["template"]["spec"]["containers"][0]
-check("--max-body-bytes=1073741824" in c["args"], f"a large maxBodyBytes not rendered as an integer: {c['args']}")
+check("--max-body-bytes=67108864" in c["args"], f"a large maxBodyBytes not rendered as an integer: {c['args']}")
 PY
 info "gateway: off by default; on: restricted, read-only mounts only, probes, PDB above 1, Service http 80, RBAC read-only (cluster-wide, namespaced, secretNamespaces), signing key generated or the user's"
 
@@ -322,4 +323,24 @@ for d in yaml.safe_load_all(open(sys.argv[1])):
     fail "$values: the operator refuses the chart's flags: $out (args: ${args[*]})"
 done
 info "the operator accepts the flags the chart renders (default and non-default values)"
+
+# The gateway likewise: it checks every flag and reads its signing key before the kubeconfig.
+gateway="${OSMOSIS_GATEWAY_BIN:?OSMOSIS_GATEWAY_BIN: the osmosis-gateway binary (set by ctest)}"
+mkdir -p "$WORK/etc/osmosis/gateway"
+head -c 64 /dev/urandom >"$WORK/etc/osmosis/gateway/signing-key"
+for values in gw-default gw-custom gw-secretns; do
+  mapfile -t args < <(python3 -c 'import sys, yaml
+for d in yaml.safe_load_all(open(sys.argv[1])):
+    if d and d["kind"] == "Deployment" and d["metadata"]["name"].endswith("-gateway"):
+        print("\n".join(d["spec"]["template"]["spec"]["containers"][0]["args"]))' "$WORK/$values.yaml")
+  ((${#args[@]} > 10)) || fail "$values: could not read the gateway's args"
+  args=("${args[@]//\/etc\/osmosis\//$WORK/etc/osmosis/}")
+  out="$(timeout 20 "$gateway" "${args[@]}" --kubeconfig "$WORK/no-kubeconfig" 2>&1)" && fail "$values: the gateway started without a kubeconfig"
+  grep -q "kubeconfig: cannot read $WORK/no-kubeconfig" <<<"$out" ||
+    fail "$values: the gateway refuses the chart's flags: $out (args: ${args[*]})"
+done
+# (and it would refuse what the schema lets through but it does not take: the check can fail)
+out="$(timeout 20 "$gateway" --signing-key-file "$WORK/etc/osmosis/gateway/signing-key" --max-wait=61s --kubeconfig "$WORK/no-kubeconfig" 2>&1)" || true
+grep -q -- '--max-wait' <<<"$out" || fail "the gateway took --max-wait=61s: $out"
+info "the gateway accepts the flags the chart renders (default, namespaced with NATS files, secretNamespaces)"
 info "templates: leader election on, restricted pod, probes, PDB only above 1, RBAC without wildcards, secrets get-only, Roles in namespaced mode"
