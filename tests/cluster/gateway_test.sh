@@ -5,8 +5,8 @@
 # through the gateway's Service (its ClusterIP, reached from the host through kube-proxy as
 # the other cluster tests reach NATS): 401 without the bearer token, 202 with it (stored), the
 # operator scales the worker up from zero, and the request's events read over SSE end with the
-# worker's result; GET /v1/requests/{id} then answers 303 to the result; /metrics answers on
-# the gateway's metrics Service.
+# worker's result; GET /v1/requests/{id} then answers 303 to the result, from each replica
+# (they share the chart's signing key); /metrics answers on the gateway's metrics Service.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -164,9 +164,17 @@ info "SSE: delivered, result (200 'ok') ${t_result} ms after the POST; the opera
 
 code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$base/v1/requests/$id?token=$req_token")"
 [[ "$code" == 303 ]] || fail "GET /v1/requests/$id after the result: $code, want 303"
-code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$base/v1/requests/$id/events?token=x$req_token")"
-[[ "$code" == 401 || "$code" == 403 ]] || fail "events with a wrong request token: $code, want 401/403"
-info "GET /v1/requests/{id}: 303 to the result; a wrong request token refused ($code)"
+code_wrong="$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$base/v1/requests/$id/events?token=x$req_token")"
+[[ "$code_wrong" == 401 || "$code_wrong" == 403 ]] || fail "events with a wrong request token: $code_wrong, want 401/403"
+# Each replica, asked directly at its pod IP, takes the token: they share the chart's key.
+pod_ips="$(kubectl -n "$NS" get pods -l app.kubernetes.io/component=gateway -o jsonpath='{.items[*].status.podIP}')"
+read -r -a ips <<<"$pod_ips"
+((${#ips[@]} == 2)) || fail "gateway pod IPs: '$pod_ips'"
+for ip in "${ips[@]}"; do
+  code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "http://$ip:8080/v1/requests/$id?token=$req_token")"
+  [[ "$code" == 303 ]] || fail "the gateway replica at $ip answers $code for the request's token, want 303 (signing key not shared?)"
+done
+info "GET /v1/requests/{id}: 303 to the result from each of the 2 replicas (one signing key); a wrong request token refused ($code_wrong)"
 
 metrics="$(curl -sf --max-time 10 "http://$(kubectl -n "$NS" get service "$gw-metrics" -o jsonpath='{.spec.clusterIP}'):9090/metrics")" ||
   fail "no /metrics on the gateway's metrics Service"
