@@ -11,7 +11,8 @@
 #   hack/images.sh --print-dir  print the directory of the archives
 #
 # Images (all tagged :dev, under localhost/osmosis/):
-#   osmosis-operator, osmosis-sidecar, osmosis-example-worker  (operator/, sidecar/)
+#   osmosis-operator, osmosis-sidecar, osmosis-example-worker,  (operator/, sidecar/,
+#   osmosis-gateway                                             gateway/)
 #   nats-server, coredns, pause                                 (hack/images/*/)
 #
 # Environment: OSMOSIS_IMAGES_DIR (default ~/.cache/osmosis/images/current),
@@ -26,7 +27,7 @@ case "${1:-}" in
   --load) load=1 ;;
   --print-dir) echo "$out"; exit 0 ;;
   "") ;;
-  -h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "images.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
 esac
 
@@ -71,9 +72,9 @@ node_bin="${OSMOSIS_NODE_BIN:-$(hack/tools/build.sh --print-node-bin-dir)}"
 [[ -x "$tools_bin/nats-server" && -x "$node_bin/coredns" ]] || die "tools missing: run hack/tools/build.sh"
 # shellcheck source=hack/bench/lib.sh
 source hack/bench/lib.sh # sets $build
-say "release build of osmosis-operator, osmosis-sidecar, osmosis-example-worker in $build"
+say "release build of osmosis-operator, osmosis-sidecar, osmosis-example-worker, osmosis-gateway in $build"
 start=$SECONDS
-bench_build osmosis-operator osmosis-sidecar osmosis-example-worker >"$cache/release-build.log" 2>&1 ||
+bench_build osmosis-operator osmosis-sidecar osmosis-example-worker osmosis-gateway >"$cache/release-build.log" 2>&1 ||
   { tail -30 "$cache/release-build.log" >&2; die "release build failed (log: $cache/release-build.log)"; }
 say "release build up to date in $((SECONDS - start)) s"
 stage="$cache/context"
@@ -81,7 +82,7 @@ rm -rf "$stage"
 mkdir -p "$stage/prebuilt"
 build="${build:?}"
 install -s "$build/operator/osmosis-operator" "$build/sidecar/osmosis-sidecar" \
-  "$build/sidecar/example-worker/osmosis-example-worker" "$stage/prebuilt/"
+  "$build/sidecar/example-worker/osmosis-example-worker" "$build/gateway/osmosis-gateway" "$stage/prebuilt/"
 gcc -static -Os -s -Wall -Wextra -Werror -o "$stage/prebuilt/pause" hack/images/pause/pause.c
 cp "$tools_bin/nats-server" "$tools_bin/nats" "$node_bin/coredns" "$stage/prebuilt/"
 
@@ -120,6 +121,7 @@ build nats-server hack/images/nats-server/Dockerfile "$nats_version" nats-server
 build osmosis-operator operator/Dockerfile "$version" osmosis-operator
 build osmosis-sidecar sidecar/Dockerfile "$version" osmosis-sidecar
 build osmosis-example-worker sidecar/example-worker/Dockerfile "$version" osmosis-example-worker
+build osmosis-gateway gateway/Dockerfile "$version" osmosis-gateway
 # The intermediate stages of replaced images (about 190 MB each) are of no further use.
 podman image prune -f >/dev/null 2>&1 || true
 say "images ready in $((SECONDS - t0)) s: $out"

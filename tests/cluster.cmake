@@ -35,3 +35,9 @@ add_test(NAME cluster_nats_failover COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/clu
 set_tests_properties(cluster_nats_failover PROPERTIES LABELS cluster FIXTURES_REQUIRED cluster
   RESOURCE_LOCK cluster TIMEOUT 900
   ENVIRONMENT "${OSMOSIS_CLUSTER_ENV};OSMOSIS_OPERATOR_BIN=$<TARGET_FILE:osmosis-operator>")
+
+# The gateway installed by the chart (gateway.enabled): a POST through its Service answered 202,
+# the worker scaled from zero by the operator, the result read back over SSE.
+add_test(NAME cluster_gateway COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cluster/gateway_test.sh)
+set_tests_properties(cluster_gateway PROPERTIES LABELS cluster FIXTURES_REQUIRED cluster
+  RESOURCE_LOCK cluster TIMEOUT 600 ENVIRONMENT "${OSMOSIS_CLUSTER_ENV}")

@@ -129,6 +129,94 @@ KINDS = {
     }, required=["apiGroup", "resources"]),
 }
 
+
+def METRICS(desc):
+    return obj(desc, {
+        "port": integer("Port of /metrics, /healthz, /readyz in the pod", minimum=1024, maximum=65535),
+        "service": obj("The metrics Service", {
+            "enabled": boolean("Create it"),
+            "type": string("Service type", enum=["ClusterIP", "NodePort", "LoadBalancer"]),
+            "port": integer("Service port", minimum=1, maximum=65535),
+            "annotations": string_map("Service annotations"),
+        }),
+        "serviceMonitor": obj("prometheus-operator ServiceMonitor", {
+            "enabled": boolean("Create it"),
+            "namespace": string("Its namespace (empty: the release's)"),
+            "interval": duration("Scrape interval"),
+            "scrapeTimeout": duration("Scrape timeout"),
+            "labels": string_map("Its labels (for the Prometheus selector)"),
+        }),
+    })
+
+
+def PDB(desc):
+    return obj(desc, {
+        "enabled": boolean("Create it"),
+        "minAvailable": {"description": "Pods that must stay", "anyOf": [
+            {"type": "integer", "minimum": 0}, {"type": "string", "pattern": r"^[0-9]+%$"}]},
+    })
+
+
+def SERVICE_ACCOUNT(desc):
+    return obj(desc, {
+        "create": boolean("Create it"),
+        "name": string("Its name (empty: the default name)"),
+        "annotations": string_map("Its annotations"),
+    })
+
+
+AFFINITY = obj("Affinity", {"nodeAffinity": free_object("Node affinity"),
+                            "podAffinity": free_object("Pod affinity"),
+                            "podAntiAffinity": free_object("Pod anti-affinity")})
+EXTRA_ENV = {"type": "array", "description": "Extra environment variables",
+             "items": {"type": "object", "required": ["name"],
+                       "properties": {"name": string("Variable name", minLength=1)}}}
+
+GATEWAY = obj("The gateway (osmosis-gateway): HTTP into Channels, results pushed back", {
+    "enabled": boolean("Install it"),
+    "replicaCount": integer("Gateway replicas (stateless)", minimum=1, maximum=100),
+    "image": image("The gateway image", pull_policy=True),
+    "serviceAccount": SERVICE_ACCOUNT("The gateway's ServiceAccount"),
+    "port": integer("Port of the public API in the pod (--listen)", minimum=1024, maximum=65535),
+    "service": obj("The gateway's Service (port named http)", {
+        "type": string("Service type", enum=["ClusterIP", "NodePort", "LoadBalancer"]),
+        "port": integer("Service port", minimum=1, maximum=65535),
+        "nodePort": {"description": "NodePort type: a fixed node port (empty: allocated)",
+                     "anyOf": [{"type": "integer", "minimum": 30000, "maximum": 32767},
+                               {"type": "string", "maxLength": 0}]},
+        "annotations": string_map("Service annotations"),
+    }),
+    "signingKey": obj("The HMAC key of per-request tokens (a Secret, mounted as a file)", {
+        "existingSecret": string("A Secret in the release namespace (empty: generated once, kept on upgrades)"),
+        "existingSecretKey": string("The key in that Secret", minLength=1, pattern=r"^[-._a-zA-Z0-9]+$"),
+    }),
+    "logLevel": string("Gateway log level", enum=["debug", "info", "warn", "error"]),
+    "maxBodyBytes": integer("Largest request body (413 above)", minimum=1, maximum=67108864),
+    "maxWait": duration("Longest Prefer: wait honoured, 0s..60s"),
+    "maxStreamsPerClient": integer("Concurrent event streams per client address", minimum=1, maximum=100000),
+    "maxConnections": integer("Open connections per replica", minimum=16, maximum=1000000),
+    "keepalive": duration("Keep-alive comment interval on event streams, 1s..5m"),
+    "streamIdleTimeout": duration("An event stream without an event is closed after this, 10s..24h"),
+    "threads": integer("HTTP threads per replica", minimum=1, maximum=64),
+    "workers": integer("Threads per replica that publish and read NATS for requests", minimum=1, maximum=256),
+    "podDisruptionBudget": PDB("PodDisruptionBudget (only when gateway.replicaCount > 1)"),
+    "resources": resources("The gateway's resources"),
+    "podSecurityContext": POD_SC,
+    "containerSecurityContext": CONTAINER_SC,
+    "probes": obj("Probe timing", {"liveness": PROBE("/healthz"), "readiness": PROBE("/readyz")}),
+    "metrics": METRICS("The gateway's /metrics, /healthz, /readyz (--health-listen)"),
+    "podAnnotations": string_map("Pod annotations"),
+    "podLabels": string_map("Pod labels"),
+    "nodeSelector": string_map("Node selector"),
+    "tolerations": free_array("Tolerations"),
+    "affinity": AFFINITY,
+    "topologySpreadConstraints": free_array("Topology spread constraints"),
+    "priorityClassName": string("Priority class"),
+    "extraArgs": {"type": "array", "items": {"type": "string", "pattern": "^--"},
+                  "description": "Extra gateway flags (--flag=value)"},
+    "extraEnv": EXTRA_ENV,
+})
+
 SCHEMA = obj("Values of the Osmosis chart (README.md documents each)", {
     "global": {"type": "object", "description": "Free for umbrella charts; not checked here"},
     "nameOverride": string("Chart name in resource names"),
@@ -222,22 +310,8 @@ SCHEMA = obj("Values of the Osmosis chart (README.md documents each)", {
                  "items": {"type": "object", "required": ["name"],
                            "properties": {"name": string("Variable name", minLength=1)}}},
     "probes": obj("Probe timing", {"liveness": PROBE("/healthz"), "readiness": PROBE("/readyz")}),
-    "metrics": obj("Metrics", {
-        "port": integer("Port of /metrics, /healthz, /readyz in the pod", minimum=1024, maximum=65535),
-        "service": obj("The metrics Service", {
-            "enabled": boolean("Create it"),
-            "type": string("Service type", enum=["ClusterIP", "NodePort", "LoadBalancer"]),
-            "port": integer("Service port", minimum=1, maximum=65535),
-            "annotations": string_map("Service annotations"),
-        }),
-        "serviceMonitor": obj("prometheus-operator ServiceMonitor", {
-            "enabled": boolean("Create it"),
-            "namespace": string("Its namespace (empty: the release's)"),
-            "interval": duration("Scrape interval"),
-            "scrapeTimeout": duration("Scrape timeout"),
-            "labels": string_map("Its labels (for the Prometheus selector)"),
-        }),
-    }),
+    "metrics": METRICS("Metrics"),
+    "gateway": GATEWAY,
     "test": obj("helm test", {
         "image": image("An image with the nats CLI"),
         "natsCommand": string("The nats CLI in that image", minLength=1),

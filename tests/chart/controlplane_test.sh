@@ -3,9 +3,10 @@
 #  - `helm template` with default and non-default values passes `kubectl apply
 #    --dry-run=server` in a namespace whose Pod Security admission enforces `restricted`
 #    (the API server is the judge: no "would violate PodSecurity" warning, the test Pod admitted);
-#  - `helm install`, then RBAC proven from outside with `kubectl auth can-i --as` the chart's
-#    ServiceAccount: yes to each thing the operator does, no to a list it must not do, in
-#    cluster-wide mode and, after `helm upgrade`, in namespaced mode;
+#  - `helm install` (gateway enabled), then RBAC proven from outside with `kubectl auth can-i
+#    --as` the chart's ServiceAccounts: yes to each thing the operator (and the gateway) does,
+#    no to a list it must not do, in cluster-wide mode and, after `helm upgrade`, in namespaced
+#    mode; the gateway's generated signing key survives that upgrade;
 #  - namespaced mode over two namespaces, end to end: the operator binary running as the
 #    chart's ServiceAccount (only the chart's Roles) makes a Channel in each Ready and leaves
 #    one in a third namespace alone;
@@ -49,16 +50,28 @@ dry_run custom --set replicaCount=2 --set 'watchNamespaces={shop}' --set nats.tl
   --set 'topologySpreadConstraints[0].maxSkew=1' --set 'topologySpreadConstraints[0].topologyKey=kubernetes.io/hostname' \
   --set 'topologySpreadConstraints[0].whenUnsatisfiable=ScheduleAnyway' --set crds.keep=false \
   --set 'rbac.scaleTargets[0].apiGroup=apps' --set 'rbac.scaleTargets[0].resources={deployments}'
+# The gateway's objects too, cluster-wide and namespaced (Roles in shop), with NATS files mounted.
+dry_run gateway --set gateway.enabled=true --set nats.tls.secretName=nats-tls --set nats.auth.type=token \
+  --set nats.auth.secretName=nats-token --set gateway.service.type=NodePort
+dry_run gateway-namespaced --set gateway.enabled=true --set gateway.replicaCount=1 --set 'watchNamespaces={shop}' \
+  --set gateway.signingKey.existingSecret=gw-key --set nats.auth.type=creds --set nats.auth.secretName=nats-creds
+grep -q 'name: osmo-osmosis-gateway$' "$WORK/gateway.yaml" || fail "the gateway was not rendered with gateway.enabled"
+helm template "$release" "$CHART" -n "$rns" --kube-version "$kube_version" --skip-tests --set gateway.enabled=true \
+  --set gateway.containerSecurityContext.readOnlyRootFilesystem=false --set gateway.podSecurityContext.runAsNonRoot=false \
+  --show-only templates/gateway/deployment.yaml >"$WORK/bad-gateway.yaml"
+out="$(kubectl apply --dry-run=server -f "$WORK/bad-gateway.yaml" 2>&1)" || true
+grep -q 'would violate PodSecurity "restricted:latest": runAsNonRoot' <<<"$out" ||
+  fail "a gateway Deployment that may run as root was not called out by Pod Security admission: $out"
 # The check can fail: a pod that is not restricted is called out by the API server.
 helm template "$release" "$CHART" -n "$rns" --kube-version "$kube_version" --skip-tests \
   --set containerSecurityContext.allowPrivilegeEscalation=true --show-only templates/deployment.yaml >"$WORK/bad.yaml"
 out="$(kubectl apply --dry-run=server -f "$WORK/bad.yaml" 2>&1)" || true
 grep -q 'would violate PodSecurity "restricted:latest": allowPrivilegeEscalation' <<<"$out" ||
   fail "a Deployment allowing privilege escalation was not called out by Pod Security admission: $out"
-info "helm template (default and non-default values) passes kubectl apply --dry-run=server, restricted"
+info "helm template (default and non-default values, the gateway cluster-wide and namespaced) passes kubectl apply --dry-run=server, restricted"
 
 start=$SECONDS
-out="$(helm install "$release" "$CHART" -n "$rns" --set 'rbac.secretNamespaces={shop}' 2>&1)" || fail "helm install: $out"
+out="$(helm install "$release" "$CHART" -n "$rns" --set 'rbac.secretNamespaces={shop}' --set gateway.enabled=true 2>&1)" || fail "helm install: $out"
 info "helm install in $((SECONDS - start)) s"
 kubectl wait --for condition=established --timeout=60s crd/channels.osmosis.dev >/dev/null
 
@@ -119,8 +132,51 @@ no_to create clusterroles.rbac.authorization.k8s.io
 no_to '*' '*'
 info "cluster-wide mode: can-i says yes to the 17 things the operator does, no to the 21 it must not"
 
+# The gateway's ServiceAccount: read Channels everywhere, get Secrets where listed; nothing else.
+gw_sa="system:serviceaccount:$rns:osmo-osmosis-gateway"
+gw_can() {
+  local want="$1" got
+  shift
+  got="$(kubectl auth can-i --as "$gw_sa" "$@" 2>/dev/null || true)"
+  [[ "$got" == "$want" ]] || fail "can-i $* as the gateway: '$got', want '$want'"
+}
+gw_can yes list channels.osmosis.dev -A
+gw_can yes watch channels.osmosis.dev -A
+gw_can yes get channels.osmosis.dev -n other
+gw_can yes get secrets -n shop
+gw_can no create channels.osmosis.dev -n shop
+gw_can no update channels.osmosis.dev -n shop
+gw_can no patch channels.osmosis.dev -n shop --subresource status
+gw_can no delete channels.osmosis.dev -n shop
+gw_can no delete channels.osmosis.dev -A
+gw_can no list secrets -n shop
+gw_can no watch secrets -n shop
+gw_can no list secrets -A
+gw_can no get secrets -n other
+gw_can no get secrets -n "$rns"
+gw_can no delete secrets -n shop
+gw_can no create secrets -n shop
+gw_can no delete pods -n shop
+gw_can no create pods -n shop
+gw_can no delete deployments.apps -n shop
+gw_can no patch deployments.apps -n shop --subresource scale
+gw_can no create events -n shop
+gw_can no update leases.coordination.k8s.io/osmo-osmosis -n "$rns"
+gw_can no get configmaps -n shop
+gw_can no get nodes
+gw_can no '*' '*'
+info "cluster-wide mode: the gateway can list/watch Channels and get Secrets in shop; 21 other things refused"
+
+# The generated signing key is kept by helm upgrade (tokens survive), and is at least 32 bytes.
+key_digest() { kubectl get secret osmo-osmosis-gateway-signing-key -n "$rns" -o jsonpath='{.data.signing-key}' | sha256sum; }
+key_len="$(kubectl get secret osmo-osmosis-gateway-signing-key -n "$rns" -o jsonpath='{.data.signing-key}' | base64 -d | wc -c)"
+((key_len >= 32)) || fail "the generated signing key is $key_len bytes"
+key_before="$(key_digest)"
+
 # Namespaced mode: everything in shop and billing only.
-out="$(helm upgrade "$release" "$CHART" -n "$rns" --set 'watchNamespaces={shop,billing}' 2>&1)" || fail "helm upgrade to namespaced mode: $out"
+out="$(helm upgrade "$release" "$CHART" -n "$rns" --set 'watchNamespaces={shop,billing}' --set gateway.enabled=true 2>&1)" || fail "helm upgrade to namespaced mode: $out"
+[[ "$(key_digest)" == "$key_before" ]] || fail "helm upgrade replaced the gateway's signing key (tokens handed out would fail)"
+info "helm upgrade kept the gateway's generated signing key ($key_len bytes)"
 yes_to list channels.osmosis.dev -n shop
 yes_to watch channels.osmosis.dev -n billing
 yes_to patch channels.osmosis.dev -n billing --subresource status
@@ -152,7 +208,17 @@ no_to create pods -n shop --subresource exec
 no_to get nodes
 [[ -z "$(kubectl get clusterrolebindings -l app.kubernetes.io/instance=$release -o name)" ]] ||
   fail "namespaced mode left ClusterRoleBindings: $(kubectl get clusterrolebindings -l app.kubernetes.io/instance=$release -o name)"
-info "namespaced mode (helm upgrade): yes in shop and billing and to the Lease, no anywhere else; no ClusterRoleBinding left"
+gw_can yes list channels.osmosis.dev -n shop
+gw_can yes watch channels.osmosis.dev -n billing
+gw_can yes get secrets -n billing
+gw_can yes get secrets -n shop
+gw_can no list channels.osmosis.dev -A
+gw_can no watch channels.osmosis.dev -n other
+gw_can no get secrets -n other
+gw_can no list secrets -n shop
+gw_can no create channels.osmosis.dev -n shop
+gw_can no delete channels.osmosis.dev -n billing
+info "namespaced mode (helm upgrade): yes in shop and billing and to the Lease, no anywhere else; no ClusterRoleBinding left; the gateway reads Channels and gets Secrets in shop and billing only"
 
 # Namespaced mode over two namespaces, end to end: the operator binary as the chart's
 # ServiceAccount (a TokenRequest token: only the chart's Roles apply), leader election on the
@@ -271,7 +337,7 @@ start=$SECONDS
 out="$(helm uninstall "$release" -n "$rns" --wait --timeout 60s 2>&1)" || fail "helm uninstall: $out"
 (((SECONDS - start) < 30)) || fail "helm uninstall took $((SECONDS - start)) s"
 kubectl get crd channels.osmosis.dev >/dev/null 2>&1 || fail "helm uninstall removed the CRD although crds.keep"
-leftover="$(kubectl get clusterroles,clusterrolebindings,roles,rolebindings,serviceaccounts,deployments -A \
+leftover="$(kubectl get clusterroles,clusterrolebindings,roles,rolebindings,serviceaccounts,deployments,services,secrets,poddisruptionbudgets -A \
   -l app.kubernetes.io/instance=$release -o name)"
 [[ -z "$leftover" ]] || fail "helm uninstall left: $leftover"
 info "helm uninstall --wait in $((SECONDS - start)) s; the CRD kept, nothing else left"

@@ -19,7 +19,7 @@ runtime="$(kubectl get node osmosis-node -o jsonpath='{.status.nodeInfo.containe
 info "node osmosis-node Ready (kubelet $(kubectl get node osmosis-node -o jsonpath='{.status.nodeInfo.kubeletVersion}'), $runtime)"
 
 # --- the images: non-root, labelled, and small (as podman built them) ---
-for image in osmosis-operator osmosis-sidecar osmosis-example-worker nats-server coredns pause; do
+for image in osmosis-operator osmosis-sidecar osmosis-example-worker osmosis-gateway nats-server coredns pause; do
   meta="$(podman image inspect --format '{{.Config.User}}|{{index .Labels "org.opencontainers.image.version"}}|{{index .Labels "org.opencontainers.image.source"}}|{{.Size}}' \
     "localhost/osmosis/$image:dev")" || fail "podman has no image localhost/osmosis/$image:dev"
   IFS='|' read -r user version source size <<<"$meta"

@@ -16,7 +16,7 @@ eval "$out"
 info "cluster up in $((SECONDS - t)) s"
 
 t=$SECONDS
-"$CLUSTER" load "$("$REPO_ROOT/hack/images.sh" --print-dir)"/{nats-server,osmosis-operator,osmosis-sidecar,osmosis-example-worker}.tar ||
+"$CLUSTER" load "$("$REPO_ROOT/hack/images.sh" --print-dir)"/{nats-server,osmosis-operator,osmosis-sidecar,osmosis-example-worker,osmosis-gateway}.tar ||
   fail "loading the images failed"
 "$REPO_ROOT/hack/manifests/nats.sh" | kubectl apply -f - >/dev/null || fail "applying the NATS manifest failed"
 kubectl -n osmosis-system rollout status statefulset/nats --timeout=120s >/dev/null ||

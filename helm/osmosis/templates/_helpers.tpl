@@ -126,3 +126,115 @@ volumeMounts:
     readOnly: true
   {{- end }}
 {{- end -}}
+
+{{/* NATS settings shared by the operator and the gateway (nats.*): the same URLs, TLS files
+and credentials, always by reference (files from Secret mounts, env from secretKeyRef), never
+on the command line. natsCheck fails on settings that cannot work. */}}
+{{- define "osmosis.natsCheck" -}}
+{{- $auth := .Values.nats.auth -}}
+{{- if and (ne $auth.type "none") (not $auth.secretName) -}}
+{{- fail (printf "nats.auth.type is %q: set nats.auth.secretName to the Secret that holds it" $auth.type) -}}
+{{- end -}}
+{{- if and .Values.nats.tls.clientCert (not .Values.nats.tls.secretName) -}}
+{{- fail "nats.tls.clientCert needs nats.tls.secretName (a Secret with ca.crt, tls.crt and tls.key)" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "osmosis.natsArgs" -}}
+- --nats-url={{ join "," .Values.nats.urls }}
+{{- if .Values.nats.tls.secretName }}
+- --nats-tls-ca=/etc/osmosis/nats-tls/ca.crt
+{{- if .Values.nats.tls.clientCert }}
+- --nats-tls-cert=/etc/osmosis/nats-tls/tls.crt
+- --nats-tls-key=/etc/osmosis/nats-tls/tls.key
+{{- end }}
+{{- end }}
+{{- if eq .Values.nats.auth.type "creds" }}
+- --nats-creds=/etc/osmosis/nats-auth/creds
+{{- end }}
+{{- end -}}
+
+{{- define "osmosis.natsEnv" -}}
+{{- $auth := .Values.nats.auth -}}
+{{- if eq $auth.type "token" }}
+- name: OSMOSIS_NATS_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ $auth.secretName }}
+      key: token
+{{- else if eq $auth.type "userPassword" }}
+- name: OSMOSIS_NATS_USER
+  valueFrom:
+    secretKeyRef:
+      name: {{ $auth.secretName }}
+      key: user
+- name: OSMOSIS_NATS_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $auth.secretName }}
+      key: password
+{{- end }}
+{{- end -}}
+
+{{- define "osmosis.natsVolumeMounts" -}}
+{{- if .Values.nats.tls.secretName }}
+- name: nats-tls
+  mountPath: /etc/osmosis/nats-tls
+  readOnly: true
+{{- end }}
+{{- if eq .Values.nats.auth.type "creds" }}
+- name: nats-auth
+  mountPath: /etc/osmosis/nats-auth
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{- define "osmosis.natsVolumes" -}}
+{{- if .Values.nats.tls.secretName }}
+- name: nats-tls
+  secret:
+    secretName: {{ .Values.nats.tls.secretName }}
+    defaultMode: 0440
+{{- end }}
+{{- if eq .Values.nats.auth.type "creds" }}
+- name: nats-auth
+  secret:
+    secretName: {{ .Values.nats.auth.secretName }}
+    defaultMode: 0440
+    items:
+      - key: creds
+        path: creds
+{{- end }}
+{{- end -}}
+
+{{/* The gateway's names and labels: its own component, so no operator selector matches it. */}}
+{{- define "osmosis.gateway.fullname" -}}
+{{- printf "%s-gateway" (include "osmosis.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "osmosis.gateway.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "osmosis.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: gateway
+{{- end -}}
+
+{{- define "osmosis.gateway.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{ include "osmosis.gateway.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: osmosis
+{{- end -}}
+
+{{- define "osmosis.gateway.serviceAccountName" -}}
+{{- if .Values.gateway.serviceAccount.create -}}
+{{- default (include "osmosis.gateway.fullname" .) .Values.gateway.serviceAccount.name -}}
+{{- else -}}
+{{- required "gateway.serviceAccount.name is required when gateway.serviceAccount.create is false" .Values.gateway.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The Secret holding the gateway's HMAC signing key, and the key in it. */}}
+{{- define "osmosis.gateway.signingKeySecret" -}}
+{{- default (printf "%s-signing-key" (include "osmosis.gateway.fullname" .)) .Values.gateway.signingKey.existingSecret -}}
+{{- end -}}
