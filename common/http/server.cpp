@@ -813,6 +813,13 @@ std::string Request::header(std::string_view name) const {
   return "";
 }
 
+bool Request::hasHeader(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (k.size() == name.size() && ::strncasecmp(k.data(), name.data(), k.size()) == 0) return true;
+  }
+  return false;
+}
+
 Result<std::pair<std::string, int>> parseListenAddress(const std::string& address) {
   auto colon = address.rfind(':');
   if (colon == std::string::npos)

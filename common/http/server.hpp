@@ -36,6 +36,7 @@ struct Request {
   std::string body;
   // Case-insensitive lookup; empty when absent.
   std::string header(std::string_view name) const;
+  bool hasHeader(std::string_view name) const;
   std::string path() const { return target.substr(0, target.find('?')); }
   // A valid WebSocket upgrade request (Responder::acceptWebSocket may accept it).
   bool webSocketUpgrade = false;

@@ -232,17 +232,12 @@ void Gateway::publish(http::Request&& req, const std::string& ns, const std::str
                                               " bytes; the channel takes at most " +
                                               std::to_string(ch->maxMessageBytes)));
   std::string id;
-  const std::string key = req.header("Idempotency-Key");
-  if (!key.empty() || !req.header("Idempotency-Key").empty()) {
+  if (req.hasHeader("Idempotency-Key")) {  // (present but empty is malformed, not absent)
     std::string problem;
-    auto parsed = parseIdempotencyKey(key, &problem);
-    if (!parsed) return answer(responder, refusal(400, problem));
-    id = cg::formatRequestId(ns, name, signer_.idempotentIdPart(ns, name, scope, *parsed));
+    auto key = parseIdempotencyKey(req.header("Idempotency-Key"), &problem);
+    if (!key) return answer(responder, refusal(400, problem));
+    id = cg::formatRequestId(ns, name, signer_.idempotentIdPart(ns, name, scope, *key));
   } else {
-    bool present = false;
-    for (const auto& [k, v] : req.headers)
-      present = present || (k.size() == 15 && ::strncasecmp(k.c_str(), "Idempotency-Key", 15) == 0);
-    if (present) return answer(responder, refusal(400, "Idempotency-Key is empty"));
     id = cg::formatRequestId(ns, name, RequestSigner::randomIdPart());
   }
   const auto wait = preferWait(req.header("Prefer"), options_.maxWait);

@@ -308,6 +308,14 @@ TEST_F(GatewayTest, PostIsStoredThenEveryEventAndTheResultArePushedBack) {
   EXPECT_EQ(result.header("content-type"), "application/json");
   EXPECT_EQ(result.j().value("answer", ""), "forty-two");
 
+  // Counted by status, publish latency observed, the stream closed again.
+  auto metrics =
+      runCommand({"curl", "-sS", "http://127.0.0.1:" + std::to_string(healthPort_) + "/metrics"});
+  EXPECT_NE(metrics.out.find("osmosis_gateway_requests_total{code=\"202\"} 1"), std::string::npos)
+      << metrics.out;
+  EXPECT_NE(metrics.out.find("osmosis_gateway_publish_seconds_count 1"), std::string::npos);
+  EXPECT_NE(metrics.out.find("osmosis_gateway_open_streams 0"), std::string::npos);
+
   // The nats CLI finds the result event in the results stream under the request's subject.
   auto got = nats({"stream", "get", stream("orders") + "_RESULTS", "--last-for",
                    "osmosis.results." + id, "--json"});
@@ -333,6 +341,7 @@ TEST_F(GatewayTest, ARetriedPostWithTheSameIdempotencyKeyIsStoredOnce) {
   EXPECT_EQ(streamInfo(stream("orders"))["state"].value("messages", 0), 2);
   // Malformed keys are refused, not ignored.
   EXPECT_EQ(post("orders", "x", {"Idempotency-Key: two words"}).status, 400);
+  EXPECT_EQ(post("orders", "x", {"Idempotency-Key;"}).status, 400);  // (curl: present, empty)
   EXPECT_EQ(post("orders", "x", {"Idempotency-Key: " + std::string(300, 'k')}).status, 400);
   EXPECT_EQ(streamInfo(stream("orders"))["state"].value("messages", 0), 2);
 }
@@ -477,6 +486,12 @@ TEST_F(GatewayTest, PublishersNeedTheChannelsBearerTokenAndReadersTheRequestsTok
       post("orders", "k", {"Authorization: Bearer token-alice", "Idempotency-Key: k1"});
   const Answer kb = post("orders", "k", {"Authorization: Bearer token-bob", "Idempotency-Key: k1"});
   EXPECT_NE(ka.j()["id"], kb.j()["id"]);
+  // No token, bearer or per-request, and not the signing key, in the gateway's output.
+  const std::string out = readFile(dir_ + "/gw.out") + readFile(dir_ + "/gw.err");
+  for (const std::string& secret :
+       {std::string("token-alice"), std::string("token-bob"), ok.j()["token"].get<std::string>(),
+        std::string("0123456789abcdef0123456789abcdef")})
+    EXPECT_EQ(out.find(secret), std::string::npos) << "a secret in the gateway's log: " << secret;
   // A rotated Secret: the removed token stops working within the cache time.
   ASSERT_EQ(kubectl({"patch", "secret", "orders-publishers", "--type=json", "-p",
                      R"([{"op":"remove","path":"/data/bob"}])"})
