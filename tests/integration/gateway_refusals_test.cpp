@@ -43,6 +43,7 @@ class FakeBus : public Bus {
  public:
   std::mutex mu;
   std::optional<Error> publishError;  // else a stored message
+  std::optional<Error> backlogError;
   int64_t backlogNow = 0;
   Result<nats::PublishAck> publish(const std::string&, std::string_view, const nats::Headers&,
                                    const std::string&) override {
@@ -52,6 +53,7 @@ class FakeBus : public Bus {
   }
   Result<int64_t> backlog(const std::string&, const std::string&) override {
     std::lock_guard l(mu);
+    if (backlogError) return *backlogError;
     return backlogNow;
   }
   Result<std::optional<nats::StoredMessage>> next(const std::string&, const std::string&,
@@ -75,6 +77,10 @@ class FakeBus : public Bus {
   void set(Error e) {
     std::lock_guard l(mu);
     publishError = std::move(e);
+  }
+  void failBacklog(Error e) {
+    std::lock_guard l(mu);
+    backlogError = std::move(e);
   }
   void setBacklog(int64_t n) {
     std::lock_guard l(mu);
@@ -198,6 +204,8 @@ TEST_F(GatewayRefusals, BeforeTheChannelsAreListedEveryRequestIs503) {
   EXPECT_EQ(a.status, 503);
   EXPECT_EQ(a.header("retry-after"), "1");
   EXPECT_NE(a.error().find("has not read the Channels yet"), std::string::npos) << a.error();
+  EXPECT_EQ(curl("GET", "/v1/requests/" + id() + "?token=" + token()).status, 503);
+  EXPECT_EQ(curl("GET", "/v1/namespaces/shop/channels/orders/events").status, 503);
 }
 
 TEST_F(GatewayRefusals, BodiesOverTheLimitsAre413) {
@@ -272,6 +280,12 @@ TEST_F(GatewayRefusals, NatsAwayIs503WithRetryAfter) {
   EXPECT_EQ(away.status, 503);
   EXPECT_EQ(away.header("retry-after"), "2");
   EXPECT_NE(away.error().find("NATS did not store the message"), std::string::npos);
+  // A Channel with a maxBacklog: its backlog cannot be read either.
+  bus_.failBacklog(makeError(Error::Code::kUnavailable, "nats: connection closed"));
+  const Answer backlog = post("limited", "x");
+  EXPECT_EQ(backlog.status, 503);
+  EXPECT_EQ(backlog.header("retry-after"), "2");
+  EXPECT_NE(backlog.error().find("cannot read the channel's backlog"), std::string::npos);
 }
 
 TEST_F(GatewayRefusals, AFullWorkQueueIs503Overloaded) {
