@@ -33,3 +33,19 @@ endif()
 add_test(NAME gateway_integration COMMAND osmosis_gateway_tests)
 set_tests_properties(gateway_integration PROPERTIES LABELS integration TIMEOUT 900
   ENVIRONMENT "OSMOSIS_TOOLS_BIN=${OSMOSIS_TOOLS_BIN};${gateway_nats}")
+
+# The gateway binary's flags: exit 2 and the reason (no servers needed).
+add_executable(osmosis_gateway_flags_tests integration/gateway_flags_test.cpp)
+target_link_libraries(osmosis_gateway_flags_tests PRIVATE osmosis_testing GTest::gtest_main
+  osmosis_warnings)
+target_compile_definitions(osmosis_gateway_flags_tests PRIVATE
+  OSMOSIS_GATEWAY_BIN="$<TARGET_FILE:osmosis-gateway>")
+add_dependencies(osmosis_gateway_flags_tests osmosis-gateway)
+gtest_discover_tests(osmosis_gateway_flags_tests PROPERTIES LABELS integration DISCOVERY_TIMEOUT 60)
+
+# Refusals on the real Gateway and HTTP server against fakes of NATS and the API server.
+add_executable(osmosis_gateway_refusal_tests integration/gateway_refusals_test.cpp)
+target_link_libraries(osmosis_gateway_refusal_tests PRIVATE osmosis_gateway osmosis_testing
+  GTest::gtest_main osmosis_warnings)
+gtest_discover_tests(osmosis_gateway_refusal_tests PROPERTIES LABELS integration
+  DISCOVERY_TIMEOUT 60)

@@ -247,6 +247,35 @@ TEST(GatewayEvents, ResultResponses) {
   EXPECT_EQ(resultResponse(stored(9, "result", "not json"))->status, 200);
 }
 
+// Found by the result_event fuzz target's seed corpus: a result event whose fields have other
+// types than the contract's made json::value() throw out of resultResponse (a 500 for GET
+// .../result, and the results hub's other listeners of that message skipped).
+TEST(GatewayEvents, ResultFieldsOfTheWrongTypeAreReadAsAbsent) {
+  auto wrong = resultResponse(stored(
+      10, "result", R"({"type":"result","status":"201","body":7,"bodyEncoding":["base64"]})"));
+  ASSERT_TRUE(wrong);
+  EXPECT_EQ(wrong->status, 200);
+  EXPECT_EQ(wrong->body, "");
+  auto huge = resultResponse(stored(11, "result", R"({"status":1e300,"body":"hi"})"));
+  ASSERT_TRUE(huge);
+  EXPECT_EQ(huge->status, 200);
+  EXPECT_EQ(huge->body, "hi");
+  EXPECT_EQ(resultResponse(stored(12, "result", R"({"status":204.0})"))->status, 200);
+  EXPECT_EQ(resultResponse(stored(13, "result", R"({"status":18446744073709551615})"))->status,
+            200);
+}
+
+// Found by the sidecar_results fuzz target: a header name that is not an HTTP token (here
+// with CR LF, which would have split the answer) was written to the client as it was.
+TEST(GatewayEvents, ResultHeaderNamesThatAreNotTokensAreLeftOut) {
+  auto r = resultResponse(stored(
+      14, "result",
+      R"({"status":200,"headers":{"x-a\r\nset-cookie: s=1":"v","x-sp ace":"2","x-\u00fc":"3","x-ok":"1"}})"));
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->headers.size(), 1u);
+  EXPECT_EQ(r->headers[0].first, "x-ok");
+}
+
 TEST(GatewayChannels, EntryFromChannelObject) {
   nlohmann::json ch = nlohmann::json::parse(R"({
     "apiVersion": "osmosis.dev/v1alpha1", "kind": "Channel",
