@@ -29,6 +29,13 @@ add_test(NAME cluster_helm COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cluster/helm
 set_tests_properties(cluster_helm PROPERTIES LABELS cluster FIXTURES_REQUIRED cluster
   RESOURCE_LOCK cluster TIMEOUT 900 ENVIRONMENT "${OSMOSIS_CLUSTER_ENV}")
 
+# Idle pods go first (issue 13): the chart with operator.podDeletionCost, 4 worker pods, 3 busy
+# with a 60 s message each and 1 idle; maxReplicas 4 -> 3: the operator sets the pods'
+# pod-deletion-cost, the real ReplicaSet controller deletes the idle pod, nothing is redelivered.
+add_test(NAME cluster_deletion_cost COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cluster/deletion_cost_test.sh)
+set_tests_properties(cluster_deletion_cost PROPERTIES LABELS cluster FIXTURES_REQUIRED cluster
+  RESOURCE_LOCK cluster TIMEOUT 600 ENVIRONMENT "${OSMOSIS_CLUSTER_ENV}")
+
 # NATS as a 3-replica StatefulSet: the stream leader's pod force-deleted mid-run; a Channel
 # with stream.replicas 3 loses nothing, recreates nothing and its status stays right.
 add_test(NAME cluster_nats_failover COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cluster/nats_failover_test.sh)
