@@ -33,3 +33,8 @@ endif()
 add_test(NAME gateway_integration COMMAND osmosis_gateway_tests)
 set_tests_properties(gateway_integration PROPERTIES LABELS integration TIMEOUT 900
   ENVIRONMENT "OSMOSIS_TOOLS_BIN=${OSMOSIS_TOOLS_BIN};${gateway_nats}")
+
+# The gateway benchmark (hack/bench/gateway.sh builds it in a release tree and runs it); not a test.
+add_executable(osmosis_gateway_bench ${PROJECT_SOURCE_DIR}/hack/bench/gateway_bench.cpp)
+target_link_libraries(osmosis_gateway_bench PRIVATE osmosis_common osmosis_testing
+  osmosis_warnings)
