@@ -10,7 +10,7 @@
 #   3. N concurrent idle SSE streams: the gateway's RSS and CPU, /healthz and POST latency.
 # Results go to hack/bench/results/gateway-<time>.txt.
 #   hack/bench/gateway.sh [connections] [messages] [rounds] [latency samples] [streams]
-#   (default 32 20000 2 300 10000; about 1.5 min with the build done)
+#   (default 32 20000 2 300 10000; about a minute with the build done)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source hack/bench/lib.sh

@@ -745,10 +745,10 @@ spec:
     say(buf);
   }
   usage("all open:", opened);
-  const double holdSeconds = 10;
+  const double holdSeconds = 20;  // (each stream gets its keep-alive comment, 15 s apart)
   std::this_thread::sleep_for(duration<double>(holdSeconds));
   const auto held = bench::usageOf(gwPid);
-  usage("after 10 s idle with them open:", held);
+  usage("after 20 s idle with them open:", held);
   const auto healthDuring = probe(20, healthProbe);
   const auto postDuring = probe(20, postProbe);
   say("/healthz with the streams open:  " + quantiles(healthDuring));
