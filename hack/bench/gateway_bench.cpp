@@ -27,6 +27,7 @@
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <random>
@@ -801,5 +802,6 @@ spec:
     p->signal(SIGTERM);
     if (!p->waitFor(10s)) p->kill();
   }
+  std::filesystem::remove_all(dir);  // (kept when the benchmark fails: its processes' logs)
   return 0;
 }
