@@ -144,8 +144,8 @@ TEST(HttpStream, WebSocketWithAClientWeDidNotWrite) {
   Streams s;
   auto server = streamingServer(s);
   const std::string url = "ws://127.0.0.1:" + std::to_string(server->port()) + "/ws";
-  auto r = runCommand({"/usr/bin/python3", wsClient(), url, "--send", "one", "--send", "two", "--send",
-                       "bye", "--timeout", "10"});
+  auto r = runCommand({"/usr/bin/python3", wsClient(), url, "--send", "one", "--send", "two",
+                       "--send", "bye", "--timeout", "10"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "hello\necho:one\necho:two\n");
   EXPECT_TRUE(eventually([&] { return s.closed == 1; }, 5s));
