@@ -49,3 +49,8 @@ target_link_libraries(osmosis_gateway_refusal_tests PRIVATE osmosis_gateway osmo
   GTest::gtest_main osmosis_warnings)
 gtest_discover_tests(osmosis_gateway_refusal_tests PROPERTIES LABELS integration
   DISCOVERY_TIMEOUT 60)
+
+# The gateway benchmark (hack/bench/gateway.sh builds it in a release tree and runs it); not a test.
+add_executable(osmosis_gateway_bench ${PROJECT_SOURCE_DIR}/hack/bench/gateway_bench.cpp)
+target_link_libraries(osmosis_gateway_bench PRIVATE osmosis_common osmosis_testing
+  osmosis_warnings)
