@@ -114,6 +114,39 @@ struct StreamState {
   }
 };
 
+// The parts a stream has still to send, one being written at a time (executor only). Bounded:
+// a client that reads too slowly is closed rather than buffered without end.
+class OutQueue {
+ public:
+  // False when the bytes waiting would pass `cap` (the caller closes the stream).
+  bool push(std::string part, size_t cap, const char* what) {
+    bytes_ += part.size();
+    if (bytes_ > cap) {
+      log::warn(std::string("closing a ") + what + " whose client reads too slowly",
+                {{"queuedBytes", static_cast<int64_t>(bytes_)}});
+      return false;
+    }
+    parts_.push_back(std::move(part));
+    return true;
+  }
+  bool empty() const { return parts_.empty(); }
+  // The next part to write; it stays valid until written().
+  const std::string& take() {
+    current_ = std::move(parts_.front());
+    parts_.pop_front();
+    return current_;
+  }
+  void written() {
+    bytes_ -= current_.size();
+    current_.clear();
+  }
+
+ private:
+  std::deque<std::string> parts_;
+  std::string current_;
+  size_t bytes_ = 0;
+};
+
 struct Core {
   Core(ServerOptions o, Server::AsyncHandler h)
       : io(std::max(o.threads, 1)),
@@ -220,13 +253,7 @@ class Session : public Link, public Streamer, public std::enable_shared_from_thi
 
   void enqueue(std::string part) override {
     if (phase_ != Phase::kStreaming || finishing_ || part.empty()) return;
-    queuedBytes_ += part.size();
-    if (queuedBytes_ > core_->options.maxStreamQueueBytes) {
-      log::warn("closing a stream whose client reads too slowly",
-                {{"queuedBytes", static_cast<int64_t>(queuedBytes_)}});
-      return close();
-    }
-    queue_.push_back(std::move(part));
+    if (!out_.push(std::move(part), core_->options.maxStreamQueueBytes, "stream")) return close();
     pump();
   }
 
@@ -249,7 +276,7 @@ class Session : public Link, public Streamer, public std::enable_shared_from_thi
 
   void pump() {
     if (writing_ || phase_ != Phase::kStreaming) return;
-    if (queue_.empty()) {
+    if (out_.empty()) {
       if (!finishing_) {
         stream_.expires_never();
         return;
@@ -261,21 +288,19 @@ class Session : public Link, public Streamer, public std::enable_shared_from_thi
                         [self = shared_from_this()](error_code, size_t) { self->close(); });
       return;
     }
-    current_ = std::move(queue_.front());
-    queue_.pop_front();
+    const std::string& part = out_.take();
     writing_ = true;
     stream_.expires_after(core_->options.writeTimeout);
     auto done = [self = shared_from_this()](error_code ec, size_t) {
       self->writing_ = false;
-      self->queuedBytes_ -= self->current_.size();
-      self->current_.clear();
+      self->out_.written();
       if (ec) return self->close();
       self->pump();
     };
     if (chunked_)
-      asio::async_write(stream_, bhttp::make_chunk(asio::buffer(current_)), std::move(done));
+      asio::async_write(stream_, bhttp::make_chunk(asio::buffer(part)), std::move(done));
     else
-      asio::async_write(stream_, asio::buffer(current_), std::move(done));
+      asio::async_write(stream_, asio::buffer(part), std::move(done));
   }
 
  public:
@@ -446,9 +471,7 @@ class Session : public Link, public Streamer, public std::enable_shared_from_thi
   std::shared_ptr<StreamState> streamState_;
   std::optional<bhttp::response<bhttp::empty_body>> streamHead_;
   std::optional<bhttp::response_serializer<bhttp::empty_body>> streamSerializer_;
-  std::deque<std::string> queue_;
-  std::string current_;
-  size_t queuedBytes_ = 0;
+  OutQueue out_;
   bool writing_ = false;
   bool finishing_ = false;
   bool chunked_ = true;
@@ -511,13 +534,8 @@ class WsSession : public Link, public Streamer, public std::enable_shared_from_t
 
   void enqueue(std::string part) override {
     if (closed_ || finishing_) return;
-    queuedBytes_ += part.size();
-    if (queuedBytes_ > core_->options.maxStreamQueueBytes) {
-      log::warn("closing a WebSocket whose client reads too slowly",
-                {{"queuedBytes", static_cast<int64_t>(queuedBytes_)}});
+    if (!out_.push(std::move(part), core_->options.maxStreamQueueBytes, "WebSocket"))
       return close();
-    }
-    queue_.push_back(std::move(part));
     pump();
   }
 
@@ -546,21 +564,19 @@ class WsSession : public Link, public Streamer, public std::enable_shared_from_t
 
   void pump() {
     if (!accepted_ || writing_ || closed_) return;
-    if (queue_.empty()) {
+    if (out_.empty()) {
       if (!finishing_) return;
       writing_ = true;
       ws_.async_close(websocket::close_code::normal,
                       [self = shared_from_this()](error_code) { self->close(); });
       return;
     }
-    current_ = std::move(queue_.front());
-    queue_.pop_front();
+    const std::string& part = out_.take();
     writing_ = true;
     ws_.text(true);
-    ws_.async_write(asio::buffer(current_), [self = shared_from_this()](error_code ec, size_t) {
+    ws_.async_write(asio::buffer(part), [self = shared_from_this()](error_code ec, size_t) {
       self->writing_ = false;
-      self->queuedBytes_ -= self->current_.size();
-      self->current_.clear();
+      self->out_.written();
       if (ec) return self->close();
       self->pump();
     });
@@ -571,9 +587,7 @@ class WsSession : public Link, public Streamer, public std::enable_shared_from_t
   std::shared_ptr<StreamState> state_;
   std::function<void(std::string)> onText_;
   beast::flat_buffer in_;
-  std::deque<std::string> queue_;
-  std::string current_;
-  size_t queuedBytes_ = 0;
+  OutQueue out_;
   bool accepted_ = false;
   bool writing_ = false;
   bool finishing_ = false;

@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "common/util/text.hpp"
+
 namespace osmosis::nats {
 namespace {
 
@@ -12,14 +14,6 @@ bool keyChar(char c) {
   // RFC 7230 token characters.
   if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
   return std::strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != '\0';
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
 }
 
 // libnats 3.4's `struct __natsMsg` (src/msg.h), mirrored only to find the raw header bytes,
@@ -50,7 +44,7 @@ std::optional<HeaderBlock> parseHeaderBlock(std::string_view block) {
   if (block.substr(0, kPrefix.size()) != kPrefix) return std::nullopt;
   HeaderBlock out;
   size_t pos = block.find('\n');
-  out.status = std::string(trim(block.substr(
+  out.status = std::string(trimBlanks(block.substr(
       kPrefix.size(), pos == std::string_view::npos ? block.npos : pos - kPrefix.size())));
   if (!out.status.empty() && out.status.back() == '\r') out.status.pop_back();
   while (pos != std::string_view::npos && pos + 1 < block.size()) {
@@ -65,7 +59,7 @@ std::optional<HeaderBlock> parseHeaderBlock(std::string_view block) {
     bool ok = colon != std::string_view::npos && !key.empty();
     for (char c : key)
       ok = ok && keyChar(c);
-    std::string_view value = ok ? trim(line.substr(colon + 1)) : std::string_view();
+    std::string_view value = ok ? trimBlanks(line.substr(colon + 1)) : std::string_view();
     for (char c : value)
       ok = ok && (static_cast<unsigned char>(c) >= 0x20 || c == '\t') && c != 0x7f;
     if (!ok) {

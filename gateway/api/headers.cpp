@@ -4,16 +4,10 @@
 #include <cstdint>
 #include <strings.h>
 
+#include "common/util/text.hpp"
+
 namespace osmosis::gateway {
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
@@ -22,7 +16,7 @@ bool iequals(std::string_view a, std::string_view b) {
 }  // namespace
 
 std::optional<std::string> parseIdempotencyKey(std::string_view value, std::string* problem) {
-  std::string_view v = trim(value);
+  std::string_view v = trimBlanks(value);
   if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
   if (v.empty()) {
     *problem = "Idempotency-Key is empty";
@@ -45,11 +39,11 @@ std::optional<std::chrono::seconds> preferWait(std::string_view value, std::chro
   // Preferences are comma-separated; parameters after ';' are not ours.
   while (!value.empty()) {
     const size_t comma = value.find(',');
-    std::string_view item = trim(value.substr(0, comma));
-    item = trim(item.substr(0, item.find(';')));
+    std::string_view item = trimBlanks(value.substr(0, comma));
+    item = trimBlanks(item.substr(0, item.find(';')));
     const size_t eq = item.find('=');
-    if (eq != std::string_view::npos && iequals(trim(item.substr(0, eq)), "wait")) {
-      std::string_view n = trim(item.substr(eq + 1));
+    if (eq != std::string_view::npos && iequals(trimBlanks(item.substr(0, eq)), "wait")) {
+      std::string_view n = trimBlanks(item.substr(eq + 1));
       if (n.size() >= 2 && n.front() == '"' && n.back() == '"') n = n.substr(1, n.size() - 2);
       int64_t seconds = -1;
       auto [p, ec] = std::from_chars(n.data(), n.data() + n.size(), seconds);
@@ -63,9 +57,9 @@ std::optional<std::chrono::seconds> preferWait(std::string_view value, std::chro
 }
 
 std::string bearerToken(std::string_view authorization) {
-  std::string_view v = trim(authorization);
+  std::string_view v = trimBlanks(authorization);
   if (v.size() < 7 || !iequals(v.substr(0, 7), "Bearer ")) return "";
-  return std::string(trim(v.substr(7)));
+  return std::string(trimBlanks(v.substr(7)));
 }
 
 std::string queryParam(std::string_view target, std::string_view name) {
@@ -85,7 +79,7 @@ std::string queryParam(std::string_view target, std::string_view name) {
 }
 
 std::optional<uint64_t> parseLastEventId(std::string_view value) {
-  value = trim(value);
+  value = trimBlanks(value);
   if (value.empty()) return std::nullopt;
   uint64_t n = 0;
   auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
