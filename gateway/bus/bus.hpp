@@ -21,8 +21,19 @@ class Bus {
   virtual Result<nats::PublishAck> publish(const std::string& subject, std::string_view body,
                                            const nats::Headers& headers,
                                            const std::string& msgId) = 0;
+  // The same without waiting: the outcome goes to `done`, on another thread or at once. By
+  // default the publish above (a fake's way).
+  virtual void publishAsync(const std::string& subject, std::string_view body,
+                            const nats::Headers& headers, const std::string& msgId,
+                            std::function<void(Result<nats::PublishAck>)> done) {
+    done(publish(subject, body, headers, msgId));
+  }
   // Messages waiting in the channel (consumer pending + ack pending); may be a second old.
   virtual Result<int64_t> backlog(const std::string& stream, const std::string& consumer) = 0;
+  // The backlog when it was read less than a second ago (no waiting); nullopt otherwise.
+  virtual std::optional<int64_t> cachedBacklog(const std::string&, const std::string&) {
+    return std::nullopt;
+  }
   virtual Result<std::optional<nats::StoredMessage>> next(const std::string& stream,
                                                           const std::string& subject,
                                                           uint64_t fromSequence) = 0;

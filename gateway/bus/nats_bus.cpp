@@ -8,7 +8,26 @@ namespace osmosis::gateway {
 Result<std::unique_ptr<NatsBus>> NatsBus::create(std::shared_ptr<nats::Connection> conn) {
   auto js = nats::JetStream::create(conn);
   if (!js) return js.error();
-  return std::unique_ptr<NatsBus>(new NatsBus(std::move(conn), std::move(js.value())));
+  auto async = nats::AsyncPublisher::create(conn);
+  if (!async) return async.error();
+  return std::unique_ptr<NatsBus>(
+      new NatsBus(std::move(conn), std::move(js.value()), std::move(async.value())));
+}
+
+void NatsBus::publishAsync(const std::string& subject, std::string_view body,
+                           const nats::Headers& headers, const std::string& msgId,
+                           std::function<void(Result<nats::PublishAck>)> done) {
+  async_->publish(subject, body, msgId, headers, std::move(done));
+}
+
+std::optional<int64_t> NatsBus::cachedBacklog(const std::string& stream,
+                                              const std::string& consumer) {
+  std::lock_guard lock(mu_);
+  auto it = backlogs_.find(stream + "/" + consumer);
+  if (it == backlogs_.end() ||
+      std::chrono::steady_clock::now() - it->second.at >= std::chrono::seconds(1))
+    return std::nullopt;
+  return it->second.backlog;
 }
 
 Result<nats::PublishAck> NatsBus::publish(const std::string& subject, std::string_view body,

@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 
+#include "common/nats/async_publisher.hpp"
 #include "common/nats/connection.hpp"
 #include "common/nats/jetstream.hpp"
 #include "gateway/bus/bus.hpp"
@@ -19,7 +20,12 @@ class NatsBus final : public Bus {
 
   Result<nats::PublishAck> publish(const std::string& subject, std::string_view body,
                                    const nats::Headers& headers, const std::string& msgId) override;
+  void publishAsync(const std::string& subject, std::string_view body, const nats::Headers& headers,
+                    const std::string& msgId,
+                    std::function<void(Result<nats::PublishAck>)> done) override;
   Result<int64_t> backlog(const std::string& stream, const std::string& consumer) override;
+  std::optional<int64_t> cachedBacklog(const std::string& stream,
+                                       const std::string& consumer) override;
   Result<std::optional<nats::StoredMessage>> next(const std::string& stream,
                                                   const std::string& subject,
                                                   uint64_t fromSequence) override;
@@ -33,10 +39,12 @@ class NatsBus final : public Bus {
   bool connected() const override { return conn_->connected(); }
 
  private:
-  NatsBus(std::shared_ptr<nats::Connection> conn, nats::JetStream js)
-      : conn_(std::move(conn)), js_(std::move(js)) {}
+  NatsBus(std::shared_ptr<nats::Connection> conn, nats::JetStream js,
+          std::unique_ptr<nats::AsyncPublisher> async)
+      : conn_(std::move(conn)), js_(std::move(js)), async_(std::move(async)) {}
   std::shared_ptr<nats::Connection> conn_;
   nats::JetStream js_;
+  std::unique_ptr<nats::AsyncPublisher> async_;
   std::mutex mu_;
   struct Cached {
     int64_t backlog = 0;

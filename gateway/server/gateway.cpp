@@ -65,6 +65,23 @@ http::Response publishRefusal(const Error& e, const ChannelEntry& ch, int64_t ba
                  retryAfterHeader(std::chrono::seconds(2)));
 }
 
+// 429 when the channel has `backlog` waiting at or over its limit; nullopt when under it.
+std::optional<http::Response> backlogRefusal(const ChannelEntry& ch, int64_t backlog) {
+  if (ch.maxBacklog <= 0 || backlog < ch.maxBacklog) return std::nullopt;
+  const auto after = retryAfter({backlog, ch.maxBacklog, ch.drainPerSecond});
+  return refusal(429,
+                 "the channel has " + std::to_string(backlog) + " messages waiting (limit " +
+                     std::to_string(ch.maxBacklog) + "); retry after " +
+                     std::to_string(after.count()) + " s",
+                 retryAfterHeader(after));
+}
+
+nats::Headers messageHeaders(const std::string& id, const std::string& contentType) {
+  nats::Headers headers{{cg::kHeaderRequestId, id}};
+  if (!contentType.empty()) headers.emplace_back("Content-Type", contentType);
+  return headers;
+}
+
 }  // namespace
 
 // ---- an open event stream ----
@@ -241,6 +258,29 @@ void Gateway::publish(http::Request&& req, const std::string& ns, const std::str
     id = cg::formatRequestId(ns, name, RequestSigner::randomIdPart());
   }
   const auto wait = preferWait(req.header("Prefer"), options_.maxWait);
+  const bool waits = wait && wait->count() > 0;
+
+  // The common case on this thread, holding none: the backlog known from the last second, no
+  // Prefer: wait; the stream's acknowledgement answers the client from NATS' thread.
+  const auto known =
+      ch->maxBacklog > 0 ? bus_.cachedBacklog(ch->stream, ch->consumer) : std::optional<int64_t>(0);
+  if (!waits && known) {
+    if (auto over = backlogRefusal(*ch, *known)) return answer(responder, std::move(*over));
+    bus_.publishAsync(
+        ch->publishSubject, req.body, messageHeaders(id, req.header("Content-Type")), id,
+        [this, alive = alive_, ch = *ch, id, arrived, backlog = *known,
+         responder](Result<nats::PublishAck> ack) mutable {
+          if (!alive->load()) return;
+          publishSeconds_.observe(std::chrono::duration<double>(Clock::now() - arrived).count());
+          if (!ack) {
+            log::warn("publish refused",
+                      {{"namespace", ch.ns}, {"channel", ch.name}, {"error", ack.error().message}});
+            return answer(responder, publishRefusal(ack.error(), ch, backlog));
+          }
+          answer(responder, accepted(id, ack.value(), signer_.token(id)));
+        });
+    return;
+  }
 
   auto job = [this, alive = alive_, ch = *ch, id, wait, arrived, responder,
               contentType = req.header("Content-Type"), body = std::move(req.body)]() mutable {
@@ -254,15 +294,7 @@ void Gateway::publish(http::Request&& req, const std::string& ns, const std::str
                               retryAfterHeader(std::chrono::seconds(2))));
       }
       backlog = b.value();
-      if (backlog >= ch.maxBacklog) {
-        const auto after = retryAfter({backlog, ch.maxBacklog, ch.drainPerSecond});
-        return answer(responder,
-                      refusal(429,
-                              "the channel has " + std::to_string(backlog) +
-                                  " messages waiting (limit " + std::to_string(ch.maxBacklog) +
-                                  "); retry after " + std::to_string(after.count()) + " s",
-                              retryAfterHeader(after)));
-      }
+      if (auto over = backlogRefusal(ch, backlog)) return answer(responder, std::move(*over));
     }
     // Prefer: wait: listen before publishing, so the outcome cannot slip past.
     struct Waiting {
@@ -294,9 +326,7 @@ void Gateway::publish(http::Request&& req, const std::string& ns, const std::str
                   {{"stream", ch.resultsStream}, {"error", l.error().message}});
       }
     }
-    nats::Headers headers{{cg::kHeaderRequestId, id}};
-    if (!contentType.empty()) headers.emplace_back("Content-Type", contentType);
-    auto ack = bus_.publish(ch.publishSubject, body, headers, id);
+    auto ack = bus_.publish(ch.publishSubject, body, messageHeaders(id, contentType), id);
     publishSeconds_.observe(std::chrono::duration<double>(Clock::now() - arrived).count());
     if (!ack) {
       std::lock_guard lock(waiting->mu);
