@@ -24,37 +24,22 @@
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-CHART="$REPO_ROOT/helm/osmosis"
-[[ -x "$OSMOSIS_TOOLS_BIN/helm" ]] || fail "$OSMOSIS_TOOLS_BIN/helm missing: run hack/tools/build.sh first"
-export HELM_CACHE_HOME="$WORK/helm/cache" HELM_CONFIG_HOME="$WORK/helm/config" HELM_DATA_HOME="$WORK/helm/data"
+use_helm
 work_ms="${OSMOSIS_DCOST_WORK_MS:-60000}"
 cluster_env
 new_namespace dcost
 release=dcost deploy=dcost-osmosis
 nats_url="$(nats_host_url)"
 
-# A CRD applied or installed by another test is adopted by this release (as Helm documents).
-if kubectl get crd channels.osmosis.dev >/dev/null 2>&1; then
-  kubectl annotate --overwrite crd channels.osmosis.dev meta.helm.sh/release-name="$release" \
-    meta.helm.sh/release-namespace="$NS" >/dev/null
-  kubectl label --overwrite crd channels.osmosis.dev app.kubernetes.io/managed-by=Helm >/dev/null
-fi
-values=(
-  --set image.registry=localhost --set image.repository=osmosis/osmosis-operator --set image.tag=dev
-  --set image.pullPolicy=Never
-  --set sidecar.image.registry=localhost --set sidecar.image.repository=osmosis/osmosis-sidecar
-  --set sidecar.image.tag=dev
-  --set "nats.urls={$NATS_IN_CLUSTER_URL}"
+adopt_crd "$release"
+# The common values, and this test's: namespaced mode, pod deletion costs, no PDB.
+mapfile -t values < <(chart_values)
+values+=(
   --set "watchNamespaces={$NS}"
   --set operator.podDeletionCost=true
-  --set operator.resyncPeriod=2s --set operator.scaleDownStepInterval=1s
   --set podDisruptionBudget.enabled=false
 )
-CLEANUPS+=("helm uninstall $release -n $NS --wait --timeout 60s >/dev/null 2>&1; for c in \$(kubectl -n $NS get channels -o name 2>/dev/null); do kubectl -n $NS patch \$c --type merge -p '{\"metadata\":{\"finalizers\":null}}' >/dev/null 2>&1; done")
-CLEANUPS+=("[[ \$rc == 0 ]] || { kubectl -n $NS get all,channels -o wide; kubectl -n $NS get events --sort-by=.lastTimestamp | tail -30; kubectl -n $NS logs deployment/$deploy --tail=40; echo '--- pods watch'; cat $WORK/pods.log; echo '--- records'; cat $WORK/records/*.jsonl; } >&2 2>/dev/null")
-
-out="$(helm install "$release" "$CHART" -n "$NS" "${values[@]}" --wait --timeout 120s 2>&1)" ||
-  fail "helm install: $out"
+helm_install_operator "$release" "${values[@]}"
 kubectl -n "$NS" rollout status "deployment/$deploy" --timeout=60s >/dev/null || fail "the operator is not Ready"
 kubectl -n "$NS" get deployment "$deploy" -o jsonpath='{.spec.template.spec.containers[0].args}' |
   grep -q -- --pod-deletion-cost || fail "the chart did not pass --pod-deletion-cost"
@@ -67,32 +52,7 @@ info "operator installed by the chart with --pod-deletion-cost; RBAC: patch pods
 
 records="$WORK/records" # the pods' hostPath: one JSON-lines file per pod
 mkdir -m 1777 "$records"
-kubectl apply -n "$NS" -f - >/dev/null <<YAML
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: worker}
-spec:
-  replicas: 0
-  selector: {matchLabels: {app: worker}}
-  template:
-    metadata: {labels: {app: worker}}
-    spec:
-      terminationGracePeriodSeconds: 30
-      securityContext: {runAsNonRoot: true}
-      containers:
-      - name: app
-        image: localhost/osmosis/osmosis-example-worker:dev
-        args: [--work-ms, "$work_ms", --record, /records/\$(POD_NAME).jsonl, --drain-idle, 2s]
-        env:
-        - name: POD_NAME
-          valueFrom: {fieldRef: {fieldPath: metadata.name}}
-        readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
-        securityContext: {readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
-        volumeMounts: [{name: records, mountPath: /records}]
-      volumes:
-      - name: records
-        hostPath: {path: $records, type: Directory}
----
+{ worker_deployment --tcp-probe 0 "$work_ms" "$records"; echo ---; cat <<YAML
 apiVersion: osmosis.dev/v1alpha1
 kind: Channel
 metadata: {name: orders}
@@ -108,6 +68,7 @@ spec:
     maxReplicas: 4
     scaleDown: {stabilizationSeconds: 3, maxStepPercent: 100}
 YAML
+} | kubectl apply -n "$NS" -f - >/dev/null
 poll "Channel orders Ready" 60 bash -c "[[ \$(kubectl -n $NS get channel orders -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}') == True ]]"
 poll "the sidecar injected" 60 bash -c \
   "[[ \$(kubectl -n $NS get deployment worker -o jsonpath='{.spec.template.spec.initContainers[0].name}') == osmosis-sidecar ]]"
@@ -134,6 +95,8 @@ watch_pods >"$WORK/pods.log" 2>"$WORK/watch.err" &
 w2=$!
 watch_replicas >"$WORK/replicas.log" 2>>"$WORK/watch.err" &
 w3=$!
+# On failure (the watches ended, before the release's report): the pods watch and the records.
+CLEANUPS+=("[[ \$rc == 0 ]] || { echo '--- pods watch'; cat $WORK/pods.log; echo '--- records'; cat $WORK/records/*.jsonl; } >&2 2>/dev/null")
 CLEANUPS+=("pkill -P $w1 2>/dev/null; pkill -P $w2 2>/dev/null; pkill -P $w3 2>/dev/null; kill $w1 $w2 $w3 2>/dev/null")
 
 # latest: the newest report of each worker pod that exists now, as "pod inFlight concurrency ready".

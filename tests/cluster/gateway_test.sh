@@ -10,39 +10,24 @@
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-CHART="$REPO_ROOT/helm/osmosis"
-[[ -x "$OSMOSIS_TOOLS_BIN/helm" ]] || fail "$OSMOSIS_TOOLS_BIN/helm missing: run hack/tools/build.sh first"
-export HELM_CACHE_HOME="$WORK/helm/cache" HELM_CONFIG_HOME="$WORK/helm/config" HELM_DATA_HOME="$WORK/helm/data"
+use_helm
 cluster_env
-new_namespace gw
-kubectl label namespace "$NS" pod-security.kubernetes.io/enforce=restricted \
-  pod-security.kubernetes.io/warn=restricted >/dev/null
+new_namespace --restricted gw
 release=osmo gw=osmo-osmosis-gateway
 
-# A CRD applied by hand earlier (another test) is adopted by the release, as Helm documents.
-if kubectl get crd channels.osmosis.dev >/dev/null 2>&1; then
-  kubectl annotate --overwrite crd channels.osmosis.dev meta.helm.sh/release-name="$release" \
-    meta.helm.sh/release-namespace="$NS" >/dev/null
-  kubectl label --overwrite crd channels.osmosis.dev app.kubernetes.io/managed-by=Helm >/dev/null
-fi
-values=(
-  --set image.registry=localhost --set image.repository=osmosis/osmosis-operator --set image.tag=dev
-  --set image.pullPolicy=Never
-  --set sidecar.image.registry=localhost --set sidecar.image.repository=osmosis/osmosis-sidecar
-  --set sidecar.image.tag=dev
-  --set "nats.urls={$NATS_IN_CLUSTER_URL}"
-  --set operator.resyncPeriod=2s --set operator.scaleDownStepInterval=1s
+adopt_crd "$release"
+# The common values, and this test's: the gateway, enabled, from the image on the node.
+mapfile -t values < <(chart_values)
+values+=(
   --set gateway.enabled=true --set gateway.image.registry=localhost
   --set gateway.image.repository=osmosis/osmosis-gateway --set gateway.image.tag=dev
   --set gateway.image.pullPolicy=Never
 )
-CLEANUPS+=("helm uninstall $release -n $NS --wait --timeout 60s >/dev/null 2>&1; for c in \$(kubectl -n $NS get channels -o name 2>/dev/null); do kubectl -n $NS patch \$c --type merge -p '{\"metadata\":{\"finalizers\":null}}' >/dev/null 2>&1; done")
-# On failure (run first): where everything was, and what the gateway and the operator said.
-CLEANUPS+=("[[ \$rc == 0 ]] || { kubectl -n $NS get all,channels -o wide; kubectl -n $NS get events --sort-by=.lastTimestamp | tail -30; for p in \$(kubectl -n $NS get pods -l 'app.kubernetes.io/component in (operator,gateway)' -o name); do echo \"--- \$p\"; kubectl -n $NS logs \$p --tail=30; done; } >&2 2>/dev/null")
 
 start=$SECONDS
-out="$(helm install "$release" "$CHART" -n "$NS" "${values[@]}" --wait --timeout 180s 2>&1)" ||
-  fail "helm install: $out"
+# On failure, the gateway's logs as well as the operator's.
+helm_install_operator --timeout 180s --logs 'app.kubernetes.io/component in (operator,gateway)' \
+  "$release" "${values[@]}"
 kubectl -n "$NS" rollout status "deployment/$gw" --timeout=60s >/dev/null || fail "the gateway is not Ready"
 ready="$(kubectl -n "$NS" get deployment "$gw" -o jsonpath='{.status.readyReplicas}')"
 [[ "$ready" == 2 ]] || fail "the gateway has $ready Ready replicas, want 2"
@@ -51,24 +36,7 @@ info "helm install --wait with gateway.enabled: 2 gateway replicas Ready in $((S
 # The publishers' bearer token: random, in a Secret the gateway may get; never printed.
 pub_token="$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"
 kubectl -n "$NS" create secret generic publishers --from-literal=ci="$pub_token" >/dev/null
-kubectl apply -n "$NS" -f - >/dev/null <<YAML
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: worker}
-spec:
-  replicas: 0
-  selector: {matchLabels: {app: worker}}
-  template:
-    metadata: {labels: {app: worker}}
-    spec:
-      securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
-      containers:
-      - name: app
-        image: localhost/osmosis/osmosis-example-worker:dev
-        args: [--work-ms, "20", --drain-idle, 2s]
-        readinessProbe: {httpGet: {path: /healthz, port: 8080}, periodSeconds: 1}
-        securityContext: {readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
----
+{ worker_deployment --restricted 0 20; echo ---; cat <<YAML
 apiVersion: osmosis.dev/v1alpha1
 kind: Channel
 metadata: {name: orders}
@@ -88,6 +56,7 @@ spec:
     enabled: true
     publishers: {secretRef: {name: publishers}}
 YAML
+} | kubectl apply -n "$NS" -f - >/dev/null
 poll "Channel orders Ready" 60 bash -c "[[ \$(kubectl -n $NS get channel orders -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}') == True ]]"
 path="$(kubectl -n "$NS" get channel orders -o jsonpath='{.status.gateway.path}')"
 [[ "$path" == "/v1/namespaces/$NS/channels/orders/messages" ]] || fail "status.gateway.path is '$path'"

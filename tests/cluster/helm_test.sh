@@ -10,44 +10,24 @@
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-CHART="$REPO_ROOT/helm/osmosis"
-[[ -x "$OSMOSIS_TOOLS_BIN/helm" ]] || fail "$OSMOSIS_TOOLS_BIN/helm missing: run hack/tools/build.sh first"
-export HELM_CACHE_HOME="$WORK/helm/cache" HELM_CONFIG_HOME="$WORK/helm/config" HELM_DATA_HOME="$WORK/helm/data"
+use_helm
 cluster_env
-new_namespace helm
-kubectl label namespace "$NS" pod-security.kubernetes.io/enforce=restricted \
-  pod-security.kubernetes.io/warn=restricted >/dev/null
+new_namespace --restricted helm
 release=osmo deploy=osmo-osmosis
 nats_url="$(nats_host_url)"
 
-# A CRD applied by hand earlier (another test) is adopted by the release, as Helm documents.
-if kubectl get crd channels.osmosis.dev >/dev/null 2>&1; then
-  kubectl annotate --overwrite crd channels.osmosis.dev meta.helm.sh/release-name="$release" \
-    meta.helm.sh/release-namespace="$NS" >/dev/null
-  kubectl label --overwrite crd channels.osmosis.dev app.kubernetes.io/managed-by=Helm >/dev/null
-fi
-values=(
-  --set image.registry=localhost --set image.repository=osmosis/osmosis-operator --set image.tag=dev
-  --set image.pullPolicy=Never
-  --set sidecar.image.registry=localhost --set sidecar.image.repository=osmosis/osmosis-sidecar
-  --set sidecar.image.tag=dev
-  --set "nats.urls={$NATS_IN_CLUSTER_URL}"
+adopt_crd "$release"
+# The common values, and this test's: the helm test pod's image, a short leader election.
+mapfile -t values < <(chart_values)
+values+=(
   --set test.image.registry=localhost --set test.image.repository=osmosis/nats-server
   --set test.image.tag=dev --set test.natsCommand=/nats
-  --set operator.resyncPeriod=2s --set operator.scaleDownStepInterval=1s
   --set leaderElection.leaseDuration=4s --set leaderElection.renewDeadline=3s
   --set leaderElection.retryPeriod=1s
 )
 
-# Uninstall, then let the namespace go: without the operator nothing releases the Channels'
-# finalizers, so take them off (what the chart README tells users to do).
-CLEANUPS+=("helm uninstall $release -n $NS --wait --timeout 60s >/dev/null 2>&1; for c in \$(kubectl -n $NS get channels -o name 2>/dev/null); do kubectl -n $NS patch \$c --type merge -p '{\"metadata\":{\"finalizers\":null}}' >/dev/null 2>&1; done")
-# On failure (run first, before the uninstall): where everything was, and what the operator said.
-CLEANUPS+=("[[ \$rc == 0 ]] || { kubectl -n $NS get all,channels,leases -o wide; kubectl -n $NS get events --sort-by=.lastTimestamp | tail -30; for p in \$(kubectl -n $NS get pods -l app.kubernetes.io/component=operator -o name); do echo \"--- \$p\"; kubectl -n $NS logs \$p --tail=30; kubectl -n $NS logs \$p --previous --tail=30; done; } >&2 2>/dev/null")
-
 start=$SECONDS
-out="$(helm install "$release" "$CHART" -n "$NS" "${values[@]}" --wait --timeout 120s 2>&1)" ||
-  fail "helm install: $out"
+helm_install_operator "$release" "${values[@]}"
 kubectl -n "$NS" rollout status "deployment/$deploy" --timeout=60s >/dev/null || fail "the operator is not Ready"
 info "helm install --wait: the operator Ready in $((SECONDS - start)) s (restricted namespace)"
 
@@ -64,24 +44,7 @@ poll "edit to include creating Channels (aggregation)" 60 bash -c \
   fail "a view RoleBinding in $NS lets jane read Channels elsewhere"
 info "aggregated roles: view reads Channels, edit changes them, only where bound"
 
-kubectl apply -n "$NS" -f - >/dev/null <<YAML
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: worker}
-spec:
-  replicas: 0
-  selector: {matchLabels: {app: worker}}
-  template:
-    metadata: {labels: {app: worker}}
-    spec:
-      securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
-      containers:
-      - name: app
-        image: localhost/osmosis/osmosis-example-worker:dev
-        args: [--work-ms, "20", --drain-idle, 2s]
-        readinessProbe: {httpGet: {path: /healthz, port: 8080}, periodSeconds: 1}
-        securityContext: {readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
----
+{ worker_deployment --restricted 0 20; echo ---; cat <<YAML
 apiVersion: osmosis.dev/v1alpha1
 kind: Channel
 metadata: {name: orders}
@@ -99,6 +62,7 @@ spec:
     scaleToZeroAfterSeconds: 3
     scaleDown: {stabilizationSeconds: 3, maxStepPercent: 100}
 YAML
+} | kubectl apply -n "$NS" -f - >/dev/null
 poll "Channel orders Ready" 60 bash -c "[[ \$(kubectl -n $NS get channel orders -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}') == True ]]"
 poll "the sidecar injected" 60 bash -c \
   "[[ \$(kubectl -n $NS get deployment worker -o jsonpath='{.spec.template.spec.initContainers[0].name}') == osmosis-sidecar ]]"
