@@ -50,7 +50,12 @@ std::optional<ChannelEntry> KubeChannels::find(const std::string& ns,
                                                const std::string& name) const {
   for (const auto& i : informers_) {
     if (!i->ns().empty() && i->ns() != ns) continue;
-    if (auto obj = i->store().get(ns + "/" + name)) return channelEntry(*obj);
+    auto obj = i->store().get(ns + "/" + name);
+    if (!obj) continue;
+    std::lock_guard lock(parsedMu_);
+    auto& slot = parsed_[ns + "/" + name];
+    if (slot.first != obj) slot = {obj, channelEntry(*obj)};
+    return slot.second;
   }
   return std::nullopt;
 }

@@ -32,6 +32,10 @@ class KubeChannels final : public ChannelDirectory, public TokenSource {
  private:
   kube::Client& client_;
   std::vector<std::unique_ptr<kube::Informer>> informers_;
+  // The entry parsed from each Channel object, kept while the cache holds that same object
+  // (parsing a Channel on every POST cost more than the rest of the request).
+  mutable std::mutex parsedMu_;
+  mutable std::map<std::string, std::pair<kube::ObjectPtr, ChannelEntry>> parsed_;
   std::mutex mu_;
   struct Cached {
     std::vector<std::string> tokens;

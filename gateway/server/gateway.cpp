@@ -142,11 +142,23 @@ Gateway::~Gateway() {
 }
 
 void Gateway::answer(http::Responder& r, http::Response res) {
-  registry_
-      .counter("osmosis_gateway_requests_total", "Requests answered, by HTTP status",
-               {{"code", std::to_string(res.status)}})
-      .inc();
+  countAnswer(res.status);
   r.respond(std::move(res));
+}
+
+void Gateway::countAnswer(int status) {
+  // (the registry's lookup builds strings under a lock: done once per status, not per request)
+  metrics::Counter* c = nullptr;
+  {
+    std::lock_guard lock(countersMu_);
+    auto& slot = answers_[status];
+    if (slot == nullptr)
+      slot =
+          &registry_.counter("osmosis_gateway_requests_total", "Requests answered, by HTTP status",
+                             {{"code", std::to_string(status)}});
+    c = slot;
+  }
+  c->inc();
 }
 
 void Gateway::handle(http::Request&& req, http::Responder responder) {
@@ -473,10 +485,7 @@ std::shared_ptr<Gateway::Opened> Gateway::open(http::Request& req, http::Respond
         onClosed);
     o->out.send(sseRetry(options_.sseRetryMs));
   }
-  registry_
-      .counter("osmosis_gateway_requests_total", "Requests answered, by HTTP status",
-               {{"code", o->webSocket ? "101" : "200"}})
-      .inc();
+  countAnswer(o->webSocket ? 101 : 200);
   return o;
 }
 

@@ -67,6 +67,7 @@ class Gateway {
   void releaseStream(const std::string& peer);
   void keepaliveTick();
   void answer(http::Responder& r, http::Response res);
+  void countAnswer(int status);
 
   const GatewayOptions options_;
   const ChannelDirectory& channels_;
@@ -78,6 +79,8 @@ class Gateway {
   metrics::Histogram& publishSeconds_;
   metrics::Gauge& openStreamsGauge_;
 
+  std::mutex countersMu_;
+  std::map<int, metrics::Counter*> answers_;
   std::mutex mu_;
   std::map<std::string, int> streamsByPeer_;
   std::map<uint64_t, std::weak_ptr<Opened>> opened_;
