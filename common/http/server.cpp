@@ -605,8 +605,12 @@ void Session::upgrade(std::shared_ptr<StreamState> state, std::function<void(std
   }
   phase_ = Phase::kClosed;  // this session is done; the socket lives on in the WebSocket
   auto ws = std::make_shared<WsSession>(core_, std::move(stream_));
+  bool stopped = false;
   {
     std::lock_guard lock(core_->mu);
+    // A stop() that listed the connections before this hand-over closed this (finished)
+    // session, not the WebSocket: close that here, or it would live until its client leaves.
+    stopped = core_->stopped;
     if (listed_) {
       entry_->session = ws;
       entry_->raw = ws.get();
@@ -617,6 +621,7 @@ void Session::upgrade(std::shared_ptr<StreamState> state, std::function<void(std
   state->streamer = ws;
   ws->start(*upgradeRequest_, std::move(state), std::move(onText));
   upgradeRequest_.reset();
+  if (stopped) ws->close();
 }
 
 namespace {
