@@ -3,8 +3,6 @@
 // See docs/gateway.md.
 
 #include <iostream>
-#include <random>
-#include <sstream>
 #include <sys/resource.h>
 
 #include "common/cli/parse.hpp"
@@ -33,15 +31,6 @@ using namespace osmosis::gateway;
 int usage(const std::string& problem) {
   std::cerr << "osmosis-gateway: " << problem << "\nRun 'osmosis-gateway --help' for usage.\n";
   return cli::kExitUsage;
-}
-
-Result<kube::RestConfig> restConfig(const Config& c) {
-  if (c.kubeconfig.empty()) return kube::inClusterConfig();
-  std::vector<std::string> paths;
-  std::stringstream ss(c.kubeconfig);
-  for (std::string p; std::getline(ss, p, ':');)
-    if (!p.empty()) paths.push_back(p);
-  return kube::loadKubeconfig(paths, c.context);
 }
 
 // Every open event stream is a descriptor: take what the hard limit allows.
@@ -73,7 +62,7 @@ int main(int argc, char** argv) {
   // Each POST waits for its own acknowledgement: a publish written at once beats one batched
   // by libnats' flusher thread a moment later (bench: 22,200 -> 24,600 POST/s).
   config.nats.sendAsap = true;
-  auto rest = restConfig(config);
+  auto rest = kube::restConfigFor(config.kubeconfig, config.context);
   if (!rest) return usage(rest.error().message);
   auto signer = RequestSigner::create(config.signingKey);
   if (!signer) return usage(signer.error().message);
@@ -135,10 +124,8 @@ int main(int argc, char** argv) {
       log::info("connected to NATS", {{"url", c.value()->connectedUrl()}});
       break;
     }
-    thread_local std::minstd_rand rng{std::random_device{}()};
     const auto wait =
-        backoffDelay({std::chrono::milliseconds(200), 2.0, 0.4, std::chrono::seconds(10)}, attempt,
-                     std::uniform_real_distribution<double>(0.0, 1.0)(rng));
+        jitteredBackoff(attempt, std::chrono::milliseconds(200), std::chrono::seconds(10));
     log::warn("cannot connect to NATS; retrying",
               {{"error", c.error().message}, {"retryInMs", static_cast<int64_t>(wait.count())}});
     if (shutdown.waitFor(wait)) {

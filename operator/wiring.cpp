@@ -2,7 +2,6 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <sstream>
 #include <unistd.h>
 
 #include "common/report/report.hpp"
@@ -11,13 +10,7 @@
 namespace osmosis::op {
 
 Result<kube::RestConfig> loadRestConfig(const Config& f) {
-  if (f.kubeconfig.empty()) return kube::inClusterConfig();
-  std::vector<std::string> paths;
-  std::stringstream ss(f.kubeconfig);
-  for (std::string p; std::getline(ss, p, ':');) {
-    if (!p.empty()) paths.push_back(p);
-  }
-  return kube::loadKubeconfig(paths, f.context);
+  return kube::restConfigFor(f.kubeconfig, f.context);
 }
 
 Result<kube::ManagerOptions> managerOptions(const Config& f, const kube::RestConfig& rest) {

@@ -110,11 +110,4 @@ std::string State::error() const {
   return error_;
 }
 
-std::chrono::milliseconds jitteredBackoff(int attempt, std::chrono::milliseconds base,
-                                          std::chrono::milliseconds cap) {
-  thread_local std::minstd_rand rng{std::random_device{}()};
-  return backoffDelay({base, 2.0, 0.4, cap}, attempt,
-                      std::uniform_real_distribution<double>(0.0, 1.0)(rng));
-}
-
 }  // namespace osmosis::sidecar

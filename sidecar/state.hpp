@@ -11,6 +11,7 @@
 #include <string>
 
 #include "common/metrics/registry.hpp"
+#include "common/util/backoff.hpp"
 #include "sidecar/report/rate.hpp"
 
 namespace osmosis::sidecar {
@@ -75,10 +76,5 @@ class State {
   BusyMeter busy_;
   std::string error_;
 };
-
-// min(cap, base * 2^attempt), plus up to 40% at random so many pods do not retry in step
-// (common/util/backoff.hpp).
-std::chrono::milliseconds jitteredBackoff(int attempt, std::chrono::milliseconds base,
-                                          std::chrono::milliseconds cap);
 
 }  // namespace osmosis::sidecar

@@ -66,8 +66,6 @@ void AsyncPublisher::publish(const std::string& subject, std::string_view data,
   if (!msgId.empty()) o.MsgId = msgId.c_str();
   o.MaxWait = maxWait_.count();
   natsMsg* owned = msg;
-  jsErrCode jerr = static_cast<jsErrCode>(0);
-  (void)jerr;
   s = js_PublishMsgAsync(js_, &owned, &o);
   if (s != NATS_OK) {
     Done failed = take(msg);

@@ -18,4 +18,9 @@ struct BackoffPolicy {
 // The delay before attempt `attempt` (0-based), given a uniform random u in [0, 1).
 std::chrono::milliseconds backoffDelay(const BackoffPolicy& policy, int attempt, double u);
 
+// backoffDelay at min(cap, base * 2^attempt) plus up to 40% at random, with a per-thread
+// generator: what the binaries wait between connection attempts.
+std::chrono::milliseconds jitteredBackoff(int attempt, std::chrono::milliseconds base,
+                                          std::chrono::milliseconds cap);
+
 }  // namespace osmosis

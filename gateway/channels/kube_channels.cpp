@@ -1,7 +1,7 @@
 #include "gateway/channels/kube_channels.hpp"
 
-#include "common/util/base64.hpp"
 #include "operator/kube/api/resource.hpp"
+#include "operator/kube/config/rest_config.hpp"
 
 namespace osmosis::gateway {
 
@@ -11,10 +11,12 @@ std::vector<std::string> secretTokens(const nlohmann::json& secret) {
   if (data == secret.end() || !data->is_object()) return out;
   for (const auto& [k, v] : data->items()) {
     if (!v.is_string()) continue;
-    auto decoded = base64Decode(v.get<std::string>());
+    // (the decoder the operator uses for Secrets' data too)
+    auto decoded = kube::base64Decode(v.get<std::string>());
     if (!decoded) continue;
-    if (!decoded->empty() && decoded->back() == '\n') decoded->pop_back();
-    if (!decoded->empty()) out.push_back(std::move(*decoded));
+    std::string token = std::move(decoded.value());
+    if (!token.empty() && token.back() == '\n') token.pop_back();
+    if (!token.empty()) out.push_back(std::move(token));
   }
   return out;
 }

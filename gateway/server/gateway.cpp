@@ -508,8 +508,6 @@ void Gateway::requestEvents(http::Request&& req, const std::string& id, http::Re
               responder]() mutable {
     if (!alive->load()) return;
     const std::string subject = cg::resultsSubject(id);
-    std::weak_ptr<Opened> weak;
-    std::shared_ptr<void> listening;
     auto holder = std::make_shared<std::weak_ptr<Opened>>();
     auto l = hub_.listen(ch.resultsStream, subject, [holder](const nats::StoredMessage& m) {
       if (auto o = holder->lock()) o->live(m);

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/contract/gateway_contract.hpp"
+#include "common/util/base64.hpp"
 
 namespace osmosis::sidecar::results {
 namespace gw = contract::gateway;
@@ -116,7 +117,7 @@ std::string resultEvent(const AppAnswer& answer, uint64_t limit) {
     j["body"] = answer.body;
     j["bodyEncoding"] = "utf-8";
   } else {
-    j["body"] = base64(answer.body);
+    j["body"] = base64Encode(answer.body);
     j["bodyEncoding"] = "base64";
   }
   return dump(j);
@@ -192,32 +193,6 @@ bool validUtf8(std::string_view s) {
     i += n + 1;
   }
   return true;
-}
-
-std::string base64(std::string_view bytes) {
-  static const char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 2 < bytes.size(); i += 3) {
-    const uint32_t v = (static_cast<unsigned char>(bytes[i]) << 16) |
-                       (static_cast<unsigned char>(bytes[i + 1]) << 8) |
-                       static_cast<unsigned char>(bytes[i + 2]);
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
-    out += kAlphabet[v & 63];
-  }
-  if (i < bytes.size()) {
-    uint32_t v = static_cast<unsigned char>(bytes[i]) << 16;
-    if (i + 1 < bytes.size()) v |= static_cast<unsigned char>(bytes[i + 1]) << 8;
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += i + 1 < bytes.size() ? kAlphabet[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
 }
 
 }  // namespace osmosis::sidecar::results

@@ -65,6 +65,5 @@ std::string failedEvent(std::optional<int> status, const std::string& reason, bo
 Result<std::string> progressEvent(std::string_view contentType, std::string_view body);
 
 bool validUtf8(std::string_view text);
-std::string base64(std::string_view bytes);
 
 }  // namespace osmosis::sidecar::results

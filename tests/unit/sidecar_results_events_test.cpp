@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "common/util/base64.hpp"
 #include "sidecar/results/events.hpp"
 
 namespace osmosis::sidecar::results {
@@ -207,7 +208,7 @@ TEST(SidecarResultsEvents, Base64) {
                              {"fooba", "Zm9vYmE="},
                              {"foobar", "Zm9vYmFy"}};
   for (const auto& c : cases)
-    EXPECT_EQ(base64(c.in), c.out) << c.in;
+    EXPECT_EQ(base64Encode(c.in), c.out) << c.in;
 }
 
 }  // namespace

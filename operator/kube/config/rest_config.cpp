@@ -250,6 +250,16 @@ Result<RestConfig> inClusterConfig(const EnvReader& env, const FileReader& read,
   return cfg;
 }
 
+Result<RestConfig> restConfigFor(const std::string& kubeconfig, const std::string& context) {
+  if (kubeconfig.empty()) return inClusterConfig();
+  std::vector<std::string> paths;
+  std::stringstream ss(kubeconfig);
+  for (std::string p; std::getline(ss, p, ':');) {
+    if (!p.empty()) paths.push_back(p);
+  }
+  return loadKubeconfig(paths, context);
+}
+
 Result<std::string> base64Decode(const std::string& in) {
   auto value = [](char c) -> int {
     if (c >= 'A' && c <= 'Z') return c - 'A';

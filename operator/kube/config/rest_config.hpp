@@ -46,6 +46,10 @@ Result<RestConfig> inClusterConfig(
     const EnvReader& env = getEnv, const FileReader& read = readFileToString,
     const std::string& saDir = "/var/run/secrets/kubernetes.io/serviceaccount");
 
+// What a binary's --kubeconfig / --context flags ask for: `kubeconfig` a colon-separated list
+// of files (as KUBECONFIG), empty for the in-cluster config.
+Result<RestConfig> restConfigFor(const std::string& kubeconfig, const std::string& context);
+
 // Pure helper: standard base64 (the *-data fields).
 Result<std::string> base64Decode(const std::string& in);
 
