@@ -758,10 +758,14 @@ std::shared_ptr<detail::StreamState> newStreamState(const std::shared_ptr<detail
 }
 }  // namespace
 
-Stream Responder::stream(Response head, std::function<void()> onClosed) const {
+// The answer becomes a stream: `begin(session, state)` runs on the session's executor, unless
+// the server has stopped (then the stream is over at once).
+template <typename Begin>
+Stream Responder::startStream(std::function<void()> onClosed, bool sessionStreams,
+                              Begin begin) const {
   if (!exchange_ || exchange_->answered.exchange(true)) return Stream();
   auto state = newStreamState(exchange_->session, std::move(onClosed));
-  state->streamer = exchange_->session;
+  if (sessionStreams) state->streamer = exchange_->session;
   auto& core = exchange_->session->core();
   std::lock_guard lock(core.mu);
   if (core.stopped) {
@@ -769,28 +773,24 @@ Stream Responder::stream(Response head, std::function<void()> onClosed) const {
     return Stream(state);
   }
   asio::post(exchange_->session->executor(),
-             [s = exchange_->session, state, h = std::move(head)]() mutable {
-               s->beginStream(std::move(h), std::move(state));
-             });
+             [s = exchange_->session, state, b = std::move(begin)]() mutable { b(*s, state); });
   return Stream(state);
+}
+
+Stream Responder::stream(Response head, std::function<void()> onClosed) const {
+  return startStream(std::move(onClosed), true,
+                     [h = std::move(head)](detail::Session& s, auto state) mutable {
+                       s.beginStream(std::move(h), std::move(state));
+                     });
 }
 
 Stream Responder::acceptWebSocket(std::function<void(std::string)> onText,
                                   std::function<void()> onClosed) const {
-  if (!exchange_ || exchange_->answered.exchange(true)) return Stream();
-  auto state = newStreamState(exchange_->session, std::move(onClosed));
-  // (state->streamer: the WebSocket, set when the session hands over, before any part)
-  auto& core = exchange_->session->core();
-  std::lock_guard lock(core.mu);
-  if (core.stopped) {
-    state->ended();  // (nothing will run on a server thread any more)
-    return Stream(state);
-  }
-  asio::post(exchange_->session->executor(),
-             [s = exchange_->session, state, t = std::move(onText)]() mutable {
-               s->upgrade(std::move(state), std::move(t));
-             });
-  return Stream(state);
+  // (the streamer is the WebSocket, set when the session hands over, before any part)
+  return startStream(std::move(onClosed), false,
+                     [t = std::move(onText)](detail::Session& s, auto state) mutable {
+                       s.upgrade(std::move(state), std::move(t));
+                     });
 }
 
 // ---- Stream ----

@@ -122,6 +122,8 @@ class Responder {
  private:
   friend class detail::Session;
   struct Exchange;
+  template <typename Begin>
+  Stream startStream(std::function<void()> onClosed, bool sessionStreams, Begin begin) const;
   explicit Responder(std::shared_ptr<Exchange> exchange) : exchange_(std::move(exchange)) {}
   std::shared_ptr<Exchange> exchange_;
 };
