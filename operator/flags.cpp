@@ -173,6 +173,7 @@ std::vector<std::string> finish(const RawFlags& raw, Config* c) {
   c->nats = raw.nats;
   c->nats.urls = nats::splitUrls(raw.natsUrls);
   c->nats.name = "osmosis-operator";
+  c->nats.sharedDelivery = true;  // (a subscription per Channel: see the option)
   for (auto& p : nats::validate(c->nats))
     problems.push_back(p);
 

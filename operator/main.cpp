@@ -46,9 +46,9 @@ void logStart(const op::Config& f, const kube::RestConfig& rest, const kube::Man
   }
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+// Everything that holds a NATS connection lives in here, so it is gone before main closes the
+// library (the shared delivery thread frees what it still queues only then).
+int run(int argc, char** argv) {
   auto& shutdown = ShutdownSignal::install();
   CLI::App app{"Osmosis operator: NATS JetStream channels with backlog-driven worker scaling",
                "osmosis-operator"};
@@ -107,6 +107,13 @@ int main(int argc, char** argv) {
   scaler.clear();
   events.flush(std::chrono::seconds(5));
   log::info("stopped", {{"component", "operator"}, {"exitCode", code}});
+  return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int code = run(argc, argv);
   nats::closeLibrary();
   return code;
 }

@@ -92,6 +92,8 @@ Result<std::shared_ptr<Connection>> Connection::connect(const ConnectionOptions&
     st = step(natsOptions_SetErrorHandler(opts.get(), onAsyncError, nullptr),
               "setting the error handler");
   if (st && o.sendAsap) st = step(natsOptions_SetSendAsap(opts.get(), true), "setting send-asap");
+  if (st && o.sharedDelivery)
+    st = step(natsOptions_UseGlobalMessageDelivery(opts.get(), true), "setting shared delivery");
   if (st && !o.token.empty())
     st = step(natsOptions_SetToken(opts.get(), o.token.c_str()), "setting NATS token");
   if (st && !o.user.empty()) {

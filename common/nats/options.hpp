@@ -36,6 +36,10 @@ struct ConnectionOptions {
   // Write every publish (and every ack, pull request) to the socket at once. Off, libnats
   // buffers them and its flusher thread writes them about a millisecond later.
   bool sendAsap = false;
+  // Run subscription callbacks on libnats' shared delivery thread instead of a thread per
+  // subscription (the operator holds one per Channel: 500 Channels were 560 threads, each
+  // woken for its own reports). Close the library only after the last connection is gone.
+  bool sharedDelivery = false;
 };
 
 // Pure: every problem with the options, as sentences a user can act on. Empty means valid.
