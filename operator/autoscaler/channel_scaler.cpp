@@ -154,8 +154,10 @@ bool ChannelScaler::observe(TimePoint now) {
     auto sub =
         nats_->subscribe(subject.value(), [inbox = inbox_, poke = deps_.poke, &clock = deps_.clock](
                                               std::string_view, std::string_view data) {
-          // Taken, or held until the pods are listed: either way, look soon.
-          if (inbox->offer(data, clock.now(), clock.wallNow()) || inbox->unknownPodsWaiting())
+          // A move that matters, or held until the pods are listed: look now. Any other
+          // report waits for the tick.
+          if ((inbox->offer(data, clock.now(), clock.wallNow()) && inbox->takeMoved()) ||
+              inbox->unknownPodsWaiting())
             poke();
         });
     if (!sub) return fail("NatsUnavailable", sub.error().message);

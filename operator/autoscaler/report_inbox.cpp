@@ -1,5 +1,9 @@
 #include "operator/autoscaler/report_inbox.hpp"
 
+#include <algorithm>
+
+#include "common/report/large_change.hpp"
+
 namespace osmosis::autoscaler {
 
 PodReport toPodReport(const report::Report& r, TimePoint receivedAt) {
@@ -22,15 +26,29 @@ bool ReportInbox::newer(const std::map<std::string, Entry>& in, const report::Re
   return r.sequence > it->second.sequence || r.time > it->second.time;
 }
 
-void ReportInbox::take(const report::Report& r, TimePoint receivedAt) {
+namespace {
+uint64_t backlogOf(const ConsumerCounts& c) {
+  return c.pending + static_cast<uint64_t>(std::max<int64_t>(c.ackPending, 0));
+}
+}  // namespace
+
+bool ReportInbox::take(const report::Report& r, TimePoint receivedAt) {
   ++stats_.accepted;
   lastArrival_ = receivedAt;
+  auto it = pods_.find(r.pod);
+  bool moved = r.final || it == pods_.end();
   if (r.final) {
-    pods_.erase(r.pod);
-  } else {
-    pods_[r.pod] = Entry{toPodReport(r, receivedAt), r.sequence, r.time};
+    if (it != pods_.end()) pods_.erase(it);
+    return moved;
   }
-  dirty_ = true;
+  PodReport next = toPodReport(r, receivedAt);
+  if (!moved) {
+    const auto& before = it->second.report.consumer;
+    moved = before.has_value() != next.consumer.has_value() ||
+            (before && report::largeChange(backlogOf(*before), backlogOf(*next.consumer)));
+  }
+  pods_[r.pod] = Entry{std::move(next), r.sequence, r.time};
+  return moved;
 }
 
 bool ReportInbox::offer(std::string_view data, TimePoint receivedAt, WallTime wallNow) {
@@ -67,7 +85,7 @@ bool ReportInbox::offer(std::string_view data, TimePoint receivedAt, WallTime wa
     if (held_.count(r.pod) || held_.size() < limits_.maxHeld) held_[r.pod] = {r, receivedAt};
     return false;
   }
-  take(r, receivedAt);
+  if (take(r, receivedAt)) moved_ = true;
   return true;
 }
 

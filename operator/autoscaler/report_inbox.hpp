@@ -65,8 +65,12 @@ class ReportInbox {
   // pod that went away without a final report).
   std::vector<PodReport> snapshot(TimePoint now, std::chrono::milliseconds forget);
 
-  // True once since the last call when a report arrived (evaluate soon).
-  bool takeDirty() { return dirty_.exchange(false); }
+  // True once since the last call when an offered report moved what the decision rests on:
+  // a new pod, a final report, figures appearing or going, or a pod's backlog moving by
+  // report::largeChange. Worth evaluating at once; other reports wait for the next tick
+  // (at 500 Channels x 10 pods, a look per report kept the work queue full and a Channel
+  // whose backlog jumped waited behind 500 steady ones).
+  bool takeMoved() { return moved_.exchange(false); }
   // When the newest report arrived (for decision latency); epoch if none.
   TimePoint lastArrival() const;
 
@@ -79,7 +83,8 @@ class ReportInbox {
     WallTime time;
   };
   bool newer(const std::map<std::string, Entry>& in, const report::Report& r) const;
-  void take(const report::Report& r, TimePoint receivedAt);  // under mu_
+  // Under mu_. True when the report moved something (see takeMoved).
+  bool take(const report::Report& r, TimePoint receivedAt);
 
   const std::string ns_;
   const std::string channel_;
@@ -90,7 +95,7 @@ class ReportInbox {
   std::map<std::string, std::pair<report::Report, TimePoint>> held_;
   TimePoint lastArrival_{};
   InboxStats stats_;
-  std::atomic<bool> dirty_{false};
+  std::atomic<bool> moved_{false};
 };
 
 // Pure: a parsed report -> what the engine needs.

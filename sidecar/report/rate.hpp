@@ -4,7 +4,7 @@
 //  - RateMeter: processed messages per second, smoothed with an exponentially weighted moving
 //    average over time (time constant `tau`), so irregular sampling intervals weigh right.
 //  - BusyMeter: the share of time with at least one message in flight.
-//  - largeChange: when a backlog move is worth a report before the next tick.
+//  (When a backlog move is worth a report before the next tick: common/report/large_change.)
 
 #include <chrono>
 #include <cstdint>
@@ -43,14 +43,5 @@ class BusyMeter {
   std::chrono::nanoseconds busyInWindow_{0};
   bool started_ = false;
 };
-
-struct LargeChangePolicy {
-  uint64_t minAbsolute = 100;  // ignore moves smaller than this...
-  double relative = 0.5;       // ...or smaller than this share of the last reported value
-};
-
-// True when `now` differs enough from `lastReported` to report at once. Leaving or reaching
-// zero always counts (that is when scaling from or to zero needs to know).
-bool largeChange(uint64_t lastReported, uint64_t now, const LargeChangePolicy& policy = {});
 
 }  // namespace osmosis::sidecar

@@ -37,7 +37,8 @@ void Reporter::start() {
 
 void Reporter::observePending(uint64_t pending) {
   observed_.store(pending, std::memory_order_relaxed);
-  if (largeChange(lastReportedPending_.load(std::memory_order_relaxed), pending, largeChange_)) {
+  if (report::largeChange(lastReportedPending_.load(std::memory_order_relaxed), pending,
+                          largeChange_)) {
     {
       std::lock_guard lock(mu_);
       poked_ = true;
@@ -68,7 +69,7 @@ void Reporter::loop() {
       // Report mode: nobody pulls here, so look at the consumer for large moves.
       auto info = js_->consumerInfo(config_.stream, config_.consumer);
       if (info.ok()) {
-        urgent = largeChange(lastReportedPending_.load(), info->numPending, largeChange_);
+        urgent = report::largeChange(lastReportedPending_.load(), info->numPending, largeChange_);
         observed_.store(info->numPending);
       }
     }

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "common/nats/jetstream.hpp"
+#include "common/report/large_change.hpp"
 #include "common/report/report.hpp"
 #include "sidecar/config.hpp"
 #include "sidecar/report/rate.hpp"
@@ -40,7 +41,7 @@ class Reporter {
   std::optional<nats::JetStream> js_;
   std::string subject_;
   RateMeter rate_;
-  LargeChangePolicy largeChange_;
+  report::LargeChangePolicy largeChange_;
   uint64_t sequence_ = 0;
   std::optional<nats::ConsumerInfo> lastInfo_;
 

@@ -1,6 +1,8 @@
 // The pure pieces of the autoscaler's I/O side: taking in sidecar reports, the Channel's
 // settings as a Policy, Event words, status fields, and spotting an HPA on the same target.
 
+#include <optional>
+
 #include <gtest/gtest.h>
 
 #include "common/report/report.hpp"
@@ -43,7 +45,7 @@ TEST(ReportInbox, KeepsTheLatestReportOfEachPod) {
   ReportInbox inbox("shop", "orders");
   inbox.setLivePods({"a", "b"});
   TimePoint t0{};
-  EXPECT_FALSE(inbox.takeDirty());
+  EXPECT_FALSE(inbox.takeMoved());
   ASSERT_TRUE(offer(inbox, sample("a"), t0 + 1s));
   auto b = sample("b");
   b.inFlight = 2;
@@ -51,8 +53,8 @@ TEST(ReportInbox, KeepsTheLatestReportOfEachPod) {
   b.inFlight = 5;
   b.sequence++;
   ASSERT_TRUE(offer(inbox, b, t0 + 3s));
-  EXPECT_TRUE(inbox.takeDirty());
-  EXPECT_FALSE(inbox.takeDirty()) << "dirty is taken once";
+  EXPECT_TRUE(inbox.takeMoved()) << "new pods";
+  EXPECT_FALSE(inbox.takeMoved()) << "taken once";
   auto snap = inbox.snapshot(t0 + 3s, 30s);
   ASSERT_EQ(snap.size(), 2u);
   EXPECT_EQ(snap[0].pod, "a");
@@ -63,6 +65,41 @@ TEST(ReportInbox, KeepsTheLatestReportOfEachPod) {
   EXPECT_EQ(snap[1].inFlight, 5);
   EXPECT_EQ(snap[1].receivedAt, t0 + 3s);
   EXPECT_EQ(inbox.lastArrival(), t0 + 3s);
+}
+
+// Which reports are worth evaluating the Channel at once (takeMoved); the rest wait for the
+// tick. The pod's previous report had pending 500 + ack pending 60 = 560.
+TEST(ReportInbox, OnlyReportsThatMoveTheBacklogAskForALookAtOnce) {
+  struct Case {
+    const char* what;
+    std::optional<report::ConsumerFigures> figures;
+    int64_t inFlight;
+    bool final;
+    bool moved;
+  };
+  const Case cases[] = {
+      {"the same figures", report::ConsumerFigures{500, 60, 3}, 8, false, false},
+      {"a small move", report::ConsumerFigures{560, 60, 3}, 8, false, false},
+      {"in flight changed only", report::ConsumerFigures{500, 60, 3}, 0, false, false},
+      {"40% up", report::ConsumerFigures{724, 60, 3}, 8, false, false},
+      {"50% up", report::ConsumerFigures{780, 60, 3}, 8, false, true},
+      {"drained to zero", report::ConsumerFigures{0, 0, 3}, 8, false, true},
+      {"figures gone (the sidecar could not read)", std::nullopt, 8, false, true},
+      {"final", report::ConsumerFigures{500, 60, 3}, 0, true, true},
+  };
+  for (const auto& c : cases) {
+    ReportInbox inbox("shop", "orders");
+    inbox.setLivePods({"a"});
+    auto r = sample("a");
+    ASSERT_TRUE(offer(inbox, r, TimePoint{}));
+    ASSERT_TRUE(inbox.takeMoved()) << "a pod's first report";
+    r.sequence++;
+    r.figures = c.figures;
+    r.inFlight = c.inFlight;
+    r.final = c.final;
+    ASSERT_TRUE(offer(inbox, r, TimePoint{} + 1s)) << c.what;
+    EXPECT_EQ(inbox.takeMoved(), c.moved) << c.what;
+  }
 }
 
 TEST(ReportInbox, DropsMalformedAndForeignReports) {
@@ -79,7 +116,7 @@ TEST(ReportInbox, DropsMalformedAndForeignReports) {
   EXPECT_EQ(stats.mismatched, 1u);
   EXPECT_NE(stats.lastProblem.find("payments"), std::string::npos);
   EXPECT_TRUE(inbox.snapshot(TimePoint{}, 30s).empty());
-  EXPECT_FALSE(inbox.takeDirty());
+  EXPECT_FALSE(inbox.takeMoved());
 }
 
 TEST(ReportInbox, AFinalReportRemovesThePodAndSilentPodsAreForgotten) {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/report/large_change.hpp"
 #include "sidecar/report/rate.hpp"
 
 namespace osmosis::sidecar {
@@ -63,20 +64,20 @@ TEST(BusyMeter, MeasuresShareOfTimeBusy) {
 }
 
 TEST(LargeChange, ZeroCrossingsAlwaysCount) {
-  EXPECT_TRUE(largeChange(0, 1));
-  EXPECT_TRUE(largeChange(5, 0));
-  EXPECT_FALSE(largeChange(0, 0));
+  EXPECT_TRUE(report::largeChange(0, 1));
+  EXPECT_TRUE(report::largeChange(5, 0));
+  EXPECT_FALSE(report::largeChange(0, 0));
 }
 
 TEST(LargeChange, NeedsBothAbsoluteAndRelativeMove) {
-  EXPECT_FALSE(largeChange(1000, 1050));  // small
-  EXPECT_FALSE(largeChange(1000, 1400));  // 40%
-  EXPECT_TRUE(largeChange(1000, 1500));
-  EXPECT_TRUE(largeChange(1000, 400));
-  EXPECT_FALSE(largeChange(10, 60));  // 500% but only 50 messages
-  EXPECT_TRUE(largeChange(10, 500));
-  LargeChangePolicy strict{10, 0.1};
-  EXPECT_TRUE(largeChange(100, 115, strict));
+  EXPECT_FALSE(report::largeChange(1000, 1050));  // small
+  EXPECT_FALSE(report::largeChange(1000, 1400));  // 40%
+  EXPECT_TRUE(report::largeChange(1000, 1500));
+  EXPECT_TRUE(report::largeChange(1000, 400));
+  EXPECT_FALSE(report::largeChange(10, 60));  // 500% but only 50 messages
+  EXPECT_TRUE(report::largeChange(10, 500));
+  report::LargeChangePolicy strict{10, 0.1};
+  EXPECT_TRUE(report::largeChange(100, 115, strict));
 }
 
 }  // namespace
