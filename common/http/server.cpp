@@ -367,9 +367,26 @@ class Session : public Link, public Streamer, public std::enable_shared_from_thi
         });
         return;
       }
-      return readBody();
+      // A small body usually came in with the head: parse it here rather than through
+      // another asynchronous read (a trip through the scheduler, often to the other thread).
+      if (!parseBuffered(ec)) return ec ? refuseOrClose(ec) : readBody();
     }
     handle();
+  }
+
+  // Feeds what the buffer holds to the parser. True when the request is complete.
+  bool parseBuffered(error_code& ec) {
+    while (!parser_->is_done() && buffer_.size() > 0) {
+      const size_t used = parser_->put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec == bhttp::error::need_more) {
+        ec = {};
+        break;
+      }
+      if (ec) return false;
+      if (used == 0) break;
+    }
+    return parser_->is_done();
   }
 
   void readBody() {
@@ -410,11 +427,13 @@ class Session : public Link, public Streamer, public std::enable_shared_from_thi
     for (const auto& f : msg)
       req.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
     req.webSocketUpgrade = websocket::is_upgrade(msg);
-    {
+    if (!peerKnown_) {  // (once per connection: a getpeername per request showed in strace)
       error_code ec;
       auto remote = stream_.socket().remote_endpoint(ec);
-      if (!ec) req.peer = remote.address().to_string();
+      if (!ec) peer_ = remote.address().to_string();
+      peerKnown_ = true;
     }
+    req.peer = peer_;
     if (req.webSocketUpgrade) {
       upgradeRequest_.emplace(msg);  // (the handshake needs the request as Beast parsed it)
     }
@@ -485,6 +504,8 @@ class Session : public Link, public Streamer, public std::enable_shared_from_thi
   bool keepAlive_ = false;
   bool head_ = false;
   size_t lingered_ = 0;
+  std::string peer_;  // the client's address
+  bool peerKnown_ = false;
   bool listed_ = false;
   std::list<Core::Entry>::iterator entry_;
 };
