@@ -13,7 +13,8 @@ Autoscaler::Autoscaler(kube::Client& client, const kube::StoreReader& channels,
       events_(events),
       metrics_(metrics),
       options_(std::move(options)),
-      clock_(clock) {}
+      clock_(clock),
+      hpas_(client, clock, options_.hpaCheckPeriod) {}
 
 Autoscaler::~Autoscaler() {
   clear();
@@ -39,9 +40,10 @@ std::shared_ptr<ChannelScaler> Autoscaler::scalerFor(const kube::Request& req) {
   if (!s) {
     kube::WorkQueue* queue = queue_;
     s = std::make_shared<ChannelScaler>(
-        req.ns, req.name, ScalerDeps{client_, events_, metrics_, clock_, options_, [queue, key] {
-                                       if (queue != nullptr) queue->add(key);
-                                     }});
+        req.ns, req.name,
+        ScalerDeps{client_, events_, metrics_, clock_, options_, hpas_, [queue, key] {
+                     if (queue != nullptr) queue->add(key);
+                   }});
   }
   return s;
 }

@@ -49,6 +49,7 @@ class Autoscaler final : public kube::Reconciler {
   metrics::Registry& metrics_;
   const ScalerOptions options_;
   const kube::Clock& clock_;
+  HpaLists hpas_;
   kube::WorkQueue* queue_ = nullptr;
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<ChannelScaler>> scalers_;

@@ -143,7 +143,7 @@ bool ChannelScaler::observe(TimePoint now) {
     targetReadAt_ = now;
   }
   if (now - hpaCheckedAt_ >= deps_.options.hpaCheckPeriod) {
-    if (auto h = target_->conflictingHpa()) hpa_ = h.value();
+    if (auto list = deps_.hpas.get(ns_)) hpa_ = conflictingHpa(*list.value(), target_->ref());
     hpaCheckedAt_ = now;
   }
   if (!reportSub_) {

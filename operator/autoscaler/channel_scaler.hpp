@@ -24,6 +24,7 @@
 #include "operator/api/conditions.hpp"
 #include "operator/api/spec.hpp"
 #include "operator/autoscaler/engine.hpp"
+#include "operator/autoscaler/hpa_lists.hpp"
 #include "operator/autoscaler/report_inbox.hpp"
 #include "operator/autoscaler/scale_target.hpp"
 #include "operator/kube/events/event_recorder.hpp"
@@ -61,6 +62,7 @@ struct ScalerDeps {
   metrics::Registry& metrics;
   const kube::Clock& clock;
   const ScalerOptions& options;
+  HpaLists& hpas;              // shared by every scaler: one HPA list per namespace and period
   std::function<void()> poke;  // evaluate this Channel soon (from NATS threads)
 };
 

@@ -1,7 +1,5 @@
 #include "operator/autoscaler/scale_target.hpp"
 
-#include "operator/autoscaler/scaling_status.hpp"
-
 namespace osmosis::autoscaler {
 
 using nlohmann::json;
@@ -85,12 +83,6 @@ Status ScaleTarget::setDeletionCost(const std::string& pod, int cost) {
   auto r = client_.patch(kube::resources::pods(), ns_, pod, kube::PatchType::kMerge, patch);
   if (!r) return r.error();
   return {};
-}
-
-Result<std::optional<std::string>> ScaleTarget::conflictingHpa() {
-  auto hpas = client_.get(kube::resources::horizontalPodAutoscalers(), ns_, "");
-  if (!hpas) return hpas.error();
-  return autoscaler::conflictingHpa(hpas.value(), ref_);
 }
 
 }  // namespace osmosis::autoscaler

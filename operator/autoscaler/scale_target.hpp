@@ -2,8 +2,8 @@
 
 // The workload the autoscaler scales, as it sees and moves it: the /scale subresource (current
 // replicas, the pod selector; the actuator writes spec.replicas there), the pods that selector
-// picks (which may report), and HorizontalPodAutoscalers that would fight over it. I/O only;
-// what to do with it is the engine's and channel_scaler's business.
+// picks (which may report), and (HorizontalPodAutoscalers that would fight over it: hpa_lists.hpp).
+// I/O only; what to do with it is the engine's and channel_scaler's business.
 
 #include <chrono>
 #include <optional>
@@ -40,9 +40,6 @@ class ScaleTarget {
   Result<std::vector<PodCostState>> podCostStates();
   // Sets a pod's pod-deletion-cost annotation (merge patch).
   Status setDeletionCost(const std::string& pod, int cost);
-
-  // The name of an HPA in the namespace that scales the same target, if any.
-  Result<std::optional<std::string>> conflictingHpa();
 
  private:
   Result<kube::Resource> resource();

@@ -35,8 +35,9 @@ class ChannelScalerTest : public ::testing::Test {
                   return o;
                 }()),
         events_(client_, {}),
-        scaler_("shop", "orders",
-                ScalerDeps{client_, events_, metrics_, clock_, options_, [this] { ++pokes_; }}) {
+        scaler_(
+            "shop", "orders",
+            ScalerDeps{client_, events_, metrics_, clock_, options_, hpas_, [this] { ++pokes_; }}) {
     api_->put({{"apiVersion", "apps/v1"},
                {"kind", "Deployment"},
                {"metadata", {{"name", "worker"}, {"namespace", "shop"}}},
@@ -104,6 +105,7 @@ class ChannelScalerTest : public ::testing::Test {
   metrics::Registry metrics_;
   kube::FakeClock clock_;
   ScalerOptions options_;
+  HpaLists hpas_{client_, clock_, options_.hpaCheckPeriod};
   std::shared_ptr<FakeNats> nats_ = std::make_shared<FakeNats>();
   api::ParsedChannels parsed_;
   int pokes_ = 0;
@@ -167,6 +169,30 @@ TEST_F(ChannelScalerTest, PausedAndHpaOwnedTargetsAreLeftAlone) {
   EXPECT_NE(condition().value("message", "").find("cpu"), std::string::npos);
 }
 
+// One HPA list per namespace and period, whoever asks; a failed list is not kept.
+TEST_F(ChannelScalerTest, HpaListsAreSharedPerNamespaceAndPeriod) {
+  HpaLists lists(client_, clock_, std::chrono::seconds(10));
+  const auto listed = [&](const std::string& ns) {
+    return api_->count("GET",
+                       "/apis/autoscaling/v2/namespaces/" + ns + "/horizontalpodautoscalers");
+  };
+  ASSERT_TRUE(lists.get("shop"));
+  ASSERT_TRUE(lists.get("shop"));
+  clock_.advance(std::chrono::seconds(9));
+  ASSERT_TRUE(lists.get("shop"));
+  EXPECT_EQ(listed("shop"), 1) << "within the period: the first list, shared";
+  ASSERT_TRUE(lists.get("billing"));
+  EXPECT_EQ(listed("billing"), 1) << "another namespace: its own list";
+  clock_.advance(std::chrono::seconds(1));
+  api_->unavailable = true;
+  EXPECT_FALSE(lists.get("shop")) << "the period is over: listed again, and it failed";
+  api_->unavailable = false;
+  auto again = lists.get("shop");
+  ASSERT_TRUE(again) << "the failure was not kept";
+  EXPECT_EQ(listed("shop"), 3);
+  EXPECT_TRUE((*again.value()).contains("items"));
+}
+
 TEST_F(ChannelScalerTest, NoNatsOrNoTargetHoldsTheReplicasAndSaysWhy) {
   step(channel(), false);
   EXPECT_EQ(condition().value("reason", ""), "NatsUnavailable");
@@ -209,7 +235,7 @@ TEST_F(ChannelScalerTest, ARememberedPerPodRateStartsDrainModeAfterARestart) {
             obj["status"]["throughput"]);
   // Too old to trust (30 minutes): lag mode.
   ChannelScaler other("shop", "orders",
-                      ScalerDeps{client_, events_, metrics_, clock_, options_, [] {}});
+                      ScalerDeps{client_, events_, metrics_, clock_, options_, hpas_, [] {}});
   obj["status"]["throughput"]["measuredAt"] = kube::formatTime(clock_.wallNow() - 31min);
   api_->put({{"apiVersion", "apps/v1"},
              {"kind", "Deployment"},

@@ -103,6 +103,33 @@ TEST(WorkQueue, RateLimitedRetriesBackOffExponentiallyUntilForgotten) {
   EXPECT_EQ(q->numRequeues("a"), 0);
 }
 
+// controller-runtime's priority queue: keys added now go before keys back from a delay; a
+// key waiting in the later lane is promoted when added now, also while it is processed.
+TEST(WorkQueue, KeysAddedNowGoBeforeRequeuedOnes) {
+  FakeClock clock;
+  auto q = makeQueue(clock);
+  for (const char* k : {"tick-1", "tick-2", "tick-3", "busy"})
+    q->addAfter(k, 1s);
+  clock.advance(1s);
+  q->pumpDelayed();
+  q->add("poked");
+  q->add("tick-2");  // promoted out of the later lane
+  EXPECT_EQ(q->len(), 5u);
+  EXPECT_EQ(q->get(), "poked");
+  EXPECT_EQ(q->get(), "tick-2");
+  EXPECT_EQ(q->get(), "tick-1");
+  q->add("tick-1");  // while processed: after done(), in the lane of now
+  q->addAfter("late", 1s);
+  clock.advance(1s);
+  q->pumpDelayed();
+  q->done("tick-1");
+  EXPECT_EQ(q->get(), "tick-1");
+  EXPECT_EQ(q->get(), "tick-3");
+  EXPECT_EQ(q->get(), "busy");
+  EXPECT_EQ(q->get(), "late");
+  EXPECT_EQ(q->len(), 0u);
+}
+
 TEST(WorkQueue, AddAfterKeepsTheEarliestTime) {
   FakeClock clock;
   auto q = makeQueue(clock);

@@ -1,5 +1,7 @@
 #include "operator/kube/queue/work_queue.hpp"
 
+#include <algorithm>
+
 namespace osmosis::kube {
 
 WorkQueue::WorkQueue(std::unique_ptr<RateLimiter> limiter, const Clock& clock, bool startTimer)
@@ -12,17 +14,38 @@ WorkQueue::~WorkQueue() {
   if (timer_.joinable()) timer_.join();
 }
 
-void WorkQueue::addLocked(const std::string& key) {
-  if (shutdown_ || dirty_.count(key)) return;
+void WorkQueue::addLocked(const std::string& key, Lane lane) {
+  if (shutdown_) return;
+  const bool now = lane == Lane::kNow;
+  if (dirty_.count(key)) {
+    if (!now || inNow_.count(key)) return;
+    inNow_.insert(key);  // promoted: out of the later lane (or it goes to now_ after done())
+    if (auto it = std::find(queue_.begin(), queue_.end(), key); it != queue_.end()) {
+      queue_.erase(it);
+      now_.push_back(key);
+    }
+    return;
+  }
   dirty_.insert(key);
+  if (now) inNow_.insert(key);
   if (processing_.count(key)) return;  // done() puts it back
-  queue_.push_back(key);
+  (now ? now_ : queue_).push_back(key);
   ready_.notify_one();
+}
+
+std::string WorkQueue::popLocked() {
+  auto& lane = now_.empty() ? queue_ : now_;
+  std::string key = std::move(lane.front());
+  lane.pop_front();
+  inNow_.erase(key);
+  processing_.insert(key);
+  dirty_.erase(key);
+  return key;
 }
 
 void WorkQueue::add(const std::string& key) {
   std::lock_guard lock(mu_);
-  addLocked(key);
+  addLocked(key, Lane::kNow);
 }
 
 void WorkQueue::addAfter(const std::string& key, std::chrono::nanoseconds delay) {
@@ -60,32 +83,25 @@ int WorkQueue::numRequeues(const std::string& key) {
 
 std::optional<std::string> WorkQueue::get() {
   std::unique_lock lock(mu_);
-  ready_.wait(lock, [this] { return !queue_.empty() || shutdown_; });
-  if (shutdown_ || queue_.empty()) return std::nullopt;
-  std::string key = std::move(queue_.front());
-  queue_.pop_front();
-  processing_.insert(key);
-  dirty_.erase(key);
-  return key;
+  ready_.wait(lock, [this] { return !now_.empty() || !queue_.empty() || shutdown_; });
+  if (shutdown_) return std::nullopt;
+  return popLocked();
 }
 
 std::optional<std::string> WorkQueue::tryGet(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mu_);
-  if (!ready_.wait_for(lock, timeout, [this] { return !queue_.empty() || shutdown_; }))
+  if (!ready_.wait_for(lock, timeout,
+                       [this] { return !now_.empty() || !queue_.empty() || shutdown_; }))
     return std::nullopt;
-  if (shutdown_ || queue_.empty()) return std::nullopt;
-  std::string key = std::move(queue_.front());
-  queue_.pop_front();
-  processing_.insert(key);
-  dirty_.erase(key);
-  return key;
+  if (shutdown_) return std::nullopt;
+  return popLocked();
 }
 
 void WorkQueue::done(const std::string& key) {
   std::lock_guard lock(mu_);
   processing_.erase(key);
   if (dirty_.count(key) && !shutdown_) {
-    queue_.push_back(key);
+    (inNow_.count(key) ? now_ : queue_).push_back(key);
     ready_.notify_one();
   }
 }
@@ -106,7 +122,7 @@ bool WorkQueue::shuttingDown() const {
 
 size_t WorkQueue::len() const {
   std::lock_guard lock(mu_);
-  return queue_.size();
+  return now_.size() + queue_.size();
 }
 
 size_t WorkQueue::delayedLen() const {
@@ -121,7 +137,7 @@ void WorkQueue::pumpDelayed() {
     std::string key = delayed_.begin()->second;
     delayed_.erase(delayed_.begin());
     delayedAt_.erase(key);
-    addLocked(key);
+    addLocked(key, Lane::kLater);
   }
 }
 

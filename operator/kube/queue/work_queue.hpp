@@ -6,6 +6,11 @@
 // - adding a key already waiting is a no-op (duplicates merge);
 // - addRateLimited waits per the rate limiter (per-item exponential backoff), forget resets it;
 // - addAfter delays an add; delays are measured on the injected clock.
+// And one from controller-runtime's priority queue: a key added now (an event, a poke) is
+// handed out before keys that come back from addAfter/addRateLimited (periodic requeues,
+// retries). Under load the periodic ones wait, not the Channel whose backlog just jumped
+// (500 Channels ticking every second kept the workers busy, and a poked key waited behind
+// them: hack/bench/load).
 
 #include <condition_variable>
 #include <deque>
@@ -55,7 +60,9 @@ class WorkQueue {
   void pumpDelayed();
 
  private:
-  void addLocked(const std::string& key);
+  enum class Lane { kNow, kLater };
+  void addLocked(const std::string& key, Lane lane);
+  std::string popLocked();
   void timerLoop();
 
   std::unique_ptr<RateLimiter> limiter_;
@@ -63,7 +70,9 @@ class WorkQueue {
   mutable std::mutex mu_;
   std::condition_variable ready_;
   std::condition_variable timerCv_;
-  std::deque<std::string> queue_;
+  std::deque<std::string> now_;    // added by add(): handed out first
+  std::deque<std::string> queue_;  // came back from a delay
+  std::set<std::string> inNow_;    // keys waiting in now_, or to go there after done()
   std::set<std::string> dirty_;
   std::set<std::string> processing_;
   std::multimap<SteadyTime, std::string> delayed_;
