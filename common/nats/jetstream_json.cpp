@@ -235,6 +235,16 @@ Result<StoredMessage> parseStoredMessage(const json& reply) {
   return out;
 }
 
+namespace {
+bool clusteredWithoutLeader(const json& reply) {
+  if (!reply.is_object()) return false;
+  auto c = reply.find("cluster");
+  if (c == reply.end() || !c->is_object()) return false;
+  auto l = c->find("leader");
+  return l == c->end() || (l->is_string() && l->get_ref<const std::string&>().empty());
+}
+}  // namespace
+
 Result<StreamInfo> parseStreamInfo(const json& reply) {
   Fields top(reply);
   Fields c(top.object("config"));
@@ -261,6 +271,7 @@ Result<StreamInfo> parseStreamInfo(const json& reply) {
   out.state.consumers = st.i64("consumer_count");
   Fields cluster(top.object("cluster"));
   out.leader = cluster.str("leader");
+  out.leaderless = clusteredWithoutLeader(reply);
   top.merge(c);
   top.merge(st);
   top.merge(cluster);
@@ -291,6 +302,7 @@ Result<ConsumerInfo> parseConsumerInfo(const json& reply) {
   out.ackFloorStreamSequence = ackFloor.u64("stream_seq");
   Fields cluster(top.object("cluster"));
   out.leader = cluster.str("leader");
+  out.leaderless = clusteredWithoutLeader(reply);
   for (const Fields* f : {&c, &delivered, &ackFloor, &cluster})
     top.merge(*f);
   if (auto p = top.problem()) return *p;

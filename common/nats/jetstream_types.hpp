@@ -48,6 +48,11 @@ struct StreamInfo {
   // JetStream API requests are answered by the leader, so these figures are never a stale
   // follower's (docs/faults.md).
   std::string leader;
+  // A clustered answer that names no leader: while a stream's or consumer's group elects one,
+  // the meta leader answers with the config and zeroed figures (seen in NatsClusterFaultTest:
+  // a backlog of 0 in the middle of 53,000). The config is good; the figures are not, and
+  // nothing may act on them (a backlog of 0 could scale busy workers to zero).
+  bool leaderless = false;
 };
 
 struct ConsumerConfig {
@@ -70,7 +75,8 @@ struct ConsumerInfo {
   int64_t numWaiting = 0;  // open pull requests
   uint64_t deliveredStreamSequence = 0;
   uint64_t ackFloorStreamSequence = 0;
-  std::string leader;  // the consumer's leader (cluster.leader); empty when not clustered
+  std::string leader;       // the consumer's leader (cluster.leader); empty when not clustered
+  bool leaderless = false;  // as StreamInfo::leaderless: config only, no figures
 };
 
 // A JetStream publish acknowledged: where the message is stored, and whether the stream had

@@ -46,6 +46,8 @@ Result<int64_t> NatsBus::backlog(const std::string& stream, const std::string& c
   }
   auto info = js_.consumerInfo(stream, consumer);
   if (!info) return info.error();
+  if (info->leaderless)
+    return makeError(Error::Code::kUnavailable, "no leader answered for the channel's consumer");
   const int64_t backlog =
       static_cast<int64_t>(info.value().numPending) + info.value().numAckPending;
   std::lock_guard lock(mu_);
@@ -67,6 +69,8 @@ Result<std::optional<nats::StoredMessage>> NatsBus::last(const std::string& stre
 Result<uint64_t> NatsBus::firstSequence(const std::string& stream) {
   auto info = js_.streamInfo(stream);
   if (!info) return info.error();
+  if (info->leaderless)
+    return makeError(Error::Code::kUnavailable, "no leader answered for the results stream");
   return info.value().state.firstSequence;
 }
 

@@ -245,6 +245,11 @@ void ChannelScaler::readConsumer(TimePoint now) {
         .inc();
   }
   consumerReadAt_ = now;
+  if (ci && si && (ci->leaderless || si->leaderless)) {
+    ci = makeError(Error::Code::kUnavailable,
+                   "no leader answered for " + spec_->stream.name + "/" + spec_->consumer.durable +
+                       " (a JetStream election is under way): its figures are not used");
+  }
   if (!ci || !si) {
     const Error& e = !ci ? ci.error() : si.error();
     if (e.message != lastProblem_) {

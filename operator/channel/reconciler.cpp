@@ -314,7 +314,7 @@ void ChannelReconciler::ensureStream(nats::Client& js, Pass& pass) {
                  history(pass.channel, "StreamReady", seenStreams_, pass.out.generation));
   switch (plan.action) {
     case Action::kNone:
-      pass.out.streamInfo = have.value();
+      if (!have->leaderless) pass.out.streamInfo = have.value();
       break;
     case Action::kRefuse:
       pass.out.stream = {"StreamReady", "False", plan.reason, plan.message, pass.out.generation};
@@ -353,7 +353,7 @@ void ChannelReconciler::ensureConsumer(nats::Client& js, Pass& pass) {
   const Plan plan =
       planConsumer(stream, want, have ? std::optional(have->config) : std::nullopt,
                    history(pass.channel, "ConsumerReady", seenConsumers_, pass.out.generation));
-  if (have) pass.out.consumerInfo = have.value();
+  if (have && !have->leaderless) pass.out.consumerInfo = have.value();  // (figures: a leader's)
   if (plan.action != Action::kNone) {
     const bool create = plan.action == Action::kCreate;
     auto done = js.addOrUpdateConsumer(stream, want);

@@ -102,5 +102,35 @@ TEST(JetStreamJson, TheLeaderThatAnsweredIsKept) {
   EXPECT_FALSE(parseStreamInfo(json::parse(R"({"config":{"name":"S"},"cluster":[]})")).ok());
 }
 
+// While a group elects a leader the meta leader answers with the config and zeroed figures;
+// such an answer is marked, so nothing acts on its figures.
+TEST(JetStreamJson, AClusteredAnswerWithoutALeaderIsMarkedLeaderless) {
+  struct Case {
+    const char* reply;
+    bool leaderless;
+  };
+  const Case streams[] = {
+      {R"({"config":{"name":"S"},"state":{},"cluster":{"name":"c","leader":"n1"}})", false},
+      {R"({"config":{"name":"S"},"state":{},"cluster":{"name":"c","replicas":[]}})", true},
+      {R"({"config":{"name":"S"},"state":{},"cluster":{"name":"c","leader":""}})", true},
+      {R"({"config":{"name":"S"},"state":{}})", false},  // (not clustered)
+  };
+  for (const auto& c : streams) {
+    auto si = parseStreamInfo(json::parse(c.reply));
+    ASSERT_TRUE(si.ok()) << c.reply;
+    EXPECT_EQ(si->leaderless, c.leaderless) << c.reply;
+  }
+  const Case consumers[] = {
+      {R"({"name":"w","num_pending":5,"cluster":{"leader":"n2"}})", false},
+      {R"({"name":"w","num_pending":0,"cluster":{"name":"c"}})", true},
+      {R"({"name":"w","num_pending":5})", false},  // (a single server sends no cluster)
+  };
+  for (const auto& c : consumers) {
+    auto ci = parseConsumerInfo(json::parse(c.reply));
+    ASSERT_TRUE(ci.ok()) << c.reply;
+    EXPECT_EQ(ci->leaderless, c.leaderless) << c.reply;
+  }
+}
+
 }  // namespace
 }  // namespace osmosis::nats
