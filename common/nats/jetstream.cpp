@@ -241,7 +241,10 @@ JetStream::~JetStream() {
 }
 
 JetStream::JetStream(JetStream&& o) noexcept
-    : js_(std::exchange(o.js_, nullptr)), conn_(std::move(o.conn_)), apiTimeout_(o.apiTimeout_) {}
+    : js_(std::exchange(o.js_, nullptr)),
+      conn_(std::move(o.conn_)),
+      apiTimeout_(o.apiTimeout_),
+      leaders_(std::move(o.leaders_)) {}
 
 Result<nlohmann::json> JetStream::apiRequest(const std::string& subject, const nlohmann::json& body,
                                              const std::string& doing) {
@@ -281,6 +284,7 @@ Result<ConsumerInfo> JetStream::consumerCall(const char* verb, const std::string
   if (!reply) return reply.error();
   auto info = parseConsumerInfo(reply.value());
   if (!info) return makeError(info.error().code, doing + ": " + info.error().message);
+  leaders_->check(info.value());
   return info;
 }
 

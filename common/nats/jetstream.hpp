@@ -16,6 +16,7 @@
 
 #include "common/nats/connection.hpp"
 #include "common/nats/jetstream_types.hpp"
+#include "common/nats/leader_memory.hpp"
 #include "common/util/result.hpp"
 
 namespace osmosis::nats {
@@ -149,6 +150,7 @@ class JetStream {
   jsCtx* js_;  // publish and pull only
   std::shared_ptr<Connection> conn_;
   std::chrono::milliseconds apiTimeout_;
+  std::shared_ptr<LeaderMemory> leaders_ = std::make_shared<LeaderMemory>();
 };
 
 }  // namespace osmosis::nats

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/nats/leader_memory.hpp"
+
 namespace osmosis::nats {
 namespace {
 
@@ -113,7 +115,9 @@ TEST(JetStreamJson, AClusteredAnswerWithoutALeaderIsMarkedLeaderless) {
       {R"({"config":{"name":"S"},"state":{},"cluster":{"name":"c","leader":"n1"}})", false},
       {R"({"config":{"name":"S"},"state":{},"cluster":{"name":"c","replicas":[]}})", true},
       {R"({"config":{"name":"S"},"state":{},"cluster":{"name":"c","leader":""}})", true},
-      {R"({"config":{"name":"S"},"state":{}})", false},  // (not clustered)
+      {R"({"config":{"name":"S"},"state":{}})", false},                  // (not clustered)
+      {R"({"config":{"name":"S","num_replicas":3},"state":{}})", true},  // (R3, no cluster)
+      {R"({"config":{"name":"S","num_replicas":1},"state":{}})", false},
   };
   for (const auto& c : streams) {
     auto si = parseStreamInfo(json::parse(c.reply));
@@ -124,12 +128,43 @@ TEST(JetStreamJson, AClusteredAnswerWithoutALeaderIsMarkedLeaderless) {
       {R"({"name":"w","num_pending":5,"cluster":{"leader":"n2"}})", false},
       {R"({"name":"w","num_pending":0,"cluster":{"name":"c"}})", true},
       {R"({"name":"w","num_pending":5})", false},  // (a single server sends no cluster)
+      {R"({"name":"w","num_pending":0,"config":{"num_replicas":3}})", true},
+      {R"({"name":"w","num_pending":5,"config":{"num_replicas":3},"cluster":{"leader":"n1"}})",
+       false},
   };
   for (const auto& c : consumers) {
     auto ci = parseConsumerInfo(json::parse(c.reply));
     ASSERT_TRUE(ci.ok()) << c.reply;
     EXPECT_EQ(ci->leaderless, c.leaderless) << c.reply;
   }
+}
+
+// A consumer once answered by a named leader is replicated: a later answer naming none is not
+// its leader's (a single server's consumers never name one, so they stay usable).
+TEST(LeaderMemory, AConsumerOnceLedIsLeaderlessWithoutALeader) {
+  LeaderMemory memory;
+  auto info = [](const char* consumer, const char* leader) {
+    ConsumerInfo i;
+    i.stream = "S";
+    i.name = consumer;
+    i.leader = leader;
+    return i;
+  };
+  auto single = info("solo", "");
+  memory.check(single);
+  EXPECT_FALSE(single.leaderless) << "never led: a single server's consumer";
+  auto led = info("w", "n1");
+  memory.check(led);
+  EXPECT_FALSE(led.leaderless);
+  auto stale = info("w", "");
+  memory.check(stale);
+  EXPECT_TRUE(stale.leaderless);
+  auto other = info("other", "");
+  memory.check(other);
+  EXPECT_FALSE(other.leaderless) << "per consumer";
+  auto back = info("w", "n2");
+  memory.check(back);
+  EXPECT_FALSE(back.leaderless);
 }
 
 }  // namespace
