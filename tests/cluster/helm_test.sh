@@ -90,11 +90,21 @@ old="$(kubectl -n "$NS" get pods -l app.kubernetes.io/instance=$release,app.kube
 out="$(helm upgrade "$release" "$CHART" -n "$NS" "${values[@]}" --set logLevel=debug --wait --timeout 120s 2>&1)" ||
   fail "helm upgrade: $out"
 kubectl -n "$NS" rollout status "deployment/$deploy" --timeout=60s >/dev/null
-new="$(kubectl -n "$NS" get pods -l app.kubernetes.io/instance=$release,app.kubernetes.io/component=operator --field-selector=status.phase=Running -o jsonpath='{.items[*].metadata.name}')"
+# The rollout is done when the new pod is Ready; the old one may still be terminating (it
+# releases its Lease and flushes its Events), and a terminating pod's phase is still Running.
+operator_pods() {
+  kubectl -n "$NS" get pods -l "app.kubernetes.io/instance=$release,app.kubernetes.io/component=operator" \
+    -o jsonpath='{range .items[*]}{.metadata.name}{" "}{end}'
+}
+rolled() { local now; now="$(operator_pods)" && [[ -n "$now" && " $now " != *" $old "* ]]; }
+t=$SECONDS
+poll "the old operator pod $old gone after the upgrade" 60 rolled
+new="$(operator_pods)"
+new="${new% }"
 [[ -n "$new" && " $new " != *" $old "* ]] || fail "helm upgrade did not roll the operator (before: $old, after: $new)"
 args="$(kubectl -n "$NS" get deployment "$deploy" -o jsonpath='{.spec.template.spec.containers[0].args}')"
 [[ "$args" == *--log-level=debug* ]] || fail "the upgrade's value is not in the Deployment: $args"
-info "helm upgrade (logLevel=debug) rolled the operator: $old -> $new"
+info "helm upgrade (logLevel=debug) rolled the operator: $old -> $new (the old pod gone $((SECONDS - t)) s after the rollout)"
 
 # helm test: a Channel of its own, a message published through JetStream and consumed.
 start=$SECONDS
