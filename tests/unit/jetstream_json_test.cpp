@@ -142,29 +142,28 @@ TEST(JetStreamJson, AClusteredAnswerWithoutALeaderIsMarkedLeaderless) {
 // A consumer once answered by a named leader is replicated: a later answer naming none is not
 // its leader's (a single server's consumers never name one, so they stay usable).
 TEST(LeaderMemory, AConsumerOnceLedIsLeaderlessWithoutALeader) {
-  LeaderMemory memory;
-  auto info = [](const char* consumer, const char* leader) {
-    ConsumerInfo i;
-    i.stream = "S";
-    i.name = consumer;
-    i.leader = leader;
-    return i;
+  struct Step {
+    const char* consumer;
+    const char* leader;  // in the answer
+    bool leaderless;     // as the memory marks it
+    const char* why;
   };
-  auto single = info("solo", "");
-  memory.check(single);
-  EXPECT_FALSE(single.leaderless) << "never led: a single server's consumer";
-  auto led = info("w", "n1");
-  memory.check(led);
-  EXPECT_FALSE(led.leaderless);
-  auto stale = info("w", "");
-  memory.check(stale);
-  EXPECT_TRUE(stale.leaderless);
-  auto other = info("other", "");
-  memory.check(other);
-  EXPECT_FALSE(other.leaderless) << "per consumer";
-  auto back = info("w", "n2");
-  memory.check(back);
-  EXPECT_FALSE(back.leaderless);
+  const Step steps[] = {
+      {"solo", "", false, "never led: a single server's consumer"},
+      {"w", "n1", false, "led"},
+      {"w", "", true, "led before, no leader now"},
+      {"other", "", false, "per consumer"},
+      {"w", "n2", false, "a leader again"},
+  };
+  LeaderMemory memory;
+  for (const auto& step : steps) {
+    ConsumerInfo info;
+    info.stream = "S";
+    info.name = step.consumer;
+    info.leader = step.leader;
+    memory.check(info);
+    EXPECT_EQ(info.leaderless, step.leaderless) << step.why;
+  }
 }
 
 }  // namespace
