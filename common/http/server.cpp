@@ -427,13 +427,12 @@ class Session : public Link, public Streamer, public std::enable_shared_from_thi
     for (const auto& f : msg)
       req.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
     req.webSocketUpgrade = websocket::is_upgrade(msg);
-    if (!peerKnown_) {  // (once per connection: a getpeername per request showed in strace)
+    if (!peer_) {  // (once per connection: a getpeername per request showed in strace)
       error_code ec;
       auto remote = stream_.socket().remote_endpoint(ec);
-      if (!ec) peer_ = remote.address().to_string();
-      peerKnown_ = true;
+      peer_ = ec ? std::string() : remote.address().to_string();
     }
-    req.peer = peer_;
+    req.peer = *peer_;
     if (req.webSocketUpgrade) {
       upgradeRequest_.emplace(msg);  // (the handshake needs the request as Beast parsed it)
     }
@@ -504,8 +503,7 @@ class Session : public Link, public Streamer, public std::enable_shared_from_thi
   bool keepAlive_ = false;
   bool head_ = false;
   size_t lingered_ = 0;
-  std::string peer_;  // the client's address
-  bool peerKnown_ = false;
+  std::optional<std::string> peer_;  // the client's address, once read
   bool listed_ = false;
   std::list<Core::Entry>::iterator entry_;
 };

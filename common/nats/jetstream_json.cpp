@@ -319,4 +319,20 @@ Result<ConsumerInfo> parseConsumerInfo(const json& reply) {
   return out;
 }
 
+Result<StreamInfo> requireLeader(Result<StreamInfo> info) {
+  if (info && info->leaderless)
+    return makeError(Error::Code::kUnavailable,
+                     "no leader answered for stream " + info->config.name +
+                         " (a JetStream election is under way); its figures are not used");
+  return info;
+}
+
+Result<ConsumerInfo> requireLeader(Result<ConsumerInfo> info) {
+  if (info && info->leaderless)
+    return makeError(Error::Code::kUnavailable,
+                     "no leader answered for consumer " + info->stream + "/" + info->name +
+                         " (a JetStream election is under way); its figures are not used");
+  return info;
+}
+
 }  // namespace osmosis::nats

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/nats/headers.hpp"
+#include "common/util/result.hpp"
 
 namespace osmosis::nats {
 
@@ -94,5 +95,11 @@ struct StoredMessage {
   Headers headers;
   std::string data;
 };
+
+// For callers that use an answer's figures (backlog, sequences): a leaderless answer
+// (StreamInfo/ConsumerInfo::leaderless) becomes an Unavailable error, as a timeout would.
+// Callers that only need the config (the Channel reconciler) take the answer as it is.
+Result<StreamInfo> requireLeader(Result<StreamInfo> info);
+Result<ConsumerInfo> requireLeader(Result<ConsumerInfo> info);
 
 }  // namespace osmosis::nats

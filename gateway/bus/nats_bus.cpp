@@ -36,22 +36,14 @@ Result<nats::PublishAck> NatsBus::publish(const std::string& subject, std::strin
 }
 
 Result<int64_t> NatsBus::backlog(const std::string& stream, const std::string& consumer) {
+  if (auto cached = cachedBacklog(stream, consumer)) return *cached;
   const auto now = std::chrono::steady_clock::now();
-  const std::string key = stream + "/" + consumer;
-  {
-    std::lock_guard lock(mu_);
-    auto it = backlogs_.find(key);
-    if (it != backlogs_.end() && now - it->second.at < std::chrono::seconds(1))
-      return it->second.backlog;
-  }
-  auto info = js_.consumerInfo(stream, consumer);
+  auto info = nats::requireLeader(js_.consumerInfo(stream, consumer));
   if (!info) return info.error();
-  if (info->leaderless)
-    return makeError(Error::Code::kUnavailable, "no leader answered for the channel's consumer");
   const int64_t backlog =
       static_cast<int64_t>(info.value().numPending) + info.value().numAckPending;
   std::lock_guard lock(mu_);
-  backlogs_[key] = {backlog, now};
+  backlogs_[stream + "/" + consumer] = {backlog, now};
   return backlog;
 }
 
@@ -67,10 +59,8 @@ Result<std::optional<nats::StoredMessage>> NatsBus::last(const std::string& stre
 }
 
 Result<uint64_t> NatsBus::firstSequence(const std::string& stream) {
-  auto info = js_.streamInfo(stream);
+  auto info = nats::requireLeader(js_.streamInfo(stream));
   if (!info) return info.error();
-  if (info->leaderless)
-    return makeError(Error::Code::kUnavailable, "no leader answered for the results stream");
   return info.value().state.firstSequence;
 }
 

@@ -161,6 +161,15 @@ void Gateway::countAnswer(int status) {
   c->inc();
 }
 
+http::Response Gateway::published(const ChannelEntry& ch, const std::string& id, int64_t backlog,
+                                  Clock::time_point arrived, const Result<nats::PublishAck>& ack) {
+  publishSeconds_.observe(std::chrono::duration<double>(Clock::now() - arrived).count());
+  if (ack) return accepted(id, ack.value(), signer_.token(id));
+  log::warn("publish refused",
+            {{"namespace", ch.ns}, {"channel", ch.name}, {"error", ack.error().message}});
+  return publishRefusal(ack.error(), ch, backlog);
+}
+
 void Gateway::handle(http::Request&& req, http::Responder responder) {
   const Route route = gateway::route(req.method, req.path());
   switch (route.verdict) {
@@ -278,19 +287,13 @@ void Gateway::publish(http::Request&& req, const std::string& ns, const std::str
       ch->maxBacklog > 0 ? bus_.cachedBacklog(ch->stream, ch->consumer) : std::optional<int64_t>(0);
   if (!waits && known) {
     if (auto over = backlogRefusal(*ch, *known)) return answer(responder, std::move(*over));
-    bus_.publishAsync(
-        ch->publishSubject, req.body, messageHeaders(id, req.header("Content-Type")), id,
-        [this, alive = alive_, ch = *ch, id, arrived, backlog = *known,
-         responder](Result<nats::PublishAck> ack) mutable {
-          if (!alive->load()) return;
-          publishSeconds_.observe(std::chrono::duration<double>(Clock::now() - arrived).count());
-          if (!ack) {
-            log::warn("publish refused",
-                      {{"namespace", ch.ns}, {"channel", ch.name}, {"error", ack.error().message}});
-            return answer(responder, publishRefusal(ack.error(), ch, backlog));
-          }
-          answer(responder, accepted(id, ack.value(), signer_.token(id)));
-        });
+    bus_.publishAsync(ch->publishSubject, req.body, messageHeaders(id, req.header("Content-Type")),
+                      id,
+                      [this, alive = alive_, ch = *ch, id, arrived, backlog = *known,
+                       responder](Result<nats::PublishAck> ack) mutable {
+                        if (!alive->load()) return;
+                        answer(responder, published(ch, id, backlog, arrived, ack));
+                      });
     return;
   }
 
@@ -339,20 +342,17 @@ void Gateway::publish(http::Request&& req, const std::string& ns, const std::str
       }
     }
     auto ack = bus_.publish(ch.publishSubject, body, messageHeaders(id, contentType), id);
-    publishSeconds_.observe(std::chrono::duration<double>(Clock::now() - arrived).count());
+    http::Response res = published(ch, id, backlog, arrived, ack);
     if (!ack) {
       std::lock_guard lock(waiting->mu);
       waiting->answered = true;
       waiting->listening.reset();
-      log::warn("publish refused",
-                {{"namespace", ch.ns}, {"channel", ch.name}, {"error", ack.error().message}});
-      return answer(responder, publishRefusal(ack.error(), ch, backlog));
+      return answer(responder, std::move(res));
     }
-    http::Response ok = accepted(id, ack.value(), signer_.token(id));
-    if (!waiting->listening) return answer(responder, std::move(ok));
+    if (!waiting->listening) return answer(responder, std::move(res));
     std::lock_guard lock(waiting->mu);
     if (waiting->answered) return;
-    waiting->onTimeout = std::move(ok);
+    waiting->onTimeout = std::move(res);
     timers_.at(Clock::now() + *wait, [this, waiting, responder]() mutable {
       std::lock_guard l(waiting->mu);
       if (waiting->answered) return;

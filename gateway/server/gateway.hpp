@@ -68,6 +68,11 @@ class Gateway {
   void keepaliveTick();
   void answer(http::Responder& r, http::Response res);
   void countAnswer(int status);
+  // What a POST's publish outcome answers: 202 with the request, or the refusal (logged).
+  // Records the publish latency since `arrived`.
+  http::Response published(const ChannelEntry& ch, const std::string& id, int64_t backlog,
+                           std::chrono::steady_clock::time_point arrived,
+                           const Result<nats::PublishAck>& ack);
 
   const GatewayOptions options_;
   const ChannelDirectory& channels_;

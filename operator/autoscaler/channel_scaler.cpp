@@ -236,8 +236,8 @@ Inputs ChannelScaler::gather(TimePoint now) {
 }
 
 void ChannelScaler::readConsumer(TimePoint now) {
-  auto ci = nats_->consumerInfo(spec_->stream.name, spec_->consumer.durable);
-  auto si = nats_->streamInfo(spec_->stream.name);
+  auto ci = nats::requireLeader(nats_->consumerInfo(spec_->stream.name, spec_->consumer.durable));
+  auto si = nats::requireLeader(nats_->streamInfo(spec_->stream.name));
   for (const char* op : {"consumer.info", "stream.info"}) {
     deps_.metrics
         .counter("osmosis_nats_calls_total", "JetStream API calls made by the operator",
@@ -245,11 +245,6 @@ void ChannelScaler::readConsumer(TimePoint now) {
         .inc();
   }
   consumerReadAt_ = now;
-  if (ci && si && (ci->leaderless || si->leaderless)) {
-    ci = makeError(Error::Code::kUnavailable,
-                   "no leader answered for " + spec_->stream.name + "/" + spec_->consumer.durable +
-                       " (a JetStream election is under way): its figures are not used");
-  }
   if (!ci || !si) {
     const Error& e = !ci ? ci.error() : si.error();
     if (e.message != lastProblem_) {

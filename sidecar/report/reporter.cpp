@@ -67,8 +67,8 @@ void Reporter::loop() {
     auto now = SteadyClock::now();
     if (config_.mode == Mode::kReport && now < nextDue && js_) {
       // Report mode: nobody pulls here, so look at the consumer for large moves.
-      auto info = js_->consumerInfo(config_.stream, config_.consumer);
-      if (info.ok() && !info->leaderless) {
+      auto info = nats::requireLeader(js_->consumerInfo(config_.stream, config_.consumer));
+      if (info.ok()) {
         urgent = report::largeChange(lastReportedPending_.load(), info->numPending, largeChange_);
         observed_.store(info->numPending);
       }
@@ -98,10 +98,7 @@ void Reporter::publish(bool final) {
   r.final = final;
   r.sequence = ++sequence_;
   if (js_) {
-    auto info = js_->consumerInfo(config_.stream, config_.consumer);
-    if (info.ok() && info->leaderless)  // (figures the leader did not give: none at all)
-      info = makeError(Error::Code::kUnavailable,
-                       "no leader answered for the consumer (a JetStream election is under way)");
+    auto info = nats::requireLeader(js_->consumerInfo(config_.stream, config_.consumer));
     if (info.ok()) {
       r.figures =
           report::ConsumerFigures{info->numPending, info->numAckPending, info->numRedelivered};

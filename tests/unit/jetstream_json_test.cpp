@@ -139,6 +139,28 @@ TEST(JetStreamJson, AClusteredAnswerWithoutALeaderIsMarkedLeaderless) {
   }
 }
 
+// Figures are only taken from a leader's answer: a leaderless one is an Unavailable error that
+// names what had no leader; other answers and errors pass as they are.
+TEST(JetStreamJson, RequireLeaderTurnsALeaderlessAnswerIntoUnavailable) {
+  ConsumerInfo ci;
+  ci.stream = "S";
+  ci.name = "w";
+  ci.leaderless = true;
+  auto refused = requireLeader(Result<ConsumerInfo>(ci));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, Error::Code::kUnavailable);
+  EXPECT_NE(refused.error().message.find("consumer S/w"), std::string::npos)
+      << refused.error().message;
+  ci.leaderless = false;
+  EXPECT_TRUE(requireLeader(Result<ConsumerInfo>(ci)).ok());
+  StreamInfo si;
+  si.config.name = "S";
+  si.leaderless = true;
+  EXPECT_EQ(requireLeader(Result<StreamInfo>(si)).error().code, Error::Code::kUnavailable);
+  auto timeout = requireLeader(Result<StreamInfo>(makeError(Error::Code::kTimeout, "slow")));
+  EXPECT_EQ(timeout.error().message, "slow");
+}
+
 // A consumer once answered by a named leader is replicated: a later answer naming none is not
 // its leader's (a single server's consumers never name one, so they stay usable).
 TEST(LeaderMemory, AConsumerOnceLedIsLeaderlessWithoutALeader) {
