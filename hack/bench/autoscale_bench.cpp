@@ -43,26 +43,11 @@ int main(int argc, char** argv) {
   if (!cp) return 1;
   auto& plane = *cp;
   testing::NatsServer natsServer;
-  if (auto st = natsServer.start(); !st) {
-    std::fprintf(stderr, "nats-server: %s\n", st.error().message.c_str());
-    return 1;
-  }
+  if (!bench::startNats(natsServer)) return 1;
   std::string ns = plane.createNamespace("bench");
   std::string dir = testing::makeTempDir("osmosis-scalebench");
-  auto kubectl = [&](std::vector<std::string> args, const std::string& in = "") {
-    args.insert(args.end(), {"-n", ns});
-    return plane.kubectl(args, in);
-  };
-  kubectl({"apply", "-f", "-"}, R"(apiVersion: apps/v1
-kind: Deployment
-metadata: {name: worker}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: worker}}
-  template:
-    metadata: {labels: {app: worker}}
-    spec: {containers: [{name: app, image: example.invalid/worker:1}]}
----
+  auto kubectl = bench::kubectlIn(plane, ns);
+  kubectl({"apply", "-f", "-"}, std::string(bench::kPlaceholderWorker) + R"(---
 apiVersion: osmosis.dev/v1alpha1
 kind: Channel
 metadata: {name: orders}

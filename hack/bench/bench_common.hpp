@@ -17,6 +17,7 @@
 
 #include "common/log/logger.hpp"
 #include "tests/fixtures/control_plane.hpp"
+#include "tests/fixtures/nats_server.hpp"
 
 namespace osmosis::bench {
 
@@ -71,6 +72,35 @@ inline std::unique_ptr<testing::ControlPlane> controlPlaneWithChannels() {
   return controlPlaneWithCrd(testing::sourceDir() + "/crds/osmosis.dev_channels.yaml",
                              "channels.osmosis.dev");
 }
+
+// Starts `server` (nats-server with JetStream); false, said on stderr, when it cannot.
+inline bool startNats(testing::NatsServer& server) {
+  if (auto st = server.start(); !st) {
+    std::fprintf(stderr, "nats-server: %s\n", st.error().message.c_str());
+    return false;
+  }
+  return true;
+}
+
+// kubectl with `-n ns` on the plane (the plane outlives the function).
+inline auto kubectlIn(testing::ControlPlane& plane, std::string ns) {
+  return [&plane, ns = std::move(ns)](std::vector<std::string> args, const std::string& in = "") {
+    args.insert(args.end(), {"-n", ns});
+    return plane.kubectl(args, in);
+  };
+}
+
+// A Deployment `worker` whose pods never run (the image does not exist): a scale target only.
+inline constexpr const char* kPlaceholderWorker = R"(apiVersion: apps/v1
+kind: Deployment
+metadata: {name: worker}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: worker}}
+  template:
+    metadata: {labels: {app: worker}}
+    spec: {containers: [{name: app, image: example.invalid/worker:1}]}
+)";
 
 // Peak RSS (MB) and CPU seconds (user + system) of a process, from /proc.
 struct Usage {

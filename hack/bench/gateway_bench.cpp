@@ -328,27 +328,12 @@ int main(int argc, char** argv) {
   if (!cp) return 1;
   auto& plane = *cp;
   testing::NatsServer natsServer;
-  if (auto st = natsServer.start(); !st) {
-    std::fprintf(stderr, "nats-server: %s\n", st.error().message.c_str());
-    return 1;
-  }
+  if (!bench::startNats(natsServer)) return 1;
   const std::string ns = plane.createNamespace("bench");
   const std::string dir = testing::makeTempDir("osmosis-gwbench");
-  auto kubectl = [&](std::vector<std::string> args, const std::string& in = "") {
-    args.insert(args.end(), {"-n", ns});
-    return plane.kubectl(args, in);
-  };
+  auto kubectl = bench::kubectlIn(plane, ns);
   // "load": no worker, no backlog limit (throughput, idle streams); "orders": the no-op worker.
-  auto applied = kubectl({"apply", "-f", "-"}, R"(apiVersion: apps/v1
-kind: Deployment
-metadata: {name: worker}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: worker}}
-  template:
-    metadata: {labels: {app: worker}}
-    spec: {containers: [{name: app, image: example.invalid/worker:1}]}
----
+  auto applied = kubectl({"apply", "-f", "-"}, std::string(bench::kPlaceholderWorker) + R"(---
 apiVersion: osmosis.dev/v1alpha1
 kind: Channel
 metadata: {name: load}

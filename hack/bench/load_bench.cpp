@@ -77,10 +77,7 @@ int main(int argc, char** argv) {
   if (!cp) return 1;
   auto& plane = *cp;
   testing::NatsServer natsServer;
-  if (auto st = natsServer.start(); !st) {
-    std::fprintf(stderr, "nats-server: %s\n", st.error().message.c_str());
-    return 1;
-  }
+  if (!bench::startNats(natsServer)) return 1;
   auto cfg = kube::loadKubeconfig({plane.kubeconfig()}, "");
   kube::ClientOptions unlimited;
   unlimited.qps = 0;
