@@ -14,6 +14,7 @@ class LibnatsClient final : public Client {
   Result<StreamInfo> updateStream(const StreamConfig& c) override { return js_->updateStream(c); }
   Result<StreamInfo> streamInfo(const std::string& name) override { return js_->streamInfo(name); }
   Status deleteStream(const std::string& name) override { return js_->deleteStream(name); }
+  Result<std::vector<StreamInfo>> listStreams() override { return js_->listStreams(); }
   Result<ConsumerInfo> addOrUpdateConsumer(const std::string& stream,
                                            const ConsumerConfig& c) override {
     return js_->addOrUpdateConsumer(stream, c);

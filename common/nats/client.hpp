@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/nats/jetstream_types.hpp"
 #include "common/util/result.hpp"
@@ -32,6 +33,8 @@ class Client {
   virtual Result<StreamInfo> updateStream(const StreamConfig& config) = 0;
   virtual Result<StreamInfo> streamInfo(const std::string& name) = 0;
   virtual Status deleteStream(const std::string& name) = 0;
+  // Every stream with its state, in as few calls as the server allows (JetStream::listStreams).
+  virtual Result<std::vector<StreamInfo>> listStreams() = 0;
   // Creates the durable consumer, or updates it when it exists (the server refuses changes to
   // immutable fields with an InvalidArgument/Conflict error).
   virtual Result<ConsumerInfo> addOrUpdateConsumer(const std::string& stream,

@@ -300,6 +300,24 @@ Result<StreamInfo> JetStream::streamInfo(const std::string& name) {
   return streamCall("INFO", name, nullptr, "reading stream " + name);
 }
 
+Result<std::vector<StreamInfo>> JetStream::listStreams() {
+  std::vector<StreamInfo> all;
+  uint64_t offset = 0;
+  // Bounded, so a server whose total keeps moving (streams added while listing) cannot keep
+  // us here.
+  for (int page = 0; page < 1000; ++page) {
+    auto reply = apiRequest(kStreamListSubject, {{"offset", offset}}, "listing streams");
+    if (!reply) return reply.error();
+    auto parsed = parseStreamPage(reply.value());
+    if (!parsed) return makeError(parsed.error().code, "listing streams: " + parsed.error().message);
+    const size_t got = parsed->streams.size() + parsed->missing.size();
+    for (auto& info : parsed->streams) all.push_back(std::move(info));
+    offset += got;
+    if (got == 0 || offset >= parsed->total) break;
+  }
+  return all;
+}
+
 Status JetStream::deleteStream(const std::string& name) {
   auto reply = apiRequest(streamApiSubject("DELETE", name), nullptr, "deleting stream " + name);
   if (!reply) return reply.error();

@@ -215,6 +215,26 @@ Result<json> parseApiReply(std::string_view reply, std::string_view doing) {
   return j;
 }
 
+Result<StreamPage> parseStreamPage(const json& reply) {
+  Fields top(reply);
+  StreamPage page;
+  page.total = top.u64("total");
+  page.offset = top.u64("offset");
+  page.missing = top.strings("missing");
+  if (auto p = top.problem()) return *p;
+  auto streams = reply.find("streams");
+  if (streams == reply.end() || streams->is_null()) return page;  // (an empty account: null)
+  if (!streams->is_array()) return malformed("stream list: streams is not a list");
+  page.streams.reserve(streams->size());
+  for (const auto& entry : *streams) {
+    if (!entry.is_object()) return malformed("stream list: an entry is not an object");
+    auto info = parseStreamInfo(entry);
+    if (!info) return info.error();
+    page.streams.push_back(std::move(info.value()));
+  }
+  return page;
+}
+
 Result<StoredMessage> parseStoredMessage(const json& reply) {
   Fields top(reply);
   Fields m(top.object("message"));

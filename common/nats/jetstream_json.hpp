@@ -10,6 +10,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -18,6 +19,7 @@
 
 namespace osmosis::nats {
 
+inline constexpr const char* kStreamListSubject = "$JS.API.STREAM.LIST";
 // API subjects ($JS.API...). Names must already be valid NATS tokens.
 std::string streamApiSubject(std::string_view verb, std::string_view stream);
 std::string consumerApiSubject(std::string_view verb, std::string_view stream,
@@ -32,6 +34,15 @@ nlohmann::json toApiJson(const std::string& stream, const ConsumerConfig& config
 Result<nlohmann::json> parseApiReply(std::string_view reply, std::string_view doing);
 
 Result<StreamInfo> parseStreamInfo(const nlohmann::json& reply);
+// One page of $JS.API.STREAM.LIST ({total, offset, limit, streams: [stream info...],
+// missing: [names]}). A malformed entry fails the page: a list is read whole or not at all.
+struct StreamPage {
+  std::vector<StreamInfo> streams;
+  uint64_t total = 0;   // streams in the account
+  uint64_t offset = 0;  // of this page's first
+  std::vector<std::string> missing;  // streams a clustered server could not answer for in time
+};
+Result<StreamPage> parseStreamPage(const nlohmann::json& reply);
 // The reply of $JS.API.STREAM.MSG.GET: {"message": {subject, seq, hdrs (base64), data (base64)}}.
 Result<StoredMessage> parseStoredMessage(const nlohmann::json& reply);
 Result<ConsumerInfo> parseConsumerInfo(const nlohmann::json& reply);

@@ -14,7 +14,8 @@ Autoscaler::Autoscaler(kube::Client& client, const kube::StoreReader& channels,
       metrics_(metrics),
       options_(std::move(options)),
       clock_(clock),
-      hpas_(client, clock, options_.hpaCheckPeriod) {}
+      hpas_(client, clock, options_.hpaCheckPeriod),
+      streams_(clock, options_.streamListPeriod) {}
 
 Autoscaler::~Autoscaler() {
   clear();
@@ -41,7 +42,7 @@ std::shared_ptr<ChannelScaler> Autoscaler::scalerFor(const kube::Request& req) {
     kube::WorkQueue* queue = queue_;
     s = std::make_shared<ChannelScaler>(
         req.ns, req.name,
-        ScalerDeps{client_, events_, metrics_, clock_, options_, hpas_, [queue, key] {
+        ScalerDeps{client_, events_, metrics_, clock_, options_, hpas_, streams_, [queue, key] {
                      if (queue != nullptr) queue->add(key);
                    }});
   }

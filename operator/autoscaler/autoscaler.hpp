@@ -50,6 +50,7 @@ class Autoscaler final : public kube::Reconciler {
   const ScalerOptions options_;
   const kube::Clock& clock_;
   HpaLists hpas_;
+  StreamStates streams_;
   kube::WorkQueue* queue_ = nullptr;
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<ChannelScaler>> scalers_;

@@ -225,9 +225,12 @@ Inputs ChannelScaler::gather(TimePoint now) {
                                   r.consumer->pending > *consumer_->streamMessages);
   }
   const bool woke = woke_->exchange(false);
-  if (!fresh || woke || now - consumerReadAt_ >= deps_.options.consumerReadPeriod ||
-      (implausible && now - consumerReadAt_ >= deps_.options.recheckInterval))
-    readConsumer(now);
+  if (implausible && now - consumerReadAt_ >= deps_.options.recheckInterval)
+    readConsumer(now, Read::kExact);
+  else if (woke || now - consumerReadAt_ >= deps_.options.consumerReadPeriod)
+    readConsumer(now, Read::kConsumer);
+  else if (!fresh)
+    readConsumer(now, Read::kIfStreamMoved);
   Inputs in;
   in.reports = std::move(reports);
   in.consumer = consumer_;
@@ -235,18 +238,60 @@ Inputs ChannelScaler::gather(TimePoint now) {
   return in;
 }
 
-void ChannelScaler::readConsumer(TimePoint now) {
-  auto ci = nats::requireLeader(nats_->consumerInfo(spec_->stream.name, spec_->consumer.durable));
-  auto si = nats::requireLeader(nats_->streamInfo(spec_->stream.name));
-  for (const char* op : {"consumer.info", "stream.info"}) {
+std::optional<std::pair<nats::StreamState, TimePoint>> ChannelScaler::listedStream() {
+  auto listing = deps_.streams.get(nats_);
+  deps_.metrics
+      .counter("osmosis_stream_list_reads_total",
+               "Stream states taken from the shared stream list (one list serves every Channel)",
+               {{"result", listing ? "ok" : "error"}})
+      .inc();
+  if (!listing) return std::nullopt;  // (read directly; the error shows there if it persists)
+  const auto& l = *listing.value();
+  auto it = l.byName.find(spec_->stream.name);
+  if (it == l.byName.end()) return std::nullopt;
+  return std::pair{it->second, l.listedAt};
+}
+
+void ChannelScaler::readConsumer(TimePoint now, Read how) {
+  const auto count = [&](const char* op) {
     deps_.metrics
         .counter("osmosis_nats_calls_total", "JetStream API calls made by the operator",
                  {{"op", op}})
         .inc();
+  };
+  auto listed = how == Read::kExact ? std::nullopt : listedStream();
+  const bool newer = listed && (!consumer_ || listed->second > consumer_->streamReadAt.value_or(
+                                                                  consumer_->readAt));
+  if (how == Read::kIfStreamMoved && listed && consumer_) {
+    if (!newer) return;  // (ours are as recent as the list: evaluated again within its period)
+    if (listed->first.lastSequence == consumer_->streamLastSequence &&
+        consumer_->streamMessages == listed->first.messages) {
+      // Nothing stored or removed since the last read, so the consumer's figures stand: a
+      // delivery only moves a message from pending to ack-pending; an ack in a Limits stream
+      // (which removes nothing) shows at the next due read, consumerReadPeriod at most.
+      consumer_->readAt = listed->second;
+      consumer_->streamReadAt = listed->second;
+      return;
+    }
+  }
+  if (!newer) listed.reset();
+  auto ci = nats::requireLeader(nats_->consumerInfo(spec_->stream.name, spec_->consumer.durable));
+  count("consumer.info");
+  std::optional<nats::StreamState> stream;
+  std::optional<TimePoint> streamReadAt;
+  Status streamStatus;
+  if (listed) {
+    stream = listed->first;
+    streamReadAt = listed->second;
+  } else {
+    auto si = nats::requireLeader(nats_->streamInfo(spec_->stream.name));
+    count("stream.info");
+    if (si) stream = si->state;
+    else streamStatus = si.error();
   }
   consumerReadAt_ = now;
-  if (!ci || !si) {
-    const Error& e = !ci ? ci.error() : si.error();
+  if (!ci || !stream) {
+    const Error& e = !ci ? ci.error() : streamStatus.error();
     if (e.message != lastProblem_) {
       log::warn("cannot read the consumer", {{"channel", key_}, {"error", e.message}});
       lastProblem_ = e.message;
@@ -255,9 +300,10 @@ void ChannelScaler::readConsumer(TimePoint now) {
   }
   ConsumerSnapshot snap;
   snap.counts = {ci->numPending, ci->numAckPending, ci->numRedelivered};
-  snap.streamLastSequence = si->state.lastSequence;
-  snap.streamMessages = si->state.messages;
+  snap.streamLastSequence = stream->lastSequence;
+  snap.streamMessages = stream->messages;
   snap.readAt = now;
+  snap.streamReadAt = streamReadAt;
   consumer_ = snap;
 }
 

@@ -27,6 +27,7 @@
 #include "operator/autoscaler/hpa_lists.hpp"
 #include "operator/autoscaler/report_inbox.hpp"
 #include "operator/autoscaler/scale_target.hpp"
+#include "operator/autoscaler/stream_states.hpp"
 #include "operator/kube/events/event_recorder.hpp"
 #include "operator/kube/util/clock.hpp"
 
@@ -38,7 +39,11 @@ inline constexpr const char* kPausedAnnotation = "osmosis.dev/scaling-paused";
 struct ScalerOptions {
   std::chrono::milliseconds tick{1000};                // evaluate at least this often
   std::chrono::milliseconds targetReadPeriod{5000};    // re-read the target's /scale
-  std::chrono::milliseconds consumerReadPeriod{5000};  // own consumer reads while pods report
+  // Own consumer reads while pods report; without reports, at least this often (between
+  // them, only when the stream moved: stream_states.hpp).
+  std::chrono::milliseconds consumerReadPeriod{5000};
+  // Every stream's state listed at most this often, shared by all Channels (stream_states.hpp).
+  std::chrono::milliseconds streamListPeriod{500};
   std::chrono::milliseconds hpaCheckPeriod{10000};
   std::chrono::milliseconds forgetSilentPods{30000};
   // Listing the target's pods (which may report): at most this often when an unknown pod
@@ -63,6 +68,7 @@ struct ScalerDeps {
   const kube::Clock& clock;
   const ScalerOptions& options;
   HpaLists& hpas;              // shared by every scaler: one HPA list per namespace and period
+  StreamStates& streams;       // shared by every scaler: one stream list per client and period
   std::function<void()> poke;  // evaluate this Channel soon (from NATS threads)
 };
 
@@ -89,7 +95,13 @@ class ChannelScaler {
   void updateWakeSubscription();
   // The engine's inputs: live reports and, when due, the operator's own read.
   Inputs gather(TimePoint now);
-  void readConsumer(TimePoint now);
+  // How much to read: the consumer only when the shared stream list shows the stream moved
+  // (a lag-mode tick); the consumer, its stream's figures from the list when it has them (due
+  // reads); both directly (a report claims more than the stream held: a current bound).
+  enum class Read { kIfStreamMoved, kConsumer, kExact };
+  void readConsumer(TimePoint now, Read how);
+  // The stream's figures from the shared list, when it has them newer than ours.
+  std::optional<std::pair<nats::StreamState, TimePoint>> listedStream();
   void act(const nlohmann::json& channel, const Decision& d, TimePoint now);
   // The pod-deletion-cost plan applied (a preference: failures are logged and counted, and
   // the scale-down goes on).

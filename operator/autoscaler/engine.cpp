@@ -139,7 +139,8 @@ Decision Engine::evaluate(const Inputs& inputs, TimePoint now) {
   throughput_.prune(now);
   if (inputs.consumer && freshness(inputs.consumer->readAt, now, staleness) != Freshness::kFuture &&
       arrival_.observe(inputs.consumer->streamLastSequence,
-                       std::min(inputs.consumer->readAt, now))) {
+                       std::min(inputs.consumer->streamReadAt.value_or(inputs.consumer->readAt),
+                                now))) {
     activity = true;
   }
 

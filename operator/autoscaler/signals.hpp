@@ -44,6 +44,9 @@ struct ConsumerSnapshot {
   // Messages the stream held: no consumer can have more pending or ack-pending than that, so
   // report figures above it are bounded by it. Unset: not known (no bound).
   std::optional<uint64_t> streamMessages;
+  // When the stream's figures (last sequence, messages) were read, when not with the consumer
+  // (from the shared stream list, up to half a second older): the arrival rate's clock.
+  std::optional<TimePoint> streamReadAt;
 };
 
 struct Inputs {

@@ -78,6 +78,15 @@ Result<nats::StreamInfo> FakeNats::streamInfo(const std::string& name) {
   return it->second;
 }
 
+Result<std::vector<nats::StreamInfo>> FakeNats::listStreams() {
+  std::lock_guard lock(mu_);
+  count("stream.list");
+  if (unavailable) return down("listing streams");
+  std::vector<nats::StreamInfo> all;
+  for (const auto& [name, info] : streams_) all.push_back(info);
+  return all;
+}
+
 Status FakeNats::deleteStream(const std::string& name) {
   std::lock_guard lock(mu_);
   count("stream.delete");

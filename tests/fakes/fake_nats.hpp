@@ -23,6 +23,7 @@ class FakeNats final : public nats::Client {
   Result<nats::StreamInfo> updateStream(const nats::StreamConfig& config) override;
   Result<nats::StreamInfo> streamInfo(const std::string& name) override;
   Status deleteStream(const std::string& name) override;
+  Result<std::vector<nats::StreamInfo>> listStreams() override;
   Result<nats::ConsumerInfo> addOrUpdateConsumer(const std::string& stream,
                                                  const nats::ConsumerConfig& config) override;
   Result<nats::ConsumerInfo> consumerInfo(const std::string& stream,

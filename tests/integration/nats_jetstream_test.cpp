@@ -1,6 +1,7 @@
 // The NATS layer against a real nats-server with JetStream (binary from OSMOSIS_NATS_SERVER).
 
 #include <mutex>
+#include <set>
 
 #include <gtest/gtest.h>
 #include <nats/nats.h>
@@ -226,6 +227,31 @@ TEST_F(JetStreamTest, FetchKeepsItsDeadlineOnRepeatedEmptyPulls) {
     EXPECT_GE(took, 280ms);
     EXPECT_LT(took, 3s);
   }
+}
+
+// STREAM.LIST answers 256 streams a page: 300 take two, each with its state.
+TEST_F(JetStreamTest, ListingStreamsReadsEveryPage) {
+  for (int i = 0; i < 300; ++i) {
+    StreamConfig s;
+    s.name = "S" + std::to_string(i);
+    s.subjects = {"list." + std::to_string(i)};
+    s.storage = Storage::kMemory;
+    ASSERT_TRUE(js_->addStream(s).ok()) << i;
+  }
+  for (int n = 0; n < 3; ++n) ASSERT_TRUE(js_->publish("list.7", "m").ok());
+  auto all = js_->listStreams();
+  ASSERT_TRUE(all.ok()) << all.error().message;
+  ASSERT_EQ(all->size(), 300u);
+  std::set<std::string> names;
+  for (const auto& info : all.value()) {
+    names.insert(info.config.name);
+    EXPECT_FALSE(info.leaderless);
+    if (info.config.name == "S7") {
+      EXPECT_EQ(info.state.messages, 3u);
+      EXPECT_EQ(info.state.lastSequence, 3u);
+    }
+  }
+  EXPECT_EQ(names.size(), 300u) << "no stream twice, none left out";
 }
 
 TEST_F(JetStreamTest, MissingStreamAndConsumerAreNotFound) {

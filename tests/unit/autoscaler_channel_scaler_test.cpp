@@ -37,7 +37,8 @@ class ChannelScalerTest : public ::testing::Test {
         events_(client_, {}),
         scaler_(
             "shop", "orders",
-            ScalerDeps{client_, events_, metrics_, clock_, options_, hpas_, [this] { ++pokes_; }}) {
+            ScalerDeps{client_, events_, metrics_, clock_, options_, hpas_, streams_,
+                                [this] { ++pokes_; }}) {
     api_->put({{"apiVersion", "apps/v1"},
                {"kind", "Deployment"},
                {"metadata", {{"name", "worker"}, {"namespace", "shop"}}},
@@ -106,6 +107,7 @@ class ChannelScalerTest : public ::testing::Test {
   kube::FakeClock clock_;
   ScalerOptions options_;
   HpaLists hpas_{client_, clock_, options_.hpaCheckPeriod};
+  StreamStates streams_{clock_, options_.streamListPeriod};
   std::shared_ptr<FakeNats> nats_ = std::make_shared<FakeNats>();
   api::ParsedChannels parsed_;
   int pokes_ = 0;
@@ -193,6 +195,64 @@ TEST_F(ChannelScalerTest, HpaListsAreSharedPerNamespaceAndPeriod) {
   EXPECT_TRUE((*again.value()).contains("items"));
 }
 
+// One stream list per client and period, whoever asks; a failure is kept for the period too
+// (callers read directly instead of queueing behind one more list while NATS is away).
+TEST_F(ChannelScalerTest, StreamListsAreSharedPerClientAndPeriod) {
+  StreamStates states(clock_, 500ms);
+  auto other = std::make_shared<FakeNats>();
+  auto first = states.get(nats_);
+  ASSERT_TRUE(first);
+  ASSERT_TRUE(states.get(nats_));
+  clock_.advance(400ms);
+  ASSERT_TRUE(states.get(nats_));
+  EXPECT_EQ(nats_->calls("stream.list"), 1) << "within the period: the first list, shared";
+  EXPECT_EQ(first.value()->byName.at("SHOP_ORDERS").lastSequence, 0u);
+  ASSERT_TRUE(states.get(other));
+  EXPECT_EQ(other->calls("stream.list"), 1) << "another client: its own list";
+  EXPECT_TRUE(states.get(other).value()->byName.empty());
+  nats_->publish("shop.orders.new");
+  clock_.advance(100ms);
+  nats_->unavailable = true;
+  EXPECT_FALSE(states.get(nats_)) << "the period is over: listed again, and it failed";
+  EXPECT_FALSE(states.get(nats_));
+  EXPECT_EQ(nats_->calls("stream.list"), 2) << "the failure is kept for the period";
+  nats_->unavailable = false;
+  clock_.advance(500ms);
+  auto again = states.get(nats_);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again.value()->byName.at("SHOP_ORDERS").lastSequence, 1u);
+  EXPECT_EQ(again.value()->listedAt, clock_.now());
+}
+
+// Without reports (lag mode) a scaler evaluates every second; it reads its consumer only when
+// the shared stream list shows its stream moved, and at least every consumerReadPeriod. The
+// stream's own figures come from the list: no STREAM.INFO per Channel.
+TEST_F(ChannelScalerTest, WithoutReportsTheConsumerIsReadWhenItsStreamMoved) {
+  const json obj = channel();
+  api_->put({{"apiVersion", "apps/v1"},
+             {"kind", "Deployment"},
+             {"metadata", {{"name", "worker"}, {"namespace", "shop"}}},
+             {"spec", {{"replicas", 1}, {"selector", {{"matchLabels", {{"app", "worker"}}}}}}}});
+  step(obj);
+  ASSERT_EQ(nats_->calls("consumer.info"), 1);
+  for (int i = 0; i < 4; ++i) {
+    clock_.advance(1s);
+    step(obj);
+  }
+  EXPECT_EQ(nats_->calls("consumer.info"), 1) << "4 s at rest: the first read stands";
+  EXPECT_EQ(replicas(), 1);
+  clock_.advance(1s);
+  step(obj);
+  EXPECT_EQ(nats_->calls("consumer.info"), 2) << "consumerReadPeriod (5 s): read anyway";
+  for (int i = 0; i < 30; ++i) nats_->publish("shop.orders.new");
+  clock_.advance(1s);
+  step(obj);
+  EXPECT_EQ(nats_->calls("consumer.info"), 3) << "the stream moved: read at the next tick";
+  EXPECT_EQ(replicas(), 3) << "backlog 30 at 10 per replica";
+  EXPECT_EQ(nats_->calls("stream.info"), 0) << "the stream's figures came from the list";
+  EXPECT_EQ(nats_->calls("stream.list"), 7);
+}
+
 TEST_F(ChannelScalerTest, NoNatsOrNoTargetHoldsTheReplicasAndSaysWhy) {
   step(channel(), false);
   EXPECT_EQ(condition().value("reason", ""), "NatsUnavailable");
@@ -235,7 +295,7 @@ TEST_F(ChannelScalerTest, ARememberedPerPodRateStartsDrainModeAfterARestart) {
             obj["status"]["throughput"]);
   // Too old to trust (30 minutes): lag mode.
   ChannelScaler other("shop", "orders",
-                      ScalerDeps{client_, events_, metrics_, clock_, options_, hpas_, [] {}});
+                      ScalerDeps{client_, events_, metrics_, clock_, options_, hpas_, streams_, [] {}});
   obj["status"]["throughput"]["measuredAt"] = kube::formatTime(clock_.wallNow() - 31min);
   api_->put({{"apiVersion", "apps/v1"},
              {"kind", "Deployment"},

@@ -66,7 +66,7 @@ PodReport busyReport(const std::string& pod, TimePoint receivedAt, uint64_t proc
 ConsumerSnapshot snapshot(TimePoint readAt, uint64_t pending, int64_t ackPending = 0,
                           uint64_t streamLastSequence = 0) {
   return ConsumerSnapshot{ConsumerCounts{pending, ackPending, 0}, streamLastSequence, readAt,
-                          std::nullopt};
+                          std::nullopt, std::nullopt};
 }
 
 Inputs fromReports(int current, std::vector<PodReport> reports) {

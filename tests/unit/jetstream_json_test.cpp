@@ -92,6 +92,28 @@ TEST(JetStreamJson, MalformedRepliesAreErrors) {
   EXPECT_EQ(ci->leader, "");
 }
 
+// STREAM.LIST: every entry parsed as a STREAM.INFO answer; a bad entry fails the page.
+TEST(JetStreamJson, AStreamListPage) {
+  auto page = parseStreamPage(json::parse(R"({"type":"io.nats.jetstream.api.v1.stream_list_response",
+      "total":3,"offset":0,"limit":256,"missing":["C"],"streams":[
+      {"config":{"name":"A"},"state":{"messages":2,"last_seq":7}},
+      {"config":{"name":"B","num_replicas":3},"state":{}}]})"));
+  ASSERT_TRUE(page.ok()) << page.error().message;
+  EXPECT_EQ(page->total, 3u);
+  ASSERT_EQ(page->streams.size(), 2u);
+  EXPECT_EQ(page->streams[0].config.name, "A");
+  EXPECT_EQ(page->streams[0].state.lastSequence, 7u);
+  EXPECT_TRUE(page->streams[1].leaderless);
+  EXPECT_EQ(page->missing, std::vector<std::string>{"C"});
+  auto empty = parseStreamPage(json::parse(R"({"total":0,"offset":0,"streams":null})"));
+  ASSERT_TRUE(empty.ok()) << empty.error().message;
+  EXPECT_TRUE(empty->streams.empty());
+  for (const char* bad : {R"({"total":-1})", R"({"total":1,"streams":{}})",
+                          R"({"total":1,"streams":[5]})", R"({"total":1,"streams":[{"config":{}}]})",
+                          R"({"total":1,"missing":"C"})"})
+    EXPECT_FALSE(parseStreamPage(json::parse(bad)).ok()) << bad;
+}
+
 TEST(JetStreamJson, TheLeaderThatAnsweredIsKept) {
   auto si = parseStreamInfo(json::parse(
       R"({"config":{"name":"S"},"state":{},"cluster":{"name":"c","leader":"n1","replicas":[]}})"));

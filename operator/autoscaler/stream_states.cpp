@@ -1,0 +1,51 @@
+#include "operator/autoscaler/stream_states.hpp"
+
+namespace osmosis::autoscaler {
+
+std::optional<Result<std::shared_ptr<const StreamStates::Listing>>> StreamStates::fresh(
+    const Entry& e, TimePoint now) const {
+  if ((!e.listing && !e.error) || now - e.at >= maxAge_) return std::nullopt;
+  if (e.error) return Result<std::shared_ptr<const Listing>>(*e.error);
+  return Result<std::shared_ptr<const Listing>>(e.listing);
+}
+
+Result<std::shared_ptr<const StreamStates::Listing>> StreamStates::get(
+    const std::shared_ptr<nats::Client>& client) {
+  std::shared_ptr<std::mutex> gate;
+  {
+    std::lock_guard lock(mu_);
+    std::erase_if(byClient_, [](const auto& kv) { return kv.second.client.expired(); });
+    Entry& e = byClient_[client.get()];
+    if (e.client.lock() != client) {
+      e = Entry();
+      e.client = client;
+    }
+    if (auto r = fresh(e, clock_.now())) return *r;
+    gate = e.listingNow;
+  }
+  std::lock_guard listing(*gate);
+  const TimePoint now = clock_.now();
+  {
+    std::lock_guard lock(mu_);
+    if (auto r = fresh(byClient_[client.get()], now)) return *r;  // listed while we waited
+  }
+  auto streams = client->listStreams();
+  std::shared_ptr<Listing> l;
+  if (streams) {
+    l = std::make_shared<Listing>();
+    l->listedAt = now;
+    for (const auto& s : streams.value())
+      if (!s.leaderless) l->byName.emplace(s.config.name, s.state);
+  }
+  std::lock_guard lock(mu_);
+  Entry& e = byClient_[client.get()];
+  if (e.client.lock() == client) {
+    e.listing = l;
+    e.error = streams ? std::nullopt : std::optional<Error>(streams.error());
+    e.at = now;
+  }
+  if (!streams) return streams.error();
+  return std::shared_ptr<const Listing>(std::move(l));
+}
+
+}  // namespace osmosis::autoscaler
