@@ -3,12 +3,13 @@
 namespace osmosis::api {
 
 std::shared_ptr<const ParsedChannel> ParsedChannels::get(const nlohmann::json& channel) {
-  const nlohmann::json md = channel.contains("metadata") && channel["metadata"].is_object()
-                                ? channel["metadata"]
-                                : nlohmann::json::object();
-  auto text = [&md](const char* k) {  // (json::value would throw on another type)
-    auto it = md.find(k);
-    return it != md.end() && it->is_string() ? it->get<std::string>() : std::string();
+  // (A pointer, not a copy: metadata carries managedFields, and this runs every evaluation.)
+  const auto found = channel.is_object() ? channel.find("metadata") : channel.end();
+  const nlohmann::json* md = found != channel.end() && found->is_object() ? &*found : nullptr;
+  auto text = [md](const char* k) {  // (json::value would throw on another type)
+    if (md == nullptr) return std::string();
+    auto it = md->find(k);
+    return it != md->end() && it->is_string() ? it->get<std::string>() : std::string();
   };
   const std::string key = text("namespace") + "/" + text("name");
   const std::string rv = text("resourceVersion");

@@ -20,8 +20,11 @@ bool paused(const json& channel) {
 }
 
 bool channelReady(const json& channel) {
-  json c = api::findCondition(channel.value("status", json::object()).value("conditions", json()),
-                              "Ready");
+  const auto st = channel.find("status");  // (no copies: this runs every evaluation)
+  if (st == channel.end() || !st->is_object()) return false;
+  const auto conditions = st->find("conditions");
+  if (conditions == st->end()) return false;
+  json c = api::findCondition(*conditions, "Ready");
   return c.is_object() && c.value("status", "") == "True";
 }
 
@@ -401,7 +404,9 @@ void ChannelScaler::act(const json& channel, const Decision& d, TimePoint now) {
 // Server-side apply of the autoscaler's own status fields, when the cached Channel says
 // otherwise.
 void ChannelScaler::writeStatus(const json& channel) {
-  const json previous = channel.value("status", json::object());
+  static const json kNoStatus = json::object();
+  const auto found = channel.find("status");  // (a reference: this runs every evaluation)
+  const json& previous = found != channel.end() && found->is_object() ? *found : kNoStatus;
   const auto current = target_ ? target_->replicas() : std::nullopt;
   json replicas = current && desired_ ? replicasStatus(*current, *desired_) : json();
   json body = scalingStatusApply(ns_, name_, active_, replicas, lastScale_, previous,
