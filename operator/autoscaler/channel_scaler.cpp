@@ -151,6 +151,7 @@ bool ChannelScaler::observe(TimePoint now) {
   }
   if (!reportSub_) {
     inbox_ = std::make_shared<ReportInbox>(ns_, name_);
+    acceptedAtPodList_ = 0;
     exported_ = {};
     auto subject = report::subjectFor(ns_, name_, deps_.options.reportSubjectPrefix);
     if (!subject) return fail("InvalidName", subject.error().message);
@@ -173,14 +174,23 @@ bool ChannelScaler::observe(TimePoint now) {
 
 // Only the target's live pods may report (issue 16, item 12). Listed at the start, when a
 // report names a pod not seen yet (at most every podListMinInterval), and every podListPeriod
-// while the target runs pods (to forget the ones that went).
+// while the target runs pods that report (to forget the ones that went; with no report
+// accepted since the last list there is nothing to forget).
 void ChannelScaler::listPods(TimePoint now) {
   const auto since = now - podsListedAt_;
   const bool first = podsListedAt_ == TimePoint{};
   const bool unknown = inbox_->unknownPodsWaiting() && since >= deps_.options.podListMinInterval;
+  const uint64_t accepted = inbox_->stats().accepted;
   const bool periodic = target_->replicas().value_or(0) > 0 && since >= deps_.options.podListPeriod;
+  if (periodic && accepted == acceptedAtPodList_ && !first && !unknown) {
+    // Nothing to forget. Counted as a list all the same, so each Channel keeps its own phase:
+    // when reports start everywhere at once, lists stay spread instead of all coming due then.
+    podsListedAt_ = now;
+    return;
+  }
   if (!first && !unknown && !periodic) return;
   podsListedAt_ = now;
+  acceptedAtPodList_ = accepted;
   auto pods = target_->livePods();
   deps_.metrics
       .counter("osmosis_pod_lists_total", "Pod listings to check which pods may report",

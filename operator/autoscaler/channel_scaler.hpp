@@ -47,7 +47,7 @@ struct ScalerOptions {
   std::chrono::milliseconds hpaCheckPeriod{10000};
   std::chrono::milliseconds forgetSilentPods{30000};
   // Listing the target's pods (which may report): at most this often when an unknown pod
-  // reports, and this often while pods run.
+  // reports, and this often while pods run and report.
   std::chrono::milliseconds podListMinInterval{1000};
   std::chrono::milliseconds podListPeriod{30000};
   // A report claiming more than the stream held at the last read makes the operator read
@@ -123,6 +123,7 @@ class ChannelScaler {
   std::unique_ptr<nats::Listening> reportSub_;
   std::vector<std::unique_ptr<nats::Listening>> wakeSubs_;
   TimePoint targetReadAt_{}, hpaCheckedAt_{}, podsListedAt_{}, consumerReadAt_{};
+  uint64_t acceptedAtPodList_ = 0;  // reports accepted when the pods were last listed
   std::optional<std::string> hpa_;
   std::optional<ConsumerSnapshot> consumer_;
   std::optional<std::string> scaleFailure_;

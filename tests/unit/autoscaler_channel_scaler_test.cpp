@@ -253,6 +253,30 @@ TEST_F(ChannelScalerTest, WithoutReportsTheConsumerIsReadWhenItsStreamMoved) {
   EXPECT_EQ(nats_->calls("stream.list"), 7);
 }
 
+// The pods are listed to know who may report: at the start, and every podListPeriod only
+// while reports come (with none accepted since the last list there is nothing to forget).
+TEST_F(ChannelScalerTest, PodsAreListedAgainOnlyWhileTheyReport) {
+  const json obj = channel();
+  api_->put({{"apiVersion", "apps/v1"},
+             {"kind", "Deployment"},
+             {"metadata", {{"name", "worker"}, {"namespace", "shop"}}},
+             {"spec", {{"replicas", 1}, {"selector", {{"matchLabels", {{"app", "worker"}}}}}}}});
+  pod("worker-a");
+  const auto lists = [&] { return api_->count("GET", "/api/v1/namespaces/shop/pods"); };
+  step(obj);
+  ASSERT_EQ(lists(), 1);
+  clock_.advance(options_.podListPeriod);
+  step(obj);
+  EXPECT_EQ(lists(), 1) << "no reports: not listed again";
+  report("worker-a", 0, 0, 1);
+  clock_.advance(options_.podListPeriod);
+  step(obj);
+  EXPECT_EQ(lists(), 2) << "a report accepted since: listed again";
+  clock_.advance(options_.podListPeriod);
+  step(obj);
+  EXPECT_EQ(lists(), 2);
+}
+
 TEST_F(ChannelScalerTest, NoNatsOrNoTargetHoldsTheReplicasAndSaysWhy) {
   step(channel(), false);
   EXPECT_EQ(condition().value("reason", ""), "NatsUnavailable");
