@@ -309,9 +309,11 @@ Result<std::vector<StreamInfo>> JetStream::listStreams() {
     auto reply = apiRequest(kStreamListSubject, {{"offset", offset}}, "listing streams");
     if (!reply) return reply.error();
     auto parsed = parseStreamPage(reply.value());
-    if (!parsed) return makeError(parsed.error().code, "listing streams: " + parsed.error().message);
+    if (!parsed)
+      return makeError(parsed.error().code, "listing streams: " + parsed.error().message);
     const size_t got = parsed->streams.size() + parsed->missing.size();
-    for (auto& info : parsed->streams) all.push_back(std::move(info));
+    for (auto& info : parsed->streams)
+      all.push_back(std::move(info));
     offset += got;
     if (got == 0 || offset >= parsed->total) break;
   }

@@ -38,8 +38,8 @@ Result<StreamInfo> parseStreamInfo(const nlohmann::json& reply);
 // missing: [names]}). A malformed entry fails the page: a list is read whole or not at all.
 struct StreamPage {
   std::vector<StreamInfo> streams;
-  uint64_t total = 0;   // streams in the account
-  uint64_t offset = 0;  // of this page's first
+  uint64_t total = 0;                // streams in the account
+  uint64_t offset = 0;               // of this page's first
   std::vector<std::string> missing;  // streams a clustered server could not answer for in time
 };
 Result<StreamPage> parseStreamPage(const nlohmann::json& reply);

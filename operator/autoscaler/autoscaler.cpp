@@ -15,7 +15,7 @@ Autoscaler::Autoscaler(kube::Client& client, const kube::StoreReader& channels,
       options_(std::move(options)),
       clock_(clock),
       hpas_(client, clock, options_.hpaCheckPeriod),
-      streams_(clock, options_.streamListPeriod) {}
+      streams_(clock, options_.streamListPeriod, metrics) {}
 
 Autoscaler::~Autoscaler() {
   clear();

@@ -273,8 +273,9 @@ void ChannelScaler::readConsumer(TimePoint now, Read how) {
         .inc();
   };
   auto listed = how == Read::kExact ? std::nullopt : listedStream();
-  const bool newer = listed && (!consumer_ || listed->second > consumer_->streamReadAt.value_or(
-                                                                  consumer_->readAt));
+  const bool newer =
+      listed &&
+      (!consumer_ || listed->second > consumer_->streamReadAt.value_or(consumer_->readAt));
   if (how == Read::kIfStreamMoved && listed && consumer_) {
     if (!newer) return;  // (ours are as recent as the list: evaluated again within its period)
     if (listed->first.lastSequence == consumer_->streamLastSequence &&
@@ -299,8 +300,10 @@ void ChannelScaler::readConsumer(TimePoint now, Read how) {
   } else {
     auto si = nats::requireLeader(nats_->streamInfo(spec_->stream.name));
     count("stream.info");
-    if (si) stream = si->state;
-    else streamStatus = si.error();
+    if (si)
+      stream = si->state;
+    else
+      streamStatus = si.error();
   }
   consumerReadAt_ = now;
   if (!ci || !stream) {

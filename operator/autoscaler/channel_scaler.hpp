@@ -37,8 +37,8 @@ namespace osmosis::autoscaler {
 inline constexpr const char* kPausedAnnotation = "osmosis.dev/scaling-paused";
 
 struct ScalerOptions {
-  std::chrono::milliseconds tick{1000};                // evaluate at least this often
-  std::chrono::milliseconds targetReadPeriod{5000};    // re-read the target's /scale
+  std::chrono::milliseconds tick{1000};              // evaluate at least this often
+  std::chrono::milliseconds targetReadPeriod{5000};  // re-read the target's /scale
   // Own consumer reads while pods report; without reports, at least this often (between
   // them, only when the stream moved: stream_states.hpp).
   std::chrono::milliseconds consumerReadPeriod{5000};

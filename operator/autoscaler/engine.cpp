@@ -138,9 +138,9 @@ Decision Engine::evaluate(const Inputs& inputs, TimePoint now) {
   if (processed > 0) activity = true;
   throughput_.prune(now);
   if (inputs.consumer && freshness(inputs.consumer->readAt, now, staleness) != Freshness::kFuture &&
-      arrival_.observe(inputs.consumer->streamLastSequence,
-                       std::min(inputs.consumer->streamReadAt.value_or(inputs.consumer->readAt),
-                                now))) {
+      arrival_.observe(
+          inputs.consumer->streamLastSequence,
+          std::min(inputs.consumer->streamReadAt.value_or(inputs.consumer->readAt), now))) {
     activity = true;
   }
 

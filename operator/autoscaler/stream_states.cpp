@@ -1,5 +1,7 @@
 #include "operator/autoscaler/stream_states.hpp"
 
+#include <algorithm>
+
 namespace osmosis::autoscaler {
 
 std::optional<Result<std::shared_ptr<const StreamStates::Listing>>> StreamStates::fresh(
@@ -30,6 +32,11 @@ Result<std::shared_ptr<const StreamStates::Listing>> StreamStates::get(
     if (auto r = fresh(byClient_[client.get()], now)) return *r;  // listed while we waited
   }
   auto streams = client->listStreams();
+  const uint64_t pages = streams ? std::max<uint64_t>(1, (streams->size() + 255) / 256) : 1;
+  metrics_
+      .counter("osmosis_nats_calls_total", "JetStream API calls made by the operator",
+               {{"op", "stream.list"}})
+      .inc(pages);
   std::shared_ptr<Listing> l;
   if (streams) {
     l = std::make_shared<Listing>();

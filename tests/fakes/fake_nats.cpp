@@ -83,7 +83,8 @@ Result<std::vector<nats::StreamInfo>> FakeNats::listStreams() {
   count("stream.list");
   if (unavailable) return down("listing streams");
   std::vector<nats::StreamInfo> all;
-  for (const auto& [name, info] : streams_) all.push_back(info);
+  for (const auto& [name, info] : streams_)
+    all.push_back(info);
   return all;
 }
 

@@ -238,7 +238,8 @@ TEST_F(JetStreamTest, ListingStreamsReadsEveryPage) {
     s.storage = Storage::kMemory;
     ASSERT_TRUE(js_->addStream(s).ok()) << i;
   }
-  for (int n = 0; n < 3; ++n) ASSERT_TRUE(js_->publish("list.7", "m").ok());
+  for (int n = 0; n < 3; ++n)
+    ASSERT_TRUE(js_->publish("list.7", "m").ok());
   auto all = js_->listStreams();
   ASSERT_TRUE(all.ok()) << all.error().message;
   ASSERT_EQ(all->size(), 300u);

@@ -35,10 +35,9 @@ class ChannelScalerTest : public ::testing::Test {
                   return o;
                 }()),
         events_(client_, {}),
-        scaler_(
-            "shop", "orders",
-            ScalerDeps{client_, events_, metrics_, clock_, options_, hpas_, streams_,
-                                [this] { ++pokes_; }}) {
+        scaler_("shop", "orders",
+                ScalerDeps{client_, events_, metrics_, clock_, options_, hpas_, streams_,
+                           [this] { ++pokes_; }}) {
     api_->put({{"apiVersion", "apps/v1"},
                {"kind", "Deployment"},
                {"metadata", {{"name", "worker"}, {"namespace", "shop"}}},
@@ -107,7 +106,7 @@ class ChannelScalerTest : public ::testing::Test {
   kube::FakeClock clock_;
   ScalerOptions options_;
   HpaLists hpas_{client_, clock_, options_.hpaCheckPeriod};
-  StreamStates streams_{clock_, options_.streamListPeriod};
+  StreamStates streams_{clock_, options_.streamListPeriod, metrics_};
   std::shared_ptr<FakeNats> nats_ = std::make_shared<FakeNats>();
   api::ParsedChannels parsed_;
   int pokes_ = 0;
@@ -198,7 +197,7 @@ TEST_F(ChannelScalerTest, HpaListsAreSharedPerNamespaceAndPeriod) {
 // One stream list per client and period, whoever asks; a failure is kept for the period too
 // (callers read directly instead of queueing behind one more list while NATS is away).
 TEST_F(ChannelScalerTest, StreamListsAreSharedPerClientAndPeriod) {
-  StreamStates states(clock_, 500ms);
+  StreamStates states(clock_, 500ms, metrics_);
   auto other = std::make_shared<FakeNats>();
   auto first = states.get(nats_);
   ASSERT_TRUE(first);
@@ -244,7 +243,8 @@ TEST_F(ChannelScalerTest, WithoutReportsTheConsumerIsReadWhenItsStreamMoved) {
   clock_.advance(1s);
   step(obj);
   EXPECT_EQ(nats_->calls("consumer.info"), 2) << "consumerReadPeriod (5 s): read anyway";
-  for (int i = 0; i < 30; ++i) nats_->publish("shop.orders.new");
+  for (int i = 0; i < 30; ++i)
+    nats_->publish("shop.orders.new");
   clock_.advance(1s);
   step(obj);
   EXPECT_EQ(nats_->calls("consumer.info"), 3) << "the stream moved: read at the next tick";
@@ -318,8 +318,9 @@ TEST_F(ChannelScalerTest, ARememberedPerPodRateStartsDrainModeAfterARestart) {
   EXPECT_EQ(api_->get("osmosis.dev/v1alpha1", "Channel", "shop", "orders")["status"]["throughput"],
             obj["status"]["throughput"]);
   // Too old to trust (30 minutes): lag mode.
-  ChannelScaler other("shop", "orders",
-                      ScalerDeps{client_, events_, metrics_, clock_, options_, hpas_, streams_, [] {}});
+  ChannelScaler other(
+      "shop", "orders",
+      ScalerDeps{client_, events_, metrics_, clock_, options_, hpas_, streams_, [] {}});
   obj["status"]["throughput"]["measuredAt"] = kube::formatTime(clock_.wallNow() - 31min);
   api_->put({{"apiVersion", "apps/v1"},
              {"kind", "Deployment"},

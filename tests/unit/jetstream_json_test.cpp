@@ -94,7 +94,8 @@ TEST(JetStreamJson, MalformedRepliesAreErrors) {
 
 // STREAM.LIST: every entry parsed as a STREAM.INFO answer; a bad entry fails the page.
 TEST(JetStreamJson, AStreamListPage) {
-  auto page = parseStreamPage(json::parse(R"({"type":"io.nats.jetstream.api.v1.stream_list_response",
+  auto page =
+      parseStreamPage(json::parse(R"({"type":"io.nats.jetstream.api.v1.stream_list_response",
       "total":3,"offset":0,"limit":256,"missing":["C"],"streams":[
       {"config":{"name":"A"},"state":{"messages":2,"last_seq":7}},
       {"config":{"name":"B","num_replicas":3},"state":{}}]})"));
@@ -108,9 +109,9 @@ TEST(JetStreamJson, AStreamListPage) {
   auto empty = parseStreamPage(json::parse(R"({"total":0,"offset":0,"streams":null})"));
   ASSERT_TRUE(empty.ok()) << empty.error().message;
   EXPECT_TRUE(empty->streams.empty());
-  for (const char* bad : {R"({"total":-1})", R"({"total":1,"streams":{}})",
-                          R"({"total":1,"streams":[5]})", R"({"total":1,"streams":[{"config":{}}]})",
-                          R"({"total":1,"missing":"C"})"})
+  for (const char* bad :
+       {R"({"total":-1})", R"({"total":1,"streams":{}})", R"({"total":1,"streams":[5]})",
+        R"({"total":1,"streams":[{"config":{}}]})", R"({"total":1,"missing":"C"})"})
     EXPECT_FALSE(parseStreamPage(json::parse(bad)).ok()) << bad;
 }
 
