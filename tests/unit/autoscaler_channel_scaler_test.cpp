@@ -38,10 +38,7 @@ class ChannelScalerTest : public ::testing::Test {
         scaler_("shop", "orders",
                 ScalerDeps{client_, events_, metrics_, clock_, options_, hpas_, streams_,
                            [this] { ++pokes_; }}) {
-    api_->put({{"apiVersion", "apps/v1"},
-               {"kind", "Deployment"},
-               {"metadata", {{"name", "worker"}, {"namespace", "shop"}}},
-               {"spec", {{"replicas", 0}, {"selector", {{"matchLabels", {{"app", "worker"}}}}}}}});
+    deployment(0);
     nats::StreamConfig s;
     s.name = "SHOP_ORDERS";
     s.subjects = {"shop.orders.>"};
@@ -64,6 +61,15 @@ class ChannelScalerTest : public ::testing::Test {
               {"annotations", annotations}}},
             {"spec", {{"worker", {{"scaleTargetRef", {{"name", "worker"}}}}}, {"scaling", base}}},
             {"status", {{"conditions", json::array({{{"type", "Ready"}, {"status", "True"}}})}}}};
+  }
+
+  // The target, as the API server holds it.
+  void deployment(int replicas) {
+    api_->put(
+        {{"apiVersion", "apps/v1"},
+         {"kind", "Deployment"},
+         {"metadata", {{"name", "worker"}, {"namespace", "shop"}}},
+         {"spec", {{"replicas", replicas}, {"selector", {{"matchLabels", {{"app", "worker"}}}}}}}});
   }
 
   // One step, on `obj` (the cached Channel), with the NATS client bound or not.
@@ -129,10 +135,7 @@ TEST_F(ChannelScalerTest, AFirstMessageWakesTheTargetFromZeroAtOnce) {
 
 TEST_F(ChannelScalerTest, ReportsOfLivePodsDriveItOthersAreListedAndDropped) {
   const json obj = channel();
-  api_->put({{"apiVersion", "apps/v1"},
-             {"kind", "Deployment"},
-             {"metadata", {{"name", "worker"}, {"namespace", "shop"}}},
-             {"spec", {{"replicas", 1}, {"selector", {{"matchLabels", {{"app", "worker"}}}}}}}});
+  deployment(1);
   pod("worker-a");
   step(obj);
   nats_->setConsumerFigures("SHOP_ORDERS", "workers", 45, 5);
@@ -228,10 +231,7 @@ TEST_F(ChannelScalerTest, StreamListsAreSharedPerClientAndPeriod) {
 // stream's own figures come from the list: no STREAM.INFO per Channel.
 TEST_F(ChannelScalerTest, WithoutReportsTheConsumerIsReadWhenItsStreamMoved) {
   const json obj = channel();
-  api_->put({{"apiVersion", "apps/v1"},
-             {"kind", "Deployment"},
-             {"metadata", {{"name", "worker"}, {"namespace", "shop"}}},
-             {"spec", {{"replicas", 1}, {"selector", {{"matchLabels", {{"app", "worker"}}}}}}}});
+  deployment(1);
   step(obj);
   ASSERT_EQ(nats_->calls("consumer.info"), 1);
   for (int i = 0; i < 4; ++i) {
@@ -257,10 +257,7 @@ TEST_F(ChannelScalerTest, WithoutReportsTheConsumerIsReadWhenItsStreamMoved) {
 // while reports come (with none accepted since the last list there is nothing to forget).
 TEST_F(ChannelScalerTest, PodsAreListedAgainOnlyWhileTheyReport) {
   const json obj = channel();
-  api_->put({{"apiVersion", "apps/v1"},
-             {"kind", "Deployment"},
-             {"metadata", {{"name", "worker"}, {"namespace", "shop"}}},
-             {"spec", {{"replicas", 1}, {"selector", {{"matchLabels", {{"app", "worker"}}}}}}}});
+  deployment(1);
   pod("worker-a");
   const auto lists = [&] { return api_->count("GET", "/api/v1/namespaces/shop/pods"); };
   step(obj);
@@ -288,10 +285,7 @@ TEST_F(ChannelScalerTest, NoNatsOrNoTargetHoldsTheReplicasAndSaysWhy) {
 }
 
 TEST_F(ChannelScalerTest, NatsGoingAwayIsALossOfSignalNotAScaleDown) {
-  api_->put({{"apiVersion", "apps/v1"},
-             {"kind", "Deployment"},
-             {"metadata", {{"name", "worker"}, {"namespace", "shop"}}},
-             {"spec", {{"replicas", 3}, {"selector", {{"matchLabels", {{"app", "worker"}}}}}}}});
+  deployment(3);
   nats_->setConsumerFigures("SHOP_ORDERS", "workers", 30, 0);
   step(channel());
   EXPECT_EQ(replicas(), 3);
@@ -322,10 +316,7 @@ TEST_F(ChannelScalerTest, ARememberedPerPodRateStartsDrainModeAfterARestart) {
       "shop", "orders",
       ScalerDeps{client_, events_, metrics_, clock_, options_, hpas_, streams_, [] {}});
   obj["status"]["throughput"]["measuredAt"] = kube::formatTime(clock_.wallNow() - 31min);
-  api_->put({{"apiVersion", "apps/v1"},
-             {"kind", "Deployment"},
-             {"metadata", {{"name", "worker"}, {"namespace", "shop"}}},
-             {"spec", {{"replicas", 0}, {"selector", {{"matchLabels", {{"app", "worker"}}}}}}}});
+  deployment(0);
   auto parsed = parsed_.get(obj);
   other.step(obj, *parsed, nats_);
   EXPECT_EQ(replicas(), 10);
@@ -338,10 +329,7 @@ class DeletionCostTest : public ChannelScalerTest {
  protected:
   std::map<std::string, std::string> scaleDownFourPods(bool on) {
     options_.podDeletionCost = on;
-    api_->put({{"apiVersion", "apps/v1"},
-               {"kind", "Deployment"},
-               {"metadata", {{"name", "worker"}, {"namespace", "shop"}}},
-               {"spec", {{"replicas", 4}, {"selector", {{"matchLabels", {{"app", "worker"}}}}}}}});
+    deployment(4);
     const std::vector<std::string> pods = {"worker-a", "worker-b", "worker-c", "worker-d"};
     for (const auto& p : pods)
       pod(p);
