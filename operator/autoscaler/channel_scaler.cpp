@@ -252,7 +252,7 @@ Inputs ChannelScaler::gather(TimePoint now) {
 }
 
 std::optional<std::pair<nats::StreamState, TimePoint>> ChannelScaler::listedStream() {
-  auto listing = deps_.streams.get(nats_);
+  auto listing = deps_.streams.get(nats_, spec_->stream.name);
   deps_.metrics
       .counter("osmosis_stream_list_reads_total",
                "Stream states taken from the shared stream list (one list serves every Channel)",

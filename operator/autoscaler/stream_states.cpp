@@ -2,17 +2,19 @@
 
 #include <algorithm>
 
+#include "common/log/logger.hpp"
+
 namespace osmosis::autoscaler {
 
 std::optional<Result<std::shared_ptr<const StreamStates::Listing>>> StreamStates::fresh(
-    const Entry& e, TimePoint now) const {
-  if ((!e.listing && !e.error) || now - e.at >= maxAge_) return std::nullopt;
+    const Entry& e, TimePoint now) {
+  if ((!e.listing && !e.error) || now >= e.validUntil) return std::nullopt;
   if (e.error) return Result<std::shared_ptr<const Listing>>(*e.error);
   return Result<std::shared_ptr<const Listing>>(e.listing);
 }
 
 Result<std::shared_ptr<const StreamStates::Listing>> StreamStates::get(
-    const std::shared_ptr<nats::Client>& client) {
+    const std::shared_ptr<nats::Client>& client, const std::string& stream) {
   std::shared_ptr<std::mutex> gate;
   {
     std::lock_guard lock(mu_);
@@ -22,7 +24,9 @@ Result<std::shared_ptr<const StreamStates::Listing>> StreamStates::get(
       e = Entry();
       e.client = client;
     }
-    if (auto r = fresh(e, clock_.now())) return *r;
+    const TimePoint now = clock_.now();
+    e.asked[stream] = now;
+    if (auto r = fresh(e, now)) return *r;
     gate = e.listingNow;
   }
   std::lock_guard listing(*gate);
@@ -46,12 +50,30 @@ Result<std::shared_ptr<const StreamStates::Listing>> StreamStates::get(
   }
   std::lock_guard lock(mu_);
   Entry& e = byClient_[client.get()];
-  if (e.client.lock() == client) {
-    e.listing = l;
-    e.error = streams ? std::nullopt : std::optional<Error>(streams.error());
-    e.at = now;
+  if (e.client.lock() != client) {  // (replaced while listing: answer, keep nothing)
+    if (!streams) return streams.error();
+    return std::shared_ptr<const Listing>(std::move(l));
   }
-  if (!streams) return streams.error();
+  std::erase_if(e.asked, [&](const auto& kv) { return now - kv.second > kAskedMemory; });
+  e.listing = l;
+  e.error.reset();
+  e.validUntil = now + maxAge_;
+  const bool wasteful = streams && streams->size() > kListWorthIt * e.asked.size() + 256;
+  if (!streams) {
+    e.error = streams.error();
+  } else if (wasteful) {
+    const std::string why = "the account holds " + std::to_string(streams->size()) +
+                            " streams for " + std::to_string(e.asked.size()) +
+                            " Channels: each Channel reads its own stream for a while";
+    if (!e.wasteful)
+      log::info("not listing streams: far more than the Channels use",
+                {{"streams", streams->size()}, {"channels", e.asked.size()}});
+    e.listing.reset();
+    e.error = makeError(Error::Code::kUnavailable, why);
+    e.validUntil = now + kAskedMemory;
+  }
+  e.wasteful = wasteful;
+  if (e.error) return *e.error;
   return std::shared_ptr<const Listing>(std::move(l));
 }
 

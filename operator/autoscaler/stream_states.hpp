@@ -12,6 +12,11 @@
 // for the period like a list (callers then read directly; without it every caller would queue
 // behind one more timed-out list while NATS is away). One list at a time per client; callers
 // arriving while it runs wait for it and share it.
+//
+// An account can hold far more streams than Channels (other applications, KV buckets): a list
+// is worth it only while it is not much longer than what its callers want (at most
+// kListWorthIt x the streams asked for in the last 30 s, plus a page). Past that, get() answers
+// an Unavailable error for 30 s and the callers read their own streams, as before the list.
 
 #include <chrono>
 #include <map>
@@ -40,19 +45,25 @@ class StreamStates {
                metrics::Registry& metrics)
       : clock_(clock), maxAge_(maxAge), metrics_(metrics) {}
 
-  // The client's streams, listed at most maxAge ago.
-  Result<std::shared_ptr<const Listing>> get(const std::shared_ptr<nats::Client>& client);
+  static constexpr size_t kListWorthIt = 4;
+  static constexpr std::chrono::seconds kAskedMemory{30};  // and how long a verdict holds
+
+  // The client's streams, listed at most maxAge ago; `stream` is the one the caller wants.
+  Result<std::shared_ptr<const Listing>> get(const std::shared_ptr<nats::Client>& client,
+                                             const std::string& stream);
 
  private:
   struct Entry {
     std::weak_ptr<nats::Client> client;  // (a new client at a freed one's address starts afresh)
     std::shared_ptr<const Listing> listing;
     std::optional<Error> error;
-    TimePoint at{};  // of the listing or the error
+    TimePoint validUntil{};                  // of the listing or the error
+    std::map<std::string, TimePoint> asked;  // stream -> when a caller last wanted it
+    bool wasteful = false;                   // the last list was far longer than wanted
     std::shared_ptr<std::mutex> listingNow = std::make_shared<std::mutex>();
   };
-  // The entry's outcome when it is younger than maxAge.
-  std::optional<Result<std::shared_ptr<const Listing>>> fresh(const Entry& e, TimePoint now) const;
+  // The entry's outcome while it is valid.
+  static std::optional<Result<std::shared_ptr<const Listing>>> fresh(const Entry& e, TimePoint now);
 
   const kube::Clock& clock_;
   const std::chrono::milliseconds maxAge_;

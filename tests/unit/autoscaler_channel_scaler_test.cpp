@@ -202,28 +202,55 @@ TEST_F(ChannelScalerTest, HpaListsAreSharedPerNamespaceAndPeriod) {
 TEST_F(ChannelScalerTest, StreamListsAreSharedPerClientAndPeriod) {
   StreamStates states(clock_, 500ms, metrics_);
   auto other = std::make_shared<FakeNats>();
-  auto first = states.get(nats_);
+  auto first = states.get(nats_, "SHOP_ORDERS");
   ASSERT_TRUE(first);
-  ASSERT_TRUE(states.get(nats_));
+  ASSERT_TRUE(states.get(nats_, "SHOP_ORDERS"));
   clock_.advance(400ms);
-  ASSERT_TRUE(states.get(nats_));
+  ASSERT_TRUE(states.get(nats_, "SHOP_ORDERS"));
   EXPECT_EQ(nats_->calls("stream.list"), 1) << "within the period: the first list, shared";
   EXPECT_EQ(first.value()->byName.at("SHOP_ORDERS").lastSequence, 0u);
-  ASSERT_TRUE(states.get(other));
+  ASSERT_TRUE(states.get(other, "OTHER"));
   EXPECT_EQ(other->calls("stream.list"), 1) << "another client: its own list";
-  EXPECT_TRUE(states.get(other).value()->byName.empty());
+  EXPECT_TRUE(states.get(other, "OTHER").value()->byName.empty());
   nats_->publish("shop.orders.new");
   clock_.advance(100ms);
   nats_->unavailable = true;
-  EXPECT_FALSE(states.get(nats_)) << "the period is over: listed again, and it failed";
-  EXPECT_FALSE(states.get(nats_));
+  EXPECT_FALSE(states.get(nats_, "SHOP_ORDERS"))
+      << "the period is over: listed again, and it failed";
+  EXPECT_FALSE(states.get(nats_, "SHOP_ORDERS"));
   EXPECT_EQ(nats_->calls("stream.list"), 2) << "the failure is kept for the period";
   nats_->unavailable = false;
   clock_.advance(500ms);
-  auto again = states.get(nats_);
+  auto again = states.get(nats_, "SHOP_ORDERS");
   ASSERT_TRUE(again);
   EXPECT_EQ(again.value()->byName.at("SHOP_ORDERS").lastSequence, 1u);
   EXPECT_EQ(again.value()->listedAt, clock_.now());
+}
+
+// An account with far more streams than the Channels use: listing them all costs more than
+// each Channel reading its own, so the list is not used for a while (30 s), then tried again.
+TEST_F(ChannelScalerTest, AStreamListFarLongerThanWantedIsNotUsed) {
+  StreamStates states(clock_, 500ms, metrics_);
+  for (int i = 0; i < 300; ++i) {
+    nats::StreamConfig s;
+    s.name = "KV_" + std::to_string(i);
+    s.subjects = {"kv." + std::to_string(i)};
+    ASSERT_TRUE(nats_->addStream(s));
+  }
+  auto first = states.get(nats_, "SHOP_ORDERS");
+  ASSERT_FALSE(first) << "301 streams for one Channel";
+  EXPECT_NE(first.error().message.find("301 streams for 1 Channels"), std::string::npos)
+      << first.error().message;
+  clock_.advance(29s);
+  EXPECT_FALSE(states.get(nats_, "SHOP_ORDERS"));
+  EXPECT_EQ(nats_->calls("stream.list"), 1) << "the verdict holds 30 s without listing";
+  for (int i = 0; i < 20; ++i)
+    (void)states.get(nats_, "KV_" + std::to_string(i));
+  clock_.advance(1s);
+  auto later = states.get(nats_, "SHOP_ORDERS");
+  ASSERT_TRUE(later) << "21 Streams wanted: 301 is within 4 x 21 + 256";
+  EXPECT_EQ(later.value()->byName.size(), 301u);
+  EXPECT_EQ(nats_->calls("stream.list"), 2);
 }
 
 // Without reports (lag mode) a scaler evaluates every second; it reads its consumer only when
