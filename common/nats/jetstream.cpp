@@ -311,7 +311,13 @@ Result<std::vector<StreamInfo>> JetStream::listStreams() {
     auto parsed = parseStreamPage(reply.value());
     if (!parsed)
       return makeError(parsed.error().code, "listing streams: " + parsed.error().message);
-    const size_t got = parsed->streams.size() + parsed->missing.size();
+    // A clustered server names a stream whose peers are all offline in both lists: count it
+    // once, or the next page's offset skips as many streams.
+    size_t got = parsed->streams.size();
+    for (const auto& name : parsed->missing)
+      if (std::none_of(parsed->streams.begin(), parsed->streams.end(),
+                       [&](const StreamInfo& s) { return s.config.name == name; }))
+        ++got;
     for (auto& info : parsed->streams)
       all.push_back(std::move(info));
     offset += got;

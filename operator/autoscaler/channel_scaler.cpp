@@ -122,6 +122,11 @@ bool ChannelScaler::configure(const json& channel, const api::ParsedChannel& par
       hpa_.reset();
       wakeSubs_.clear();
     }
+    if (spec_ && (spec_->stream.name != parsed.spec.stream.name ||
+                  spec_->consumer.durable != parsed.spec.consumer.durable)) {
+      consumer_.reset();  // another stream or consumer: nothing read of the old one counts
+      consumerReadAt_ = {};
+    }
     spec_ = parsed.spec;
   }
   if (!channelReady(channel))
@@ -276,7 +281,7 @@ void ChannelScaler::readConsumer(TimePoint now, Read how) {
   const bool newer =
       listed &&
       (!consumer_ || listed->second > consumer_->streamReadAt.value_or(consumer_->readAt));
-  if (how == Read::kIfStreamMoved && listed && consumer_) {
+  if (how == Read::kIfStreamMoved && listed && consumer_ && !consumerReadFailed_) {
     if (!newer) return;  // (ours are as recent as the list: evaluated again within its period)
     if (listed->first.lastSequence == consumer_->streamLastSequence &&
         consumer_->streamMessages == listed->first.messages) {
@@ -306,6 +311,7 @@ void ChannelScaler::readConsumer(TimePoint now, Read how) {
       streamStatus = si.error();
   }
   consumerReadAt_ = now;
+  consumerReadFailed_ = !ci || !stream;  // (the last figures then age; never refreshed as fresh)
   if (!ci || !stream) {
     const Error& e = !ci ? ci.error() : streamStatus.error();
     if (e.message != lastProblem_) {

@@ -126,6 +126,7 @@ class ChannelScaler {
   uint64_t acceptedAtPodList_ = 0;  // reports accepted when the pods were last listed
   std::optional<std::string> hpa_;
   std::optional<ConsumerSnapshot> consumer_;
+  bool consumerReadFailed_ = false;  // the last own read failed: consumer_ is older than that
   std::optional<std::string> scaleFailure_;
   // What the status should say.
   api::Condition active_{"ScalingActive", "Unknown", "Pending", "not evaluated yet", 0};

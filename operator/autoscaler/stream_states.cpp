@@ -55,9 +55,12 @@ Result<std::shared_ptr<const StreamStates::Listing>> StreamStates::get(
     return std::shared_ptr<const Listing>(std::move(l));
   }
   std::erase_if(e.asked, [&](const auto& kv) { return now - kv.second > kAskedMemory; });
+  // Valid from when the list came back (figures are stamped with when it was asked for): a
+  // slow or timed-out list is shared with the callers that waited for it, not made again.
+  const TimePoint done = clock_.now();
   e.listing = l;
   e.error.reset();
-  e.validUntil = now + maxAge_;
+  e.validUntil = done + maxAge_;
   const bool wasteful = streams && streams->size() > kListWorthIt * e.asked.size() + 256;
   if (!streams) {
     e.error = streams.error();
@@ -70,7 +73,7 @@ Result<std::shared_ptr<const StreamStates::Listing>> StreamStates::get(
                 {{"streams", streams->size()}, {"channels", e.asked.size()}});
     e.listing.reset();
     e.error = makeError(Error::Code::kUnavailable, why);
-    e.validUntil = now + kAskedMemory;
+    e.validUntil = done + kAskedMemory;
   }
   e.wasteful = wasteful;
   if (e.error) return *e.error;

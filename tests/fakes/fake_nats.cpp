@@ -79,6 +79,7 @@ Result<nats::StreamInfo> FakeNats::streamInfo(const std::string& name) {
 }
 
 Result<std::vector<nats::StreamInfo>> FakeNats::listStreams() {
+  if (duringList) duringList();
   std::lock_guard lock(mu_);
   count("stream.list");
   if (unavailable) return down("listing streams");

@@ -6,6 +6,7 @@
 // away, and count calls. Subscriptions get what is published on subjects they match,
 // synchronously on the publishing thread. Not a NATS server: integration tests use real ones.
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -45,6 +46,7 @@ class FakeNats final : public nats::Client {
   // Failure modes.
   bool unavailable = false;           // every call fails as if NATS were away
   bool refuseConsumerUpdate = false;  // updating an existing consumer fails (immutable field)
+  std::function<void()> duringList;   // runs inside listStreams (a slow list: move a clock)
   // Creating a stream of one of these names fails as the server refuses overlapping subjects.
   std::set<std::string> refuseStreamCreate;
 

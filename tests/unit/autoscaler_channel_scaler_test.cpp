@@ -227,6 +227,37 @@ TEST_F(ChannelScalerTest, StreamListsAreSharedPerClientAndPeriod) {
   EXPECT_EQ(again.value()->listedAt, clock_.now());
 }
 
+// A list slower than the period is still shared by the callers that waited for it: it is
+// valid from when it came back, not from when it was asked for.
+TEST_F(ChannelScalerTest, ASlowStreamListIsSharedNotMadeAgain) {
+  StreamStates states(clock_, 500ms, metrics_);
+  nats_->duringList = [&] { clock_.advance(600ms); };
+  auto first = states.get(nats_, "SHOP_ORDERS");
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first.value()->listedAt, clock_.now() - 600ms) << "figures as of the request";
+  ASSERT_TRUE(states.get(nats_, "SHOP_ORDERS"));
+  EXPECT_EQ(nats_->calls("stream.list"), 1);
+  nats_->duringList = nullptr;
+}
+
+// A consumer that cannot be read (deleted, leaderless) while its stream stands still: its last
+// figures age; they are never refreshed as fresh from the stream list.
+TEST_F(ChannelScalerTest, AFailedConsumerReadIsNotRefreshedFromTheList) {
+  const json obj = channel();
+  deployment(1);
+  step(obj);
+  ASSERT_EQ(nats_->calls("consumer.info"), 1);
+  ASSERT_TRUE(nats_->deleteConsumer("SHOP_ORDERS", "workers"));
+  clock_.advance(options_.consumerReadPeriod);
+  step(obj);
+  ASSERT_EQ(nats_->calls("consumer.info"), 2) << "the due read, which fails";
+  for (int i = 1; i <= 3; ++i) {
+    clock_.advance(1s);
+    step(obj);
+    EXPECT_EQ(nats_->calls("consumer.info"), 2 + i) << "read again each tick, not refreshed";
+  }
+}
+
 // An account with far more streams than the Channels use: listing them all costs more than
 // each Channel reading its own, so the list is not used for a while (30 s), then tried again.
 TEST_F(ChannelScalerTest, AStreamListFarLongerThanWantedIsNotUsed) {
