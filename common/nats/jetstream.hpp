@@ -75,8 +75,13 @@ class PullSubscription {
 
   // Up to `batch` messages, waiting at most `timeout` for the first. An empty vector means
   // none arrived in time. Keeps its own deadline: libnats 3.4 can return NATS_TIMEOUT early
-  // on repeated calls (nats.c #631), so early timeouts are retried until the deadline.
+  // on repeated calls (nats.c #631: a late 408 for an earlier request ends the current one),
+  // so after an early timeout it waits for what its own pull request, still open at the
+  // server, brings, until the deadline, without asking again: when fetch returns, no request
+  // of its own is left open to deliver into a caller that is busy.
   Result<std::vector<Message>> fetch(int batch, std::chrono::milliseconds timeout);
+  // The subject the server delivers to (an inbox; for tests and diagnostics).
+  std::string deliverSubject() const;
   // Drops interest now (pull requests still open at the server then get nothing); the
   // subscription object stays valid for the messages pulled from it. Also done on destruction.
   Status unsubscribe();
@@ -140,8 +145,11 @@ class JetStream {
       : js_(js), conn_(std::move(conn)), apiTimeout_(apiTimeout) {}
   // One request of the management API, its body built by jetstream_json (never by libnats,
   // which does not escape strings): the reply's object, or its error.
+  // Asked again after a "temporarily unavailable" answer (retryDelay).
   Result<nlohmann::json> apiRequest(const std::string& subject, const nlohmann::json& body,
                                     const std::string& doing);
+  Result<nlohmann::json> apiRequestOnce(const std::string& subject, const std::string& data,
+                                        const std::string& doing);
   Result<StreamInfo> streamCall(const char* verb, const std::string& name,
                                 const nlohmann::json& body, const std::string& doing);
   Result<std::optional<StoredMessage>> getMessage(const std::string& stream,

@@ -154,6 +154,11 @@ json toApiJson(const std::string& stream, const ConsumerConfig& c) {
   return {{"stream_name", stream}, {"config", config}};
 }
 
+std::optional<std::chrono::milliseconds> retryDelay(const Error& e, int attempt) {
+  if (e.reason != "10008" || attempt < 0 || attempt > 1) return std::nullopt;
+  return std::chrono::milliseconds(attempt == 0 ? 250 : 500);
+}
+
 Error::Code codeForJetStreamError(int errCode, int httpCode) {
   switch (errCode) {
     case 10059:  // stream not found

@@ -8,6 +8,8 @@
 // operator sends with user-derived strings is built here, escaped by construction; every
 // reply is parsed defensively (a malformed reply is an error, never a crash).
 
+#include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -49,5 +51,11 @@ Result<ConsumerInfo> parseConsumerInfo(const nlohmann::json& reply);
 
 // The error code for a JetStream err_code (10059 stream not found, ...).
 Error::Code codeForJetStreamError(int errCode, int httpCode);
+
+// How long to wait before asking again after `e`, the answer to attempt `attempt` (0 first),
+// or nothing: only "JetStream system temporarily unavailable" (10008), which a cluster answers
+// while a leader hands over (a lame-duck server, an election), is asked again, twice, after
+// 250 and then 500 ms; the request was not carried out, so asking again is safe.
+std::optional<std::chrono::milliseconds> retryDelay(const Error& e, int attempt);
 
 }  // namespace osmosis::nats

@@ -1,7 +1,9 @@
 // The NATS layer against a real nats-server with JetStream (binary from OSMOSIS_NATS_SERVER).
 
+#include <functional>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <nats/nats.h>
@@ -227,6 +229,43 @@ TEST_F(JetStreamTest, FetchKeepsItsDeadlineOnRepeatedEmptyPulls) {
     EXPECT_GE(took, 280ms);
     EXPECT_LT(took, 3s);
   }
+}
+
+// A late 408 for an earlier pull request ends libnats' fetch early (nats.c #631). Asking again
+// then left two requests open; the fetch returned with a message from one, and the next
+// message went into the other while the caller was busy, where it sat unstarted until the ack
+// wait. Now the fetch waits on its own request: when it returns, none of ours is open.
+TEST_F(JetStreamTest, AnEarlyTimeoutLeavesNoSecondPullRequestOpen) {
+  createQueue();
+  auto sub = subscribe();
+  Result<std::vector<Message>> got = std::vector<Message>{};
+  std::thread fetching([&] { got = sub.fetch(1, 5s); });
+  const auto waitFor = [&](const std::function<bool(const ConsumerInfo&)>& ok,
+                           std::chrono::milliseconds within) {
+    const auto until = std::chrono::steady_clock::now() + within;
+    for (;;) {
+      const ConsumerInfo ci = info();
+      if (ok(ci) || std::chrono::steady_clock::now() >= until) return ci;
+      std::this_thread::sleep_for(10ms);
+    }
+  };
+  ASSERT_EQ(waitFor([](const ConsumerInfo& c) { return c.numWaiting == 1; }, 3s).numWaiting, 1);
+  // A status-only message with Status 408 on the delivery subject is what libnats takes for a
+  // pull request's timeout.
+  ASSERT_TRUE(conn_->publish(sub.deliverSubject(), "", {{"Status", "408"}}).ok());
+  ASSERT_TRUE(conn_->flush(2s).ok());
+  EXPECT_EQ(waitFor([](const ConsumerInfo& c) { return c.numWaiting > 1; }, 300ms).numWaiting, 1)
+      << "a second pull request was sent while the first was open";
+  ASSERT_TRUE(js_->publish("shop.orders.new", "a").ok());
+  fetching.join();
+  ASSERT_TRUE(got.ok()) << got.error().message;
+  ASSERT_EQ(got->size(), 1u) << "the open request brought the message";
+  ASSERT_TRUE(js_->publish("shop.orders.new", "b").ok());
+  const ConsumerInfo after =
+      waitFor([](const ConsumerInfo& c) { return c.numPending + c.numAckPending >= 2; }, 3s);
+  EXPECT_EQ(after.numPending, 1u) << "b went into a request left open";
+  EXPECT_EQ(after.numAckPending, 1);
+  EXPECT_EQ(after.numWaiting, 0);
 }
 
 // STREAM.LIST answers 256 streams a page: 300 take two, each with its state.

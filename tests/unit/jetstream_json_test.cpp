@@ -115,6 +115,26 @@ TEST(JetStreamJson, AStreamListPage) {
     EXPECT_FALSE(parseStreamPage(json::parse(bad)).ok()) << bad;
 }
 
+// Only "temporarily unavailable" (10008, a cluster handing a leader over) is asked again:
+// twice, after 250 and 500 ms. Anything else is the answer.
+TEST(JetStreamJson, OnlyTemporarilyUnavailableIsAskedAgain) {
+  auto reply = parseApiReply(
+      R"({"error":{"code":503,"err_code":10008,"description":"JetStream system temporarily unavailable"}})",
+      "reading S");
+  ASSERT_FALSE(reply.ok());
+  const Error e = reply.error();
+  EXPECT_EQ(e.code, Error::Code::kUnavailable);
+  EXPECT_EQ(retryDelay(e, 0), std::chrono::milliseconds(250));
+  EXPECT_EQ(retryDelay(e, 1), std::chrono::milliseconds(500));
+  EXPECT_EQ(retryDelay(e, 2), std::nullopt);
+  auto notFound = parseApiReply(
+      R"({"error":{"code":404,"err_code":10059,"description":"stream not found"}})", "reading S");
+  ASSERT_FALSE(notFound.ok());
+  EXPECT_EQ(retryDelay(notFound.error(), 0), std::nullopt);
+  EXPECT_EQ(retryDelay(makeError(Error::Code::kUnavailable, "Timeout"), 0), std::nullopt)
+      << "a timeout already took the request's whole time";
+}
+
 TEST(JetStreamJson, TheLeaderThatAnsweredIsKept) {
   auto si = parseStreamInfo(json::parse(
       R"({"config":{"name":"S"},"state":{},"cluster":{"name":"c","leader":"n1","replicas":[]}})"));
