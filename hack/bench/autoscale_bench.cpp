@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
   std::string ns = plane.createNamespace("bench");
   std::string dir = testing::makeTempDir("osmosis-scalebench");
   auto kubectl = bench::kubectlIn(plane, ns);
-  kubectl({"apply", "-f", "-"}, std::string(bench::kPlaceholderWorker) + R"(---
+  kubectl({"apply", "-f", "-"}, testing::placeholderWorker(1) + R"(---
 apiVersion: osmosis.dev/v1alpha1
 kind: Channel
 metadata: {name: orders}

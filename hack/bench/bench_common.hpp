@@ -18,6 +18,7 @@
 #include "common/log/logger.hpp"
 #include "tests/fixtures/control_plane.hpp"
 #include "tests/fixtures/nats_server.hpp"
+#include "tests/fixtures/placeholder_worker.hpp"
 
 namespace osmosis::bench {
 
@@ -89,18 +90,6 @@ inline auto kubectlIn(testing::ControlPlane& plane, std::string ns) {
     return plane.kubectl(args, in);
   };
 }
-
-// A Deployment `worker` whose pods never run (the image does not exist): a scale target only.
-inline constexpr const char* kPlaceholderWorker = R"(apiVersion: apps/v1
-kind: Deployment
-metadata: {name: worker}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: worker}}
-  template:
-    metadata: {labels: {app: worker}}
-    spec: {containers: [{name: app, image: example.invalid/worker:1}]}
-)";
 
 // Peak RSS (MB) and CPU seconds (user + system) of a process, from /proc.
 struct Usage {

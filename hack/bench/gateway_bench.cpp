@@ -333,7 +333,7 @@ int main(int argc, char** argv) {
   const std::string dir = testing::makeTempDir("osmosis-gwbench");
   auto kubectl = bench::kubectlIn(plane, ns);
   // "load": no worker, no backlog limit (throughput, idle streams); "orders": the no-op worker.
-  auto applied = kubectl({"apply", "-f", "-"}, std::string(bench::kPlaceholderWorker) + R"(---
+  auto applied = kubectl({"apply", "-f", "-"}, testing::placeholderWorker(1) + R"(---
 apiVersion: osmosis.dev/v1alpha1
 kind: Channel
 metadata: {name: load}
