@@ -187,13 +187,15 @@ void ChannelScaler::listPods(TimePoint now) {
   const bool unknown = inbox_->unknownPodsWaiting() && since >= deps_.options.podListMinInterval;
   const uint64_t accepted = inbox_->stats().accepted;
   const bool periodic = target_->replicas().value_or(0) > 0 && since >= deps_.options.podListPeriod;
-  if (periodic && accepted == acceptedAtPodList_ && !first && !unknown) {
-    // Nothing to forget. Counted as a list all the same, so each Channel keeps its own phase:
-    // when reports start everywhere at once, lists stay spread instead of all coming due then.
-    podsListedAt_ = now;
-    return;
+  if (!first && !unknown) {
+    if (!periodic) return;
+    if (accepted == acceptedAtPodList_) {
+      // Nothing to forget. Counted as a list all the same, so each Channel keeps its own phase:
+      // when reports start everywhere at once, lists stay spread instead of all coming due.
+      podsListedAt_ = now;
+      return;
+    }
   }
-  if (!first && !unknown && !periodic) return;
   podsListedAt_ = now;
   acceptedAtPodList_ = accepted;
   auto pods = target_->livePods();
@@ -296,24 +298,15 @@ void ChannelScaler::readConsumer(TimePoint now, Read how) {
   if (!newer) listed.reset();
   auto ci = nats::requireLeader(nats_->consumerInfo(spec_->stream.name, spec_->consumer.durable));
   count("consumer.info");
-  std::optional<nats::StreamState> stream;
-  std::optional<TimePoint> streamReadAt;
-  Status streamStatus;
-  if (listed) {
-    stream = listed->first;
-    streamReadAt = listed->second;
-  } else {
+  Result<nats::StreamState> stream = listed ? Result<nats::StreamState>(listed->first) : [&] {
     auto si = nats::requireLeader(nats_->streamInfo(spec_->stream.name));
     count("stream.info");
-    if (si)
-      stream = si->state;
-    else
-      streamStatus = si.error();
-  }
+    return si ? Result<nats::StreamState>(si->state) : Result<nats::StreamState>(si.error());
+  }();
   consumerReadAt_ = now;
   consumerReadFailed_ = !ci || !stream;  // (the last figures then age; never refreshed as fresh)
   if (!ci || !stream) {
-    const Error& e = !ci ? ci.error() : streamStatus.error();
+    const Error& e = !ci ? ci.error() : stream.error();
     if (e.message != lastProblem_) {
       log::warn("cannot read the consumer", {{"channel", key_}, {"error", e.message}});
       lastProblem_ = e.message;
@@ -325,7 +318,7 @@ void ChannelScaler::readConsumer(TimePoint now, Read how) {
   snap.streamLastSequence = stream->lastSequence;
   snap.streamMessages = stream->messages;
   snap.readAt = now;
-  snap.streamReadAt = streamReadAt;
+  if (listed) snap.streamReadAt = listed->second;
   consumer_ = snap;
 }
 

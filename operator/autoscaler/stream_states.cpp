@@ -41,43 +41,40 @@ Result<std::shared_ptr<const StreamStates::Listing>> StreamStates::get(
       .counter("osmosis_nats_calls_total", "JetStream API calls made by the operator",
                {{"op", "stream.list"}})
       .inc(pages);
-  std::shared_ptr<Listing> l;
-  if (streams) {
-    l = std::make_shared<Listing>();
+  size_t wanted = 0;  // streams asked for lately: is a list of them all worth it?
+  {
+    std::lock_guard lock(mu_);
+    Entry& e = byClient_[client.get()];
+    std::erase_if(e.asked, [&](const auto& kv) { return now - kv.second > kAskedMemory; });
+    wanted = e.asked.size();
+  }
+  const bool wasteful = streams && streams->size() > kListWorthIt * wanted + 256;
+  Result<std::shared_ptr<const Listing>> out = [&]() -> Result<std::shared_ptr<const Listing>> {
+    if (!streams) return streams.error();
+    if (wasteful)
+      return makeError(Error::Code::kUnavailable,
+                       "the account holds " + std::to_string(streams->size()) + " streams for " +
+                           std::to_string(wanted) +
+                           " Channels: each Channel reads its own stream for a while");
+    auto l = std::make_shared<Listing>();
     l->listedAt = now;
     for (const auto& s : streams.value())
       if (!s.leaderless) l->byName.emplace(s.config.name, s.state);
-  }
+    return std::shared_ptr<const Listing>(std::move(l));
+  }();
   std::lock_guard lock(mu_);
   Entry& e = byClient_[client.get()];
-  if (e.client.lock() != client) {  // (replaced while listing: answer, keep nothing)
-    if (!streams) return streams.error();
-    return std::shared_ptr<const Listing>(std::move(l));
-  }
-  std::erase_if(e.asked, [&](const auto& kv) { return now - kv.second > kAskedMemory; });
+  if (e.client.lock() != client) return out;  // (replaced while listing: keep nothing)
+  if (wasteful && !e.wasteful)
+    log::info("not listing streams: far more than the Channels use",
+              {{"streams", streams->size()}, {"channels", wanted}});
   // Valid from when the list came back (figures are stamped with when it was asked for): a
   // slow or timed-out list is shared with the callers that waited for it, not made again.
-  const TimePoint done = clock_.now();
-  e.listing = l;
-  e.error.reset();
-  e.validUntil = done + maxAge_;
-  const bool wasteful = streams && streams->size() > kListWorthIt * e.asked.size() + 256;
-  if (!streams) {
-    e.error = streams.error();
-  } else if (wasteful) {
-    const std::string why = "the account holds " + std::to_string(streams->size()) +
-                            " streams for " + std::to_string(e.asked.size()) +
-                            " Channels: each Channel reads its own stream for a while";
-    if (!e.wasteful)
-      log::info("not listing streams: far more than the Channels use",
-                {{"streams", streams->size()}, {"channels", e.asked.size()}});
-    e.listing.reset();
-    e.error = makeError(Error::Code::kUnavailable, why);
-    e.validUntil = done + kAskedMemory;
-  }
+  e.validUntil = clock_.now() + (wasteful ? std::chrono::milliseconds(kAskedMemory) : maxAge_);
+  e.listing = out ? out.value() : nullptr;
+  e.error = out ? std::nullopt : std::optional<Error>(out.error());
   e.wasteful = wasteful;
-  if (e.error) return *e.error;
-  return std::shared_ptr<const Listing>(std::move(l));
+  return out;
 }
 
 }  // namespace osmosis::autoscaler

@@ -151,7 +151,7 @@ for k in 1 2 3; do
   poll "message $k taken (pending 0, ack pending $k)" 30 consumer_is "0 $k 0"
   poll "$k pods reporting a message in flight" 15 reports_show 4 "$k"
   # (No pause: a fetch that libnats ends early waits on its own pull request instead of asking
-  # again, so a busy pod has none open at the server; JetStreamTest.AnEarlyTimeoutLeaves...)
+  # again, so a busy pod has none open at the server; JetStreamTest.AnEarlyTimeoutLeavesNoSecondPullRequestOpen)
 done
 latest >"$WORK/before"
 idle="$(awk '$2 == 0 {print $1}' "$WORK/before")"
