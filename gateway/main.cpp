@@ -133,7 +133,32 @@ int main(int argc, char** argv) {
       return 0;
     }
   }
-  auto made = NatsBus::create(conn);
+  // The API server first: its threads also run the publishing connection, so a POST is
+  // answered on the thread that read its acknowledgement (docs/gateway.md, benchmark). Until
+  // the gateway is built (a moment), a request is told to come back.
+  std::atomic<Gateway*> handler{nullptr};
+  http::ServerOptions options;
+  options.threads = config.threads;
+  options.maxConnections = config.maxConnections;
+  options.maxBodyBytes = config.maxBodyBytes;
+  auto api = http::Server::startAsync(
+      config.listenHost, config.listenPort,
+      [&](http::Request&& req, http::Responder r) {
+        if (Gateway* g = handler.load()) return g->handle(std::move(req), std::move(r));
+        r.respond({503, "application/json", "{\"error\":\"starting\"}\n", {{"Retry-After", "1"}}});
+      },
+      options);
+  if (!api) {
+    log::error("cannot serve the API", {{"error", api.error().message}});
+    return 1;
+  }
+  auto publisher = nats::LoopPublisher::connect(config.nats, api.value()->context());
+  if (!publisher) {
+    log::error("cannot connect the publishing connection to NATS",
+               {{"error", publisher.error().message}});
+    return 1;
+  }
+  auto made = NatsBus::create(conn, std::move(publisher.value()));
   if (!made) {
     log::error("cannot use JetStream", {{"error", made.error().message}});
     return 1;
@@ -142,19 +167,7 @@ int main(int argc, char** argv) {
   hub = std::make_unique<ResultsHub>(*bus);
   gw = std::make_unique<Gateway>(config.gateway, channels, channels, *bus, *hub,
                                  std::move(signer.value()), registry);
-
-  http::ServerOptions options;
-  options.threads = config.threads;
-  options.maxConnections = config.maxConnections;
-  options.maxBodyBytes = config.maxBodyBytes;
-  auto api = http::Server::startAsync(
-      config.listenHost, config.listenPort,
-      [&](http::Request&& req, http::Responder r) { gw->handle(std::move(req), std::move(r)); },
-      options);
-  if (!api) {
-    log::error("cannot serve the API", {{"error", api.error().message}});
-    return 1;
-  }
+  handler = gw.get();
   serving = true;
   log::info("serving", {{"port", api.value()->port()}, {"healthPort", health.value()->port()}});
 
@@ -162,7 +175,9 @@ int main(int argc, char** argv) {
   log::info("shutdown requested", {{"signal", shutdown.signal()},
                                    {"openStreams", static_cast<int64_t>(gw->openStreams())}});
   serving = false;
-  api.value()->stop();  // (closes every stream)
+  bus->closePublisher();  // (its connection runs on the API server's threads, which end next)
+  api.value()->stop();    // (closes every stream)
+  handler = nullptr;
   gw.reset();
   hub.reset();
   bus.reset();

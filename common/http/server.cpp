@@ -7,6 +7,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -752,6 +753,13 @@ struct Responder::Exchange {
   }
   void deliver(Response r) {
     auto& core = session->core();
+    if (core.io.get_executor().running_in_this_thread()) {
+      // On a server thread (the io_context runs, so this will run): answered here when the
+      // connection's strand is free, instead of waking another thread for it.
+      asio::dispatch(session->executor(),
+                     [s = session, r = std::move(r)]() mutable { s->answer(std::move(r)); });
+      return;
+    }
     std::lock_guard lock(core.mu);
     if (core.stopped) return;  // nothing would run it
     asio::post(session->executor(),
@@ -918,6 +926,10 @@ Server::Server(std::shared_ptr<detail::Core> core, int port)
 
 Server::~Server() {
   stop();
+}
+
+asio::io_context& Server::context() {
+  return core_->io;
 }
 
 size_t Server::connections() const {

@@ -20,6 +20,10 @@
 
 #include "common/util/result.hpp"
 
+namespace boost::asio {
+class io_context;
+}
+
 namespace osmosis::http {
 
 namespace detail {
@@ -145,6 +149,9 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   int port() const { return port_; }
+  // The server's io_context, for I/O that should run on its threads (the gateway's NATS
+  // publishing connection). Valid until the Server is destroyed; runs until stop().
+  boost::asio::io_context& context();
   // Connections open now (for tests and metrics).
   size_t connections() const;
   // Stops accepting, closes every connection, joins the threads. Answers given later are

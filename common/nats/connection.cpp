@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "common/log/logger.hpp"
+#include "common/nats/asio_loop.hpp"
 #include "common/nats/error.hpp"
 #include "common/util/redact.hpp"
 
@@ -92,6 +93,8 @@ Result<std::shared_ptr<Connection>> Connection::connect(const ConnectionOptions&
     st = step(natsOptions_SetErrorHandler(opts.get(), onAsyncError, nullptr),
               "setting the error handler");
   if (st && o.sendAsap) st = step(natsOptions_SetSendAsap(opts.get(), true), "setting send-asap");
+  if (st && o.loop != nullptr)
+    st = step(useAsioLoop(opts.get(), *o.loop), "running the connection on the event loop");
   if (st && o.sharedDelivery)
     st = step(natsOptions_UseGlobalMessageDelivery(opts.get(), true), "setting shared delivery");
   if (st && !o.token.empty())

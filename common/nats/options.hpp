@@ -22,6 +22,8 @@ struct TlsOptions {
   bool enabled() const { return !caFile.empty() || !certFile.empty(); }
 };
 
+struct AsioLoop;
+
 struct ConnectionOptions {
   std::vector<std::string> urls{"nats://127.0.0.1:4222"};
   std::string name;  // shown by the server (connz) for this client
@@ -40,6 +42,9 @@ struct ConnectionOptions {
   // subscription (the operator holds one per Channel: 500 Channels were 560 threads, each
   // woken for its own reports). Close the library only after the last connection is gone.
   bool sharedDelivery = false;
+  // Run the connection's socket on an io_context instead of libnats' reader and flusher
+  // threads (asio_loop.hpp); it must outlive the connection.
+  const AsioLoop* loop = nullptr;
 };
 
 // Pure: every problem with the options, as sentences a user can act on. Empty means valid.

@@ -5,19 +5,18 @@
 
 namespace osmosis::gateway {
 
-Result<std::unique_ptr<NatsBus>> NatsBus::create(std::shared_ptr<nats::Connection> conn) {
+Result<std::unique_ptr<NatsBus>> NatsBus::create(std::shared_ptr<nats::Connection> conn,
+                                                 std::unique_ptr<nats::LoopPublisher> publisher) {
   auto js = nats::JetStream::create(conn);
   if (!js) return js.error();
-  auto async = nats::AsyncPublisher::create(conn);
-  if (!async) return async.error();
   return std::unique_ptr<NatsBus>(
-      new NatsBus(std::move(conn), std::move(js.value()), std::move(async.value())));
+      new NatsBus(std::move(conn), std::move(js.value()), std::move(publisher)));
 }
 
 void NatsBus::publishAsync(const std::string& subject, std::string_view body,
                            const nats::Headers& headers, const std::string& msgId,
                            std::function<void(Result<nats::PublishAck>)> done) {
-  async_->publish(subject, body, msgId, headers, std::move(done));
+  publisher_->publish(subject, body, msgId, headers, std::move(done));
 }
 
 std::optional<int64_t> NatsBus::cachedBacklog(const std::string& stream,

@@ -7,16 +7,19 @@
 #include <map>
 #include <mutex>
 
-#include "common/nats/async_publisher.hpp"
 #include "common/nats/connection.hpp"
 #include "common/nats/jetstream.hpp"
+#include "common/nats/loop_publisher.hpp"
 #include "gateway/bus/bus.hpp"
 
 namespace osmosis::gateway {
 
 class NatsBus final : public Bus {
  public:
-  static Result<std::unique_ptr<NatsBus>> create(std::shared_ptr<nats::Connection> conn);
+  // `conn` for everything but the asynchronous publishes, which go through `publisher` (its
+  // own connection, run by the HTTP server's threads).
+  static Result<std::unique_ptr<NatsBus>> create(std::shared_ptr<nats::Connection> conn,
+                                                 std::unique_ptr<nats::LoopPublisher> publisher);
 
   Result<nats::PublishAck> publish(const std::string& subject, std::string_view body,
                                    const nats::Headers& headers, const std::string& msgId) override;
@@ -37,14 +40,16 @@ class NatsBus final : public Bus {
   Result<std::shared_ptr<void>> subscribe(const std::string& subject,
                                           std::function<void(std::string)> onData) override;
   bool connected() const override { return conn_->connected(); }
+  // Before the HTTP server stops: its threads run the publishing connection (LoopPublisher).
+  void closePublisher() { publisher_->close(); }
 
  private:
   NatsBus(std::shared_ptr<nats::Connection> conn, nats::JetStream js,
-          std::unique_ptr<nats::AsyncPublisher> async)
-      : conn_(std::move(conn)), js_(std::move(js)), async_(std::move(async)) {}
+          std::unique_ptr<nats::LoopPublisher> publisher)
+      : conn_(std::move(conn)), js_(std::move(js)), publisher_(std::move(publisher)) {}
   std::shared_ptr<nats::Connection> conn_;
   nats::JetStream js_;
-  std::unique_ptr<nats::AsyncPublisher> async_;
+  std::unique_ptr<nats::LoopPublisher> publisher_;
   std::mutex mu_;
   struct Cached {
     int64_t backlog = 0;

@@ -1,6 +1,10 @@
 // The NATS layer against a real nats-server with JetStream (binary from OSMOSIS_NATS_SERVER).
 
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
 #include <functional>
+#include <future>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -11,6 +15,7 @@
 
 #include "common/nats/connection.hpp"
 #include "common/nats/jetstream.hpp"
+#include "common/nats/loop_publisher.hpp"
 #include "common/nats/subscription.hpp"
 #include "tests/fixtures/nats_server.hpp"
 
@@ -366,6 +371,164 @@ TEST_F(JetStreamTest, ConnectionReconnectsAfterServerRestart) {
   ASSERT_TRUE(back) << "the connection did not reconnect";
   auto seq = js_->publish("shop.orders.new", "after");
   ASSERT_TRUE(seq.ok()) << seq.error().message;
+}
+
+// ---- publishing on an io_context (the gateway's POSTs) ----
+
+// An io_context run by one thread, as the gateway's HTTP server runs its own.
+class LoopPublisherTest : public JetStreamTest {
+ protected:
+  void SetUp() override {
+    JetStreamTest::SetUp();
+    if (HasFatalFailure()) return;
+    thread_ = std::thread([this] {
+      loopThread_ = std::this_thread::get_id();
+      io_.run();
+    });
+  }
+  void TearDown() override {
+    if (publisher_) publisher_->close();
+    work_.reset();
+    if (thread_.joinable()) thread_.join();  // (ends only once the publisher left no work)
+    publisher_.reset();
+  }
+  void connect(std::chrono::milliseconds maxWait = 5s) {
+    auto p = LoopPublisher::connect(options(), io_, maxWait);
+    ASSERT_TRUE(p.ok()) << p.error().message;
+    publisher_ = std::move(p.value());
+  }
+  struct Outcome {
+    Result<PublishAck> result = makeError(Error::Code::kInternal, "not answered");
+    std::thread::id thread;
+  };
+  // Publishes and waits for the outcome.
+  Outcome publish(const std::string& subject, const std::string& data, const std::string& id = "",
+                  std::chrono::seconds wait = 10s) {
+    auto answered = std::make_shared<std::promise<Outcome>>();
+    auto future = answered->get_future();
+    publisher_->publish(subject, data, id, {{"Trace-Id", "t"}}, [answered](Result<PublishAck> r) {
+      answered->set_value(Outcome{std::move(r), std::this_thread::get_id()});
+    });
+    EXPECT_EQ(future.wait_for(wait), std::future_status::ready) << "no outcome for " << subject;
+    return future.valid() && future.wait_for(0s) == std::future_status::ready ? future.get()
+                                                                                : Outcome{};
+  }
+
+  boost::asio::io_context io_{1};
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{
+      io_.get_executor()};
+  std::thread thread_;
+  std::thread::id loopThread_;
+  std::unique_ptr<LoopPublisher> publisher_;
+};
+
+TEST_F(LoopPublisherTest, AcknowledgementsArriveOnTheLoopsThread) {
+  createQueue();
+  connect();
+  constexpr int kCount = 200;
+  std::mutex mu;
+  std::vector<Outcome> outcomes;
+  for (int i = 0; i < kCount; ++i) {
+    publisher_->publish("shop.orders.new", "order-" + std::to_string(i), "", {},
+                        [&](Result<PublishAck> r) {
+                          std::lock_guard lock(mu);
+                          outcomes.push_back(Outcome{std::move(r), std::this_thread::get_id()});
+                        });
+  }
+  ASSERT_TRUE(testing::eventually(
+      [&] {
+        std::lock_guard lock(mu);
+        return outcomes.size() == kCount;
+      },
+      10s));
+  std::set<uint64_t> sequences;
+  for (const auto& o : outcomes) {
+    ASSERT_TRUE(o.result.ok()) << o.result.error().message;
+    EXPECT_EQ(o.result.value().stream, "ORDERS");
+    EXPECT_FALSE(o.result.value().duplicate);
+    EXPECT_EQ(o.thread, loopThread_);
+    sequences.insert(o.result.value().sequence);
+  }
+  EXPECT_EQ(sequences.size(), static_cast<size_t>(kCount));
+  EXPECT_EQ(*sequences.begin(), 1u);
+  EXPECT_EQ(*sequences.rbegin(), static_cast<uint64_t>(kCount));
+  EXPECT_EQ(publisher_->pending(), 0u);
+  EXPECT_EQ(js_->streamInfo("ORDERS").value().state.messages, static_cast<uint64_t>(kCount));
+  // The message as stored: body and headers.
+  auto sub = subscribe();
+  auto first = fetch(sub, 1, 5s);
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].data(), "order-0");
+}
+
+TEST_F(LoopPublisherTest, AMessageIdIsStoredOnceAndTheRetryIsTold) {
+  createQueue();
+  connect();
+  auto once = publish("shop.orders.new", "a", "same-id");
+  auto again = publish("shop.orders.new", "a", "same-id");
+  ASSERT_TRUE(once.result.ok()) << once.result.error().message;
+  ASSERT_TRUE(again.result.ok()) << again.result.error().message;
+  EXPECT_FALSE(once.result.value().duplicate);
+  EXPECT_TRUE(again.result.value().duplicate);
+  EXPECT_EQ(once.result.value().sequence, again.result.value().sequence);
+  EXPECT_EQ(js_->streamInfo("ORDERS").value().state.messages, 1u);
+}
+
+TEST_F(LoopPublisherTest, RefusalsSayWhy) {
+  StreamConfig full;
+  full.name = "FULL";
+  full.subjects = {"full.>"};
+  full.retention = Retention::kLimits;
+  full.maxMsgs = 1;
+  full.discard = Discard::kNew;
+  ASSERT_TRUE(js_->addStream(full).ok());
+  connect(2s);
+  // No stream takes the subject (the server sends no "no responders" to a publish's reply
+  // subject here: it is the deadline that says so).
+  auto nowhere = publish("nowhere.at.all", "x");
+  ASSERT_FALSE(nowhere.result.ok());
+  EXPECT_EQ(nowhere.result.error().code, Error::Code::kTimeout);
+  EXPECT_NE(nowhere.result.error().message.find("nowhere.at.all"), std::string::npos);
+  // A full stream that discards new messages: JetStream's error code travels as the reason.
+  ASSERT_TRUE(publish("full.a", "1").result.ok());
+  auto refused = publish("full.a", "2");
+  ASSERT_FALSE(refused.result.ok());
+  EXPECT_EQ(refused.result.error().reason, "10077") << refused.result.error().message;
+  EXPECT_EQ(refused.thread, loopThread_);
+  // Over the server's max payload (1 MB): refused before it is sent.
+  auto large = publish("full.b", std::string(2 * 1024 * 1024, 'x'));
+  ASSERT_FALSE(large.result.ok());
+  EXPECT_NE(large.result.error().message.find("Payload"), std::string::npos)
+      << large.result.error().message;
+  EXPECT_EQ(publisher_->pending(), 0u);
+}
+
+TEST_F(LoopPublisherTest, WhileTheServerIsAwayPublishesTimeOutThenSucceedAgain) {
+  createQueue();
+  connect(300ms);
+  ASSERT_TRUE(publish("shop.orders.new", "before").result.ok());
+  ASSERT_TRUE(server_.stop().ok());
+  auto away = publish("shop.orders.new", "while-down");
+  ASSERT_FALSE(away.result.ok());
+  EXPECT_EQ(away.result.error().code, Error::Code::kTimeout) << away.result.error().message;
+  EXPECT_EQ(away.thread, loopThread_);
+  ASSERT_TRUE(server_.start().ok());
+  EXPECT_TRUE(testing::eventually([&] { return publish("shop.orders.new", "after").result.ok(); },
+                                  15s))
+      << "publishing did not recover after the server came back";
+  EXPECT_TRUE(publisher_->connected());
+}
+
+TEST_F(LoopPublisherTest, ClosingLeavesTheLoopNothingToWaitFor) {
+  createQueue();
+  connect();
+  ASSERT_TRUE(publish("shop.orders.new", "one").result.ok());
+  publisher_->close();
+  work_.reset();
+  // The loop's thread ends by itself: no timer, no wait on the closed socket is left.
+  EXPECT_TRUE(testing::eventually([&] { return io_.stopped(); }, 5s));
+  auto after = publish("shop.orders.new", "late", "", 1s);
+  EXPECT_FALSE(after.result.ok());
 }
 
 // ---- connecting: unreachable servers and credentials ----
