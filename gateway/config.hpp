@@ -31,7 +31,9 @@ struct RawFlags {
   int64_t maxConnections = 10000;
   std::string keepalive = "15s";
   std::string streamIdleTimeout = "10m";
-  int threads = 2;
+  // One: that thread also runs the publishing connection, so a POST is answered without a
+  // hand-off between threads (docs/gateway.md, benchmark). Scale out with replicas.
+  int threads = 1;
   int workers = 16;
 };
 
@@ -47,7 +49,7 @@ struct Config {
   std::string signingKey;  // (never logged)
   size_t maxBodyBytes = 1024 * 1024;
   size_t maxConnections = 10000;
-  int threads = 2;
+  int threads = 1;
   GatewayOptions gateway;
 };
 

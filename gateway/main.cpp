@@ -152,13 +152,26 @@ int main(int argc, char** argv) {
     log::error("cannot serve the API", {{"error", api.error().message}});
     return 1;
   }
-  auto publisher = nats::LoopPublisher::connect(config.nats, api.value()->context());
-  if (!publisher) {
-    log::error("cannot connect the publishing connection to NATS",
-               {{"error", publisher.error().message}});
-    return 1;
+  std::unique_ptr<nats::LoopPublisher> publisher;
+  for (int attempt = 0;; ++attempt) {
+    auto p = nats::LoopPublisher::connect(config.nats, api.value()->context());
+    if (p) {
+      publisher = std::move(p.value());
+      break;
+    }
+    const auto wait =
+        jitteredBackoff(attempt, std::chrono::milliseconds(200), std::chrono::seconds(10));
+    log::warn("cannot connect the publishing connection to NATS; retrying",
+              {{"error", p.error().message}, {"retryInMs", static_cast<int64_t>(wait.count())}});
+    if (shutdown.waitFor(wait)) {
+      api.value()->stop();
+      health.value()->stop();
+      conn.reset();
+      nats::closeLibrary();
+      return 0;
+    }
   }
-  auto made = NatsBus::create(conn, std::move(publisher.value()));
+  auto made = NatsBus::create(conn, std::move(publisher));
   if (!made) {
     log::error("cannot use JetStream", {{"error", made.error().message}});
     return 1;

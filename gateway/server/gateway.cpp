@@ -134,7 +134,7 @@ Gateway::Gateway(GatewayOptions options, const ChannelDirectory& channels, Token
       openStreamsGauge_(registry.gauge("osmosis_gateway_open_streams",
                                        "Event streams open now (SSE and WebSocket)")),
       work_(options.workers, options.maxQueued) {
-  timers_.at(Clock::now() + options_.keepalive, [this] { keepaliveTick(); });
+  timers_.at(Clock::now() + keepaliveStep(), [this] { keepaliveTick(); });
 }
 
 Gateway::~Gateway() {
@@ -603,12 +603,23 @@ void Gateway::channelEvents(http::Request&& req, const std::string& ns, const st
   }
 }
 
+// Each tick serves one slot of the streams (by key), so that every stream has its keep-alive once
+// per interval and 10,000 streams are not all written at the same moment: on one HTTP thread
+// that burst held a POST up for 0.2 s (docs/gateway.md, benchmark).
+std::chrono::milliseconds Gateway::keepaliveStep() const {
+  const auto step = options_.keepalive / static_cast<int64_t>(kKeepaliveSlots);
+  return std::max(std::chrono::duration_cast<std::chrono::milliseconds>(step),
+                  std::chrono::milliseconds(1));
+}
+
 void Gateway::keepaliveTick() {
+  const uint64_t slot = keepaliveTicks_++ % kKeepaliveSlots;
   std::vector<std::shared_ptr<Opened>> open;
   {
     std::lock_guard lock(mu_);
     for (auto& [k, w] : opened_)
-      if (auto o = w.lock()) open.push_back(std::move(o));
+      if (k % kKeepaliveSlots == slot)
+        if (auto o = w.lock()) open.push_back(std::move(o));
   }
   const auto now = Clock::now();
   for (auto& o : open) {
@@ -621,7 +632,7 @@ void Gateway::keepaliveTick() {
     }
     if (!o->webSocket) o->out.send(sseComment("keep-alive"));  // (WebSockets ping themselves)
   }
-  timers_.at(Clock::now() + options_.keepalive, [this] { keepaliveTick(); });
+  timers_.at(Clock::now() + keepaliveStep(), [this] { keepaliveTick(); });
 }
 
 }  // namespace osmosis::gateway

@@ -65,6 +65,8 @@ class Gateway {
   // One more stream for this client, or 429.
   bool admitStream(const std::string& peer, http::Responder& r);
   void releaseStream(const std::string& peer);
+  static constexpr uint64_t kKeepaliveSlots = 15;
+  std::chrono::milliseconds keepaliveStep() const;
   void keepaliveTick();
   void answer(http::Responder& r, http::Response res);
   void countAnswer(int status);
@@ -91,6 +93,7 @@ class Gateway {
   std::map<uint64_t, std::weak_ptr<Opened>> opened_;
   uint64_t nextStream_ = 1;
   std::atomic<size_t> openStreams_{0};
+  uint64_t keepaliveTicks_ = 0;  // (the timer's thread only)
 
   WorkPool work_;
   Timers timers_;

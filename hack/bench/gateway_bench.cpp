@@ -495,7 +495,7 @@ spec:
 
   say("# osmosis-gateway benchmark, " + std::to_string(std::thread::hardware_concurrency()) +
       " cores; nats-server " + natsServer.binary() + "; gateway flags beyond the defaults (" +
-      "--threads 2 --workers 16):" + (extraArgs.empty() ? std::string(" none") : extraArgs) +
+      "--threads 1 --workers 16):" + (extraArgs.empty() ? std::string(" none") : extraArgs) +
       "; everything on 127.0.0.1");
   say("");
   say("## 1. POST -> 202 vs raw JetStream publish (PubAck awaited), " +
@@ -506,12 +506,14 @@ spec:
   for (int round = 1; round <= rounds; ++round) {
     // raw: nats bench js pub sync, C clients, same stream (the channel's), same subject
     const auto rawStart = steady_clock::now();
+    const double natsCpu0 = bench::usageOf(natsServer.pid()).cpuSeconds;
     auto raw = testing::runCommand(
         {natsCli, "--server", natsServer.url(), "bench", "js", "pub", "sync", loadSubject,
          "--stream", loadStream, "--clients", std::to_string(connections), "--msgs",
          std::to_string(messages), "--size", "128B", "--no-progress"},
         {}, "", 300s);
     const double rawWall = duration<double>(steady_clock::now() - rawStart).count();
+    const double rawNatsCpu = bench::usageOf(natsServer.pid()).cpuSeconds - natsCpu0;
     std::smatch m;
     double rawRate = 0;
     const std::string rawOut = raw.out + raw.err;
@@ -526,20 +528,22 @@ spec:
     }
     // gateway: the same count through POST
     const auto gwCpu0 = bench::usageOf(gwPid).cpuSeconds,
-               selfCpu0 = bench::usageOf(getpid()).cpuSeconds;
+               selfCpu0 = bench::usageOf(getpid()).cpuSeconds,
+               gwNatsCpu0 = bench::usageOf(natsServer.pid()).cpuSeconds;
     auto gw = postLoad(port, loadTarget, body, messages, connections, false);
     const double gwCpu = bench::usageOf(gwPid).cpuSeconds - gwCpu0,
-                 selfCpu = bench::usageOf(getpid()).cpuSeconds - selfCpu0;
+                 selfCpu = bench::usageOf(getpid()).cpuSeconds - selfCpu0,
+                 gwNatsCpu = bench::usageOf(natsServer.pid()).cpuSeconds - gwNatsCpu0;
     const double gwRate = static_cast<double>(gw.accepted) / gw.seconds;
     rawRates.push_back(rawRate);
     gwRates.push_back(gwRate);
-    char buf[512];
+    char buf[640];
     std::snprintf(buf, sizeof buf,
-                  "round %d: raw %.0f msgs/s (nats bench; %.1f s with connecting) | gateway %.0f "
-                  "202/s (%ld in %.2f s; other answers: %s; CPU: gateway %.2f s, the HTTP "
-                  "client %.2f s) | ratio %.2f",
-                  round, rawRate, rawWall, gwRate, gw.accepted, gw.seconds,
-                  othersText(gw.others).c_str(), gwCpu, selfCpu, gwRate / rawRate);
+                  "round %d: raw %.0f msgs/s (nats bench; %.1f s with connecting; nats-server CPU "
+                  "%.2f s) | gateway %.0f 202/s (%ld in %.2f s; other answers: %s; CPU: gateway "
+                  "%.2f s, the HTTP client %.2f s, nats-server %.2f s) | ratio %.2f",
+                  round, rawRate, rawWall, rawNatsCpu, gwRate, gw.accepted, gw.seconds,
+                  othersText(gw.others).c_str(), gwCpu, selfCpu, gwNatsCpu, gwRate / rawRate);
     say(buf);
   }
   {

@@ -224,7 +224,7 @@ for name, docs in (("default", on), ("custom", custom)):
     check(c["resources"]["requests"] and c["resources"]["limits"]["memory"], f"{name}: resources")
     for a in ("--listen=0.0.0.0:8080", "--health-listen=0.0.0.0:9090", "--signing-key-file=/etc/osmosis/gateway/signing-key",
               "--max-body-bytes=1048576", "--max-wait=60s", "--max-streams-per-client=16", "--max-connections=10000",
-              "--keepalive=15s", "--stream-idle-timeout=10m", "--threads=2", "--workers=16",
+              "--keepalive=15s", "--stream-idle-timeout=10m", "--threads=1", "--workers=16",
               "--nats-url=nats://nats.nats-system:4222"):
         check(a in c["args"], f"{name}: {a} missing from {c['args']}")
     # Nothing writable: every volume is a Secret, every mount read-only.
