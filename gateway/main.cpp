@@ -3,6 +3,7 @@
 // See docs/gateway.md.
 
 #include <iostream>
+#include <optional>
 #include <sys/resource.h>
 
 #include "common/cli/parse.hpp"
@@ -31,6 +32,21 @@ using namespace osmosis::gateway;
 int usage(const std::string& problem) {
   std::cerr << "osmosis-gateway: " << problem << "\nRun 'osmosis-gateway --help' for usage.\n";
   return cli::kExitUsage;
+}
+
+// Connects until it works, logging each failure; nullopt when shutdown was asked meanwhile.
+template <typename Connect>
+auto connectUntilShutdown(const std::string& what, ShutdownSignal& shutdown, Connect connect)
+    -> std::optional<std::decay_t<decltype(connect().value())>> {
+  for (int attempt = 0;; ++attempt) {
+    auto c = connect();
+    if (c) return std::move(c.value());
+    const auto wait =
+        jitteredBackoff(attempt, std::chrono::milliseconds(200), std::chrono::seconds(10));
+    log::warn("cannot connect " + what + "; retrying",
+              {{"error", c.error().message}, {"retryInMs", static_cast<int64_t>(wait.count())}});
+    if (shutdown.waitFor(wait)) return std::nullopt;
+  }
 }
 
 // Every open event stream is a descriptor: take what the hard limit allows.
@@ -117,22 +133,14 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  for (int attempt = 0;; ++attempt) {
-    auto c = nats::Connection::connect(config.nats);
-    if (c) {
-      std::atomic_store(&conn, c.value());
-      log::info("connected to NATS", {{"url", c.value()->connectedUrl()}});
-      break;
-    }
-    const auto wait =
-        jitteredBackoff(attempt, std::chrono::milliseconds(200), std::chrono::seconds(10));
-    log::warn("cannot connect to NATS; retrying",
-              {{"error", c.error().message}, {"retryInMs", static_cast<int64_t>(wait.count())}});
-    if (shutdown.waitFor(wait)) {
-      nats::closeLibrary();
-      return 0;
-    }
+  auto connected = connectUntilShutdown("to NATS", shutdown,
+                                        [&] { return nats::Connection::connect(config.nats); });
+  if (!connected) {
+    nats::closeLibrary();
+    return 0;
   }
+  std::atomic_store(&conn, *connected);
+  log::info("connected to NATS", {{"url", conn->connectedUrl()}});
   // The API server first: its threads also run the publishing connection, so a POST is
   // answered on the thread that read its acknowledgement (docs/gateway.md, benchmark). Until
   // the gateway is built (a moment), a request is told to come back.
@@ -152,26 +160,17 @@ int main(int argc, char** argv) {
     log::error("cannot serve the API", {{"error", api.error().message}});
     return 1;
   }
-  std::unique_ptr<nats::LoopPublisher> publisher;
-  for (int attempt = 0;; ++attempt) {
-    auto p = nats::LoopPublisher::connect(config.nats, api.value()->context());
-    if (p) {
-      publisher = std::move(p.value());
-      break;
-    }
-    const auto wait =
-        jitteredBackoff(attempt, std::chrono::milliseconds(200), std::chrono::seconds(10));
-    log::warn("cannot connect the publishing connection to NATS; retrying",
-              {{"error", p.error().message}, {"retryInMs", static_cast<int64_t>(wait.count())}});
-    if (shutdown.waitFor(wait)) {
-      api.value()->stop();
-      health.value()->stop();
-      conn.reset();
-      nats::closeLibrary();
-      return 0;
-    }
+  auto publisher = connectUntilShutdown("the publishing connection to NATS", shutdown, [&] {
+    return nats::LoopPublisher::connect(config.nats, api.value()->context());
+  });
+  if (!publisher) {
+    api.value()->stop();
+    health.value()->stop();
+    conn.reset();
+    nats::closeLibrary();
+    return 0;
   }
-  auto made = NatsBus::create(conn, std::move(publisher));
+  auto made = NatsBus::create(conn, std::move(*publisher));
   if (!made) {
     log::error("cannot use JetStream", {{"error", made.error().message}});
     return 1;
