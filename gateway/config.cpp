@@ -64,7 +64,8 @@ void addFlags(CLI::App& app, RawFlags* f, nats::ConnectionOptions* natsOptions) 
   app.add_option("--stream-idle-timeout", f->streamIdleTimeout,
                  "close an event stream after this long without an event (10s..24h)")
       ->capture_default_str();
-  app.add_option("--threads", f->threads, "HTTP threads; they also run the publishing NATS connection")
+  app.add_option("--threads", f->threads,
+                 "HTTP threads; they also run the publishing NATS connection")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
   app.add_option("--workers", f->workers, "threads that publish and read NATS for requests")

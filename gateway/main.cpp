@@ -119,7 +119,7 @@ int main(int argc, char** argv) {
             why = "starting";
           else if (!channels.ready())
             why = "Channels not listed yet";
-          else if (!std::atomic_load(&conn)->connected())
+          else if (!bus->connected())  // (set before `serving`; kept until health stops)
             why = "NATS not connected";
           if (why.empty()) return {200, "text/plain", "ready\n", {}};
           return {503, "text/plain", "not ready: " + why + "\n", {}};
@@ -189,11 +189,11 @@ int main(int argc, char** argv) {
   serving = false;
   bus->closePublisher();  // (its connection runs on the API server's threads, which end next)
   api.value()->stop();    // (closes every stream)
+  health.value()->stop();
   handler = nullptr;
   gw.reset();
   hub.reset();
   bus.reset();
-  health.value()->stop();
   conn.reset();
   log::info("stopped", {{"component", "gateway"}});
   nats::closeLibrary();

@@ -1,17 +1,15 @@
 #include "common/nats/asio_loop.hpp"
 
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <atomic>
-#include <memory>
-#include <optional>
-
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
+#include <memory>
+#include <optional>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "common/log/logger.hpp"
 
@@ -30,7 +28,7 @@ struct Poller : std::enable_shared_from_this<Poller> {
       : strand(asio::make_strand(io)), loop(l), nc(c) {}
 
   asio::strand<asio::io_context::executor_type> strand;
-  const AsioLoop& loop;
+  const AsioLoop loop;  // (a copy: the poller may outlive whoever set the loop up)
   natsConnection* nc;
   // Strand only.
   std::optional<asio::posix::stream_descriptor> socket;
@@ -73,7 +71,11 @@ struct Poller : std::enable_shared_from_this<Poller> {
     if (detached) return;
     natsConnection_ProcessReadEvent(nc);
     if (detached) return;  // (closed meanwhile: its owner may be going)
-    if (loop.afterRead) loop.afterRead();
+    try {
+      if (loop.afterRead) loop.afterRead();
+    } catch (const std::exception& e) {  // (reading goes on whatever happened)
+      log::error("handling what the NATS connection read failed", {{"error", e.what()}});
+    }
     if (!socket || !reading) return;
     // libnats reads once per event; what is left waits for no edge (epoll is edge-triggered
     // in asio): read again, after others had their turn, when bytes are still there.

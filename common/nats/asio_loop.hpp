@@ -24,7 +24,8 @@ struct AsioLoop {
 };
 
 // Sets `opts` to run the connection on `loop.io`, which must run until the connection is
-// destroyed. `loop` must outlive the connection.
+// closed. `loop` must outlive the connection (libnats uses it at every reconnection); the
+// polling keeps a copy of it, which may outlive both.
 natsStatus useAsioLoop(natsOptions* opts, const AsioLoop& loop);
 
 }  // namespace osmosis::nats

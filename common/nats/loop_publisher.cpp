@@ -1,12 +1,19 @@
 #include "common/nats/loop_publisher.hpp"
 
-#include <boost/asio/bind_executor.hpp>
+#include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <vector>
 
 #include "common/log/logger.hpp"
+#include "common/nats/asio_loop.hpp"
 #include "common/nats/error.hpp"
 #include "common/nats/jetstream_json.hpp"
 
@@ -28,94 +35,228 @@ Result<PublishAck> outcomeOf(natsMsg* m, const std::string& subject) {
       doing);
   if (!reply) return reply.error();
   const auto& j = reply.value();
-  PublishAck ack;
-  ack.stream = j.value("stream", "");
-  ack.sequence = j.value("seq", uint64_t{0});
-  ack.duplicate = j.value("duplicate", false);
-  if (ack.stream.empty() || ack.sequence == 0)
-    return makeError(Error::Code::kInternal, doing + ": the acknowledgement names no stream");
-  return ack;
+  auto stream = j.find("stream");
+  auto seq = j.find("seq");
+  auto dup = j.find("duplicate");
+  if (stream == j.end() || !stream->is_string() || stream->get<std::string>().empty() ||
+      seq == j.end() || !seq->is_number_unsigned() || seq->get<uint64_t>() == 0 ||
+      (dup != j.end() && !dup->is_boolean()))
+    return makeError(Error::Code::kInternal, doing + ": not a stream's acknowledgement");
+  return PublishAck{stream->get<std::string>(), seq->get<uint64_t>(),
+                    dup != j.end() && dup->get<bool>()};
+}
+
+// The publish a reply subject answers: the digits after the inbox; 0 when it is not one.
+uint64_t idOf(std::string_view subject, std::string_view inbox) {
+  if (subject.size() <= inbox.size() || subject.substr(0, inbox.size()) != inbox) return 0;
+  uint64_t id = 0;
+  for (char c : subject.substr(inbox.size())) {
+    if (c < '0' || c > '9' || id > (UINT64_MAX - 9) / 10) return 0;
+    id = id * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return id;
 }
 }  // namespace
 
-struct LoopPublisher::Timer {
-  explicit Timer(asio::io_context& io) : timer(io) {}
+struct LoopPublisher::State : std::enable_shared_from_this<State> {
+  State(asio::io_context& io, std::chrono::milliseconds wait)
+      : maxWait(wait), strand(asio::make_strand(io)), timer(strand) {}
+  ~State() {
+    for (natsMsg* m : spent)
+      natsMsg_Destroy(m);
+    if (sub != nullptr) natsSubscription_Destroy(sub);
+  }
+
+  struct Waiting {
+    Done done;
+    std::string subject;
+    std::chrono::steady_clock::time_point deadline;
+  };
+  const std::chrono::milliseconds maxWait;
+  AsioLoop loop;  // (libnats keeps a pointer to it for every reconnection)
+  // Set before `ready`; read by drain() only after it.
+  std::string inbox;
+  natsSubscription* sub = nullptr;
+  std::atomic<bool> ready{false};
+  std::atomic<bool> closed{false};
+  asio::strand<asio::io_context::executor_type> strand;  // the timer's
   asio::steady_timer timer;
+
+  std::mutex mu;
+  uint64_t next = 0;
+  std::unordered_map<uint64_t, Waiting> waiting;
+  // Messages are destroyed a batch at a time: libnats frees each destroyed message on its
+  // garbage-collector thread, woken for every one when it is idle.
+  std::mutex spentMu;
+  std::vector<natsMsg*> spent;
+
+  void destroyLater(natsMsg* msg) {
+    std::vector<natsMsg*> batch;
+    {
+      std::lock_guard lock(spentMu);
+      spent.push_back(msg);
+      if (spent.size() < kDestroyBatch) return;
+      batch.swap(spent);
+    }
+    for (natsMsg* m : batch)
+      natsMsg_Destroy(m);
+  }
+
+  void finish(uint64_t id, Result<PublishAck> outcome) {
+    Done done;
+    {
+      std::lock_guard lock(mu);
+      auto it = waiting.find(id);
+      if (it == waiting.end()) return;  // (timed out already)
+      done = std::move(it->second.done);
+      waiting.erase(it);
+    }
+    try {
+      done(std::move(outcome));
+    } catch (const std::exception& e) {
+      log::error("publish completion failed", {{"error", e.what()}});
+    }
+  }
+
+  // The acknowledgements that arrived (io_context thread, after a read of the socket).
+  void drain() {
+    if (!ready) return;
+    for (;;) {
+      int msgs = 0, bytes = 0;
+      if (natsSubscription_GetPending(sub, &msgs, &bytes) != NATS_OK || msgs <= 0) return;
+      natsMsg* m = nullptr;
+      if (natsSubscription_NextMsg(&m, sub, 0) != NATS_OK || m == nullptr) return;
+      const char* subj = natsMsg_GetSubject(m);
+      const uint64_t id = idOf(subj != nullptr ? subj : "", inbox);
+      std::optional<std::string> target;
+      {
+        std::lock_guard lock(mu);
+        auto it = waiting.find(id);
+        if (it != waiting.end()) target = it->second.subject;
+      }
+      // (a reply to nothing waiting: late, after its timeout; or not ours)
+      if (target) {
+        Result<PublishAck> outcome = makeError(Error::Code::kInternal, "not read");
+        try {
+          outcome = outcomeOf(m, *target);
+        } catch (const std::exception& e) {
+          outcome = makeError(Error::Code::kInternal,
+                              "publishing to " + *target + ": unreadable acknowledgement");
+        }
+        finish(id, std::move(outcome));
+      }
+      destroyLater(m);
+    }
+  }
+
+  // On the strand, every tick until closed.
+  void expire() {
+    if (closed) return;
+    const auto now = std::chrono::steady_clock::now();
+    std::vector<std::pair<uint64_t, std::string>> late;
+    {
+      std::lock_guard lock(mu);
+      for (const auto& [id, w] : waiting)
+        if (w.deadline <= now) late.emplace_back(id, w.subject);
+    }
+    for (auto& [id, subject] : late)
+      finish(id, makeError(Error::Code::kTimeout, "publishing to " + subject +
+                                                      ": no acknowledgement within " +
+                                                      std::to_string(maxWait.count()) + " ms"));
+    timer.expires_after(kExpiryTick);
+    timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (!ec) self->expire();
+    });
+  }
 };
 
-LoopPublisher::LoopPublisher(std::chrono::milliseconds maxWait) : maxWait_(maxWait) {}
+// With TLS: an io_context and a thread of its own.
+struct LoopPublisher::OwnLoop {
+  asio::io_context io{1};
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work{io.get_executor()};
+  std::thread thread{[this] { io.run(); }};
+  // Once nothing is left to wait for, run() returns: no handler is left either.
+  void finish() {
+    work.reset();
+    if (thread.joinable()) thread.join();
+  }
+  ~OwnLoop() { finish(); }
+};
 
 Result<std::unique_ptr<LoopPublisher>> LoopPublisher::connect(ConnectionOptions options,
                                                               asio::io_context& io,
                                                               std::chrono::milliseconds maxWait) {
-  std::unique_ptr<LoopPublisher> p(new LoopPublisher(maxWait));
-  p->loop_.io = &io;
-  p->loop_.afterRead = [raw = p.get()] { raw->drain(); };
-  options.loop = &p->loop_;
-  auto conn = Connection::connect(options);
-  if (!conn) return conn.error();
-  p->conn_ = std::move(conn.value());
+  std::unique_ptr<LoopPublisher> p(new LoopPublisher());
+  if (options.tls.enabled()) p->own_ = std::make_unique<OwnLoop>();
+  asio::io_context& runner = p->own_ ? p->own_->io : io;
+  auto state = std::make_shared<State>(runner, maxWait);
+  p->state_ = state;
+  state->loop.io = &runner;
+  state->loop.afterRead = [weak = std::weak_ptr<State>(state)] {
+    if (auto s = weak.lock()) s->drain();
+  };
+  options.loop = &state->loop;
   natsInbox* unique = nullptr;
   natsStatus s = natsInbox_Create(&unique);
   if (s != NATS_OK) return toError(s, "making an inbox for acknowledgements");
-  p->inbox_ = std::string(unique) + ".";
+  state->inbox = std::string(unique) + ".";
   natsInbox_Destroy(unique);
-  const std::string filter = p->inbox_ + "*";
-  s = natsConnection_SubscribeSync(&p->sub_, p->conn_->raw(), filter.c_str());
-  if (s == NATS_OK) s = natsSubscription_SetPendingLimits(p->sub_, -1, -1);
+  auto conn = Connection::connect(options);
+  if (!conn) return conn.error();
+  p->conn_ = std::move(conn.value());
+  const std::string filter = state->inbox + "*";
+  s = natsConnection_SubscribeSync(&state->sub, p->conn_->raw(), filter.c_str());
+  if (s == NATS_OK) s = natsSubscription_SetPendingLimits(state->sub, -1, -1);
   if (s != NATS_OK) return toError(s, "subscribing to acknowledgements on " + filter);
-  p->timer_ = std::make_unique<Timer>(io);
-  p->expire();
+  state->ready = true;
+  asio::post(state->strand, [state] { state->expire(); });
   return p;
 }
 
 void LoopPublisher::close() {
-  if (closed_.exchange(true)) return;
+  if (!state_ || state_->closed.exchange(true)) return;
+  state_->ready = false;
   if (conn_) natsConnection_Close(conn_->raw());  // (libnats then detaches: the socket's waits end)
-  if (timer_) asio::post(timer_->timer.get_executor(), [t = timer_.get()] { t->timer.cancel(); });
+  asio::post(state_->strand, [s = state_] { s->timer.cancel(); });
 }
 
 LoopPublisher::~LoopPublisher() {
   close();
-  if (sub_ != nullptr) natsSubscription_Destroy(sub_);
-  std::unordered_map<uint64_t, Waiting> left;
+  if (own_) own_->finish();
+  if (!state_) return;
+  std::unordered_map<uint64_t, State::Waiting> left;
   {
-    std::lock_guard lock(mu_);
-    left.swap(waiting_);
+    std::lock_guard lock(state_->mu);
+    left.swap(state_->waiting);
   }
   for (auto& [id, w] : left)
     w.done(makeError(Error::Code::kUnavailable,
                      "publishing to " + w.subject + ": stopped before the stream acknowledged"));
-  for (natsMsg* m : spent_)
-    natsMsg_Destroy(m);
   conn_.reset();
+  state_.reset();  // (its strand and timer go before their io_context: own_'s is destroyed next)
+}
+
+bool LoopPublisher::connected() const {
+  return conn_ && !state_->closed && conn_->connected();
 }
 
 size_t LoopPublisher::pending() const {
-  std::lock_guard lock(mu_);
-  return waiting_.size();
-}
-
-void LoopPublisher::destroyLater(natsMsg* msg) {
-  std::vector<natsMsg*> batch;
-  {
-    std::lock_guard lock(spentMu_);
-    spent_.push_back(msg);
-    if (spent_.size() < kDestroyBatch) return;
-    batch.swap(spent_);
-  }
-  for (natsMsg* m : batch)
-    natsMsg_Destroy(m);
+  std::lock_guard lock(state_->mu);
+  return state_->waiting.size();
 }
 
 void LoopPublisher::publish(const std::string& subject, std::string_view data,
                             const std::string& msgId, const Headers& headers, Done done) {
+  State& st = *state_;
+  if (st.closed)
+    return done(makeError(Error::Code::kUnavailable,
+                          "publishing to " + subject + ": the connection is closed"));
   uint64_t id;
   {
-    std::lock_guard lock(mu_);
-    id = ++next_;
+    std::lock_guard lock(st.mu);
+    id = ++st.next;
   }
-  const std::string reply = inbox_ + std::to_string(id);
+  const std::string reply = st.inbox + std::to_string(id);
   natsMsg* msg = nullptr;
   natsStatus s = natsMsg_Create(&msg, subject.c_str(), reply.c_str(), data.data(),
                                 static_cast<int>(data.size()));
@@ -128,77 +269,13 @@ void LoopPublisher::publish(const std::string& subject, std::string_view data,
   }
   {
     // Registered first: the acknowledgement may be read before the publish returns.
-    std::lock_guard lock(mu_);
-    waiting_.emplace(id, Waiting{std::move(done), subject,
-                                 std::chrono::steady_clock::now() + maxWait_});
+    std::lock_guard lock(st.mu);
+    st.waiting.emplace(id, State::Waiting{std::move(done), subject,
+                                          std::chrono::steady_clock::now() + st.maxWait});
   }
   s = natsConnection_PublishMsg(conn_->raw(), msg);
-  if (s != NATS_OK) finish(id, toError(s, "publishing to " + subject));
-  destroyLater(msg);
-}
-
-void LoopPublisher::finish(uint64_t id, Result<PublishAck> outcome) {
-  Done done;
-  {
-    std::lock_guard lock(mu_);
-    auto it = waiting_.find(id);
-    if (it == waiting_.end()) return;  // (timed out already)
-    done = std::move(it->second.done);
-    waiting_.erase(it);
-  }
-  try {
-    done(std::move(outcome));
-  } catch (const std::exception& e) {
-    log::error("publish completion failed", {{"error", e.what()}});
-  }
-}
-
-void LoopPublisher::drain() {
-  for (;;) {
-    int msgs = 0, bytes = 0;
-    if (natsSubscription_GetPending(sub_, &msgs, &bytes) != NATS_OK || msgs <= 0) return;
-    natsMsg* m = nullptr;
-    if (natsSubscription_NextMsg(&m, sub_, 0) != NATS_OK || m == nullptr) return;
-    const char* subj = natsMsg_GetSubject(m);
-    const std::string_view subject(subj != nullptr ? subj : "");
-    uint64_t id = 0;
-    if (subject.size() > inbox_.size()) {
-      for (char c : subject.substr(inbox_.size())) {
-        if (c < '0' || c > '9') {
-          id = 0;
-          break;
-        }
-        id = id * 10 + static_cast<uint64_t>(c - '0');
-      }
-    }
-    std::string target;
-    {
-      std::lock_guard lock(mu_);
-      auto it = waiting_.find(id);
-      if (it != waiting_.end()) target = it->second.subject;
-    }
-    if (!target.empty()) finish(id, outcomeOf(m, target));
-    destroyLater(m);
-  }
-}
-
-void LoopPublisher::expire() {
-  const auto now = std::chrono::steady_clock::now();
-  std::vector<std::pair<uint64_t, std::string>> late;
-  {
-    std::lock_guard lock(mu_);
-    for (const auto& [id, w] : waiting_)
-      if (w.deadline <= now) late.emplace_back(id, w.subject);
-  }
-  for (auto& [id, subject] : late)
-    finish(id, makeError(Error::Code::kTimeout, "publishing to " + subject +
-                                                    ": no acknowledgement within " +
-                                                    std::to_string(maxWait_.count()) + " ms"));
-  if (closed_) return;
-  timer_->timer.expires_after(kExpiryTick);
-  timer_->timer.async_wait([this](boost::system::error_code ec) {
-    if (!ec && !closed_) expire();
-  });
+  if (s != NATS_OK) st.finish(id, toError(s, "publishing to " + subject));
+  st.destroyLater(msg);
 }
 
 }  // namespace osmosis::nats

@@ -39,7 +39,8 @@ class NatsBus final : public Bus {
                                        std::function<void(nats::StoredMessage)> onMessage) override;
   Result<std::shared_ptr<void>> subscribe(const std::string& subject,
                                           std::function<void(std::string)> onData) override;
-  bool connected() const override { return conn_->connected(); }
+  // Both connections: while the publishing one is away every POST would time out.
+  bool connected() const override { return conn_->connected() && publisher_->connected(); }
   // Before the HTTP server stops: its threads run the publishing connection (LoopPublisher).
   void closePublisher() { publisher_->close(); }
 

@@ -2,7 +2,6 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-
 #include <functional>
 #include <future>
 #include <mutex>
@@ -411,7 +410,7 @@ class LoopPublisherTest : public JetStreamTest {
     });
     EXPECT_EQ(future.wait_for(wait), std::future_status::ready) << "no outcome for " << subject;
     return future.valid() && future.wait_for(0s) == std::future_status::ready ? future.get()
-                                                                                : Outcome{};
+                                                                              : Outcome{};
   }
 
   boost::asio::io_context io_{1};
@@ -513,8 +512,8 @@ TEST_F(LoopPublisherTest, WhileTheServerIsAwayPublishesTimeOutThenSucceedAgain) 
   EXPECT_EQ(away.result.error().code, Error::Code::kTimeout) << away.result.error().message;
   EXPECT_EQ(away.thread, loopThread_);
   ASSERT_TRUE(server_.start().ok());
-  EXPECT_TRUE(testing::eventually([&] { return publish("shop.orders.new", "after").result.ok(); },
-                                  15s))
+  EXPECT_TRUE(
+      testing::eventually([&] { return publish("shop.orders.new", "after").result.ok(); }, 15s))
       << "publishing did not recover after the server came back";
   EXPECT_TRUE(publisher_->connected());
 }

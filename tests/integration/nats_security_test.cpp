@@ -10,13 +10,19 @@
 //   metric or process argument list.
 
 #include <algorithm>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "common/nats/jetstream.hpp"
+#include "common/nats/loop_publisher.hpp"
 #include "tests/fixtures/operator_fixture.hpp"
 #include "tests/fixtures/sidecar_fixture.hpp"
 
@@ -274,6 +280,52 @@ TEST_F(NatsSecurityTest, TlsAndCredentialsEndToEndAndASidecarIsConfinedToItsChan
     p->signal(SIGTERM);
     if (!p->waitFor(20s)) p->kill();
   }
+}
+
+// The gateway's publishing connection over TLS: libnats may wait inside a TLS read or write, so
+// it runs on a thread of its own rather than on the caller's io_context (loop_publisher.hpp).
+TEST_F(NatsSecurityTest, TheGatewaysPublishingConnectionOverTlsRunsOnItsOwnThread) {
+  nats::ConnectionOptions o;
+  o.urls = {tlsUrl()};
+  o.user = "admin";
+  o.password = kAdminPassword;
+  o.tls.caFile = pki_ + "/ca.crt";
+  o.tls.certFile = pki_ + "/client.crt";
+  o.tls.keyFile = pki_ + "/client.key";
+  auto conn = nats::Connection::connect(o);
+  ASSERT_TRUE(conn.ok()) << conn.error().message;
+  auto js = nats::JetStream::create(conn.value());
+  ASSERT_TRUE(js.ok());
+  nats::StreamConfig sc;
+  sc.name = "TLSPUB";
+  sc.subjects = {"tlspub.>"};
+  ASSERT_TRUE(js.value().addStream(sc).ok());
+
+  boost::asio::io_context io(1);
+  auto work = boost::asio::make_work_guard(io);
+  std::thread::id ioThread;
+  std::thread runner([&] {
+    ioThread = std::this_thread::get_id();
+    io.run();
+  });
+  auto publisher = nats::LoopPublisher::connect(o, io);
+  ASSERT_TRUE(publisher.ok()) << publisher.error().message;
+  std::promise<std::pair<Result<nats::PublishAck>, std::thread::id>> answered;
+  auto future = answered.get_future();
+  publisher.value()->publish("tlspub.a", "over tls", "", {}, [&](Result<nats::PublishAck> r) {
+    answered.set_value({std::move(r), std::this_thread::get_id()});
+  });
+  ASSERT_EQ(future.wait_for(10s), std::future_status::ready);
+  auto [ack, thread] = future.get();
+  ASSERT_TRUE(ack.ok()) << ack.error().message;
+  EXPECT_EQ(ack.value().stream, "TLSPUB");
+  EXPECT_EQ(ack.value().sequence, 1u);
+  EXPECT_NE(thread, ioThread);
+  EXPECT_NE(thread, std::this_thread::get_id());
+  publisher.value()->close();
+  publisher.value().reset();
+  work.reset();
+  runner.join();
 }
 
 }  // namespace
