@@ -77,8 +77,9 @@ struct Poller : std::enable_shared_from_this<Poller> {
       log::error("handling what the NATS connection read failed", {{"error", e.what()}});
     }
     if (!socket || !reading) return;
-    // libnats reads once per event; what is left waits for no edge (epoll is edge-triggered
-    // in asio): read again, after others had their turn, when bytes are still there.
+    // libnats reads once per event. When bytes are still there, read again after the others
+    // had their turn, rather than through another wait (which asio re-arms with
+    // EPOLL_CTL_MOD, so it would see them too, a trip through epoll later).
     char c;
     if (::recv(socket->native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0) {
       asio::post(strand, [self = shared_from_this()] {
