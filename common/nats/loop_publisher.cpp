@@ -6,6 +6,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <charconv>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -46,15 +47,13 @@ Result<PublishAck> outcomeOf(natsMsg* m, const std::string& subject) {
                     dup != j.end() && dup->get<bool>()};
 }
 
-// The publish a reply subject answers: the digits after the inbox; 0 when it is not one.
+// The publish a reply subject answers: the number after the inbox; 0 when it is not one.
 uint64_t idOf(std::string_view subject, std::string_view inbox) {
   if (subject.size() <= inbox.size() || subject.substr(0, inbox.size()) != inbox) return 0;
+  const std::string_view digits = subject.substr(inbox.size());
   uint64_t id = 0;
-  for (char c : subject.substr(inbox.size())) {
-    if (c < '0' || c > '9' || id > (UINT64_MAX - 9) / 10) return 0;
-    id = id * 10 + static_cast<uint64_t>(c - '0');
-  }
-  return id;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), id);
+  return ec == std::errc() && end == digits.data() + digits.size() ? id : 0;
 }
 }  // namespace
 
@@ -102,17 +101,19 @@ struct LoopPublisher::State : std::enable_shared_from_this<State> {
       natsMsg_Destroy(m);
   }
 
-  void finish(uint64_t id, Result<PublishAck> outcome) {
-    Done done;
-    {
-      std::lock_guard lock(mu);
-      auto it = waiting.find(id);
-      if (it == waiting.end()) return;  // (timed out already)
-      done = std::move(it->second.done);
-      waiting.erase(it);
-    }
+  // The publish `id` if it still waits (not timed out, not answered), no longer waiting.
+  std::optional<Waiting> take(uint64_t id) {
+    std::lock_guard lock(mu);
+    auto it = waiting.find(id);
+    if (it == waiting.end()) return std::nullopt;
+    Waiting w = std::move(it->second);
+    waiting.erase(it);
+    return w;
+  }
+
+  static void complete(Waiting& w, Result<PublishAck> outcome) {
     try {
-      done(std::move(outcome));
+      w.done(std::move(outcome));
     } catch (const std::exception& e) {
       log::error("publish completion failed", {{"error", e.what()}});
     }
@@ -127,24 +128,9 @@ struct LoopPublisher::State : std::enable_shared_from_this<State> {
       natsMsg* m = nullptr;
       if (natsSubscription_NextMsg(&m, sub, 0) != NATS_OK || m == nullptr) return;
       const char* subj = natsMsg_GetSubject(m);
-      const uint64_t id = idOf(subj != nullptr ? subj : "", inbox);
-      std::optional<std::string> target;
-      {
-        std::lock_guard lock(mu);
-        auto it = waiting.find(id);
-        if (it != waiting.end()) target = it->second.subject;
-      }
       // (a reply to nothing waiting: late, after its timeout; or not ours)
-      if (target) {
-        Result<PublishAck> outcome = makeError(Error::Code::kInternal, "not read");
-        try {
-          outcome = outcomeOf(m, *target);
-        } catch (const std::exception& e) {
-          outcome = makeError(Error::Code::kInternal,
-                              "publishing to " + *target + ": unreadable acknowledgement");
-        }
-        finish(id, std::move(outcome));
-      }
+      if (auto w = take(idOf(subj != nullptr ? subj : "", inbox)))
+        complete(*w, outcomeOf(m, w->subject));
       destroyLater(m);
     }
   }
@@ -153,16 +139,22 @@ struct LoopPublisher::State : std::enable_shared_from_this<State> {
   void expire() {
     if (closed) return;
     const auto now = std::chrono::steady_clock::now();
-    std::vector<std::pair<uint64_t, std::string>> late;
+    std::vector<Waiting> late;
     {
       std::lock_guard lock(mu);
-      for (const auto& [id, w] : waiting)
-        if (w.deadline <= now) late.emplace_back(id, w.subject);
+      for (auto it = waiting.begin(); it != waiting.end();) {
+        if (it->second.deadline > now) {
+          ++it;
+          continue;
+        }
+        late.push_back(std::move(it->second));
+        it = waiting.erase(it);
+      }
     }
-    for (auto& [id, subject] : late)
-      finish(id, makeError(Error::Code::kTimeout, "publishing to " + subject +
-                                                      ": no acknowledgement within " +
-                                                      std::to_string(maxWait.count()) + " ms"));
+    for (auto& w : late)
+      complete(w, makeError(Error::Code::kTimeout, "publishing to " + w.subject +
+                                                       ": no acknowledgement within " +
+                                                       std::to_string(maxWait.count()) + " ms"));
     timer.expires_after(kExpiryTick);
     timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
       if (!ec) self->expire();
@@ -230,7 +222,8 @@ LoopPublisher::~LoopPublisher() {
     left.swap(state_->waiting);
   }
   for (auto& [id, w] : left)
-    w.done(makeError(Error::Code::kUnavailable,
+    State::complete(
+        w, makeError(Error::Code::kUnavailable,
                      "publishing to " + w.subject + ": stopped before the stream acknowledged"));
   conn_.reset();
   state_.reset();  // (its strand and timer go before their io_context: own_'s is destroyed next)
@@ -274,7 +267,8 @@ void LoopPublisher::publish(const std::string& subject, std::string_view data,
                                           std::chrono::steady_clock::now() + st.maxWait});
   }
   s = natsConnection_PublishMsg(conn_->raw(), msg);
-  if (s != NATS_OK) st.finish(id, toError(s, "publishing to " + subject));
+  if (s != NATS_OK)
+    if (auto w = st.take(id)) State::complete(*w, toError(s, "publishing to " + subject));
   st.destroyLater(msg);
 }
 
