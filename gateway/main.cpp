@@ -139,7 +139,7 @@ int main(int argc, char** argv) {
     nats::closeLibrary();
     return 0;
   }
-  std::atomic_store(&conn, *connected);
+  conn = *connected;  // (read by /readyz only through `bus`, once `serving`)
   log::info("connected to NATS", {{"url", conn->connectedUrl()}});
   // The API server first: its threads also run the publishing connection, so a POST is
   // answered on the thread that read its acknowledgement (docs/gateway.md, benchmark). Until
@@ -153,7 +153,10 @@ int main(int argc, char** argv) {
       config.listenHost, config.listenPort,
       [&](http::Request&& req, http::Responder r) {
         if (Gateway* g = handler.load()) return g->handle(std::move(req), std::move(r));
-        r.respond({503, "application/json", "{\"error\":\"starting\"}\n", {{"Retry-After", "1"}}});
+        r.respond({503,
+                   "application/json",
+                   "{\"error\":\"the gateway is starting; retry after a second\"}\n",
+                   {{"Retry-After", "1"}}});
       },
       options);
   if (!api) {
