@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -302,4 +303,33 @@ TEST_F(GatewayRefusals, AFullWorkQueueIs503Overloaded) {
 }
 
 }  // namespace
+
+// Every open stream has a keep-alive comment each interval (the gateway serves the streams in
+// slots, not all at once) and a stream with nothing but keep-alives is closed at its idle
+// timeout; read with curl.
+TEST_F(GatewayRefusals, EveryStreamHasItsKeepAlivesAndIdleStreamsAreClosed) {
+  GatewayOptions o;
+  o.keepalive = std::chrono::milliseconds(150);
+  o.streamIdleTimeout = std::chrono::milliseconds(1500);
+  start(o);
+  const std::string url = "http://127.0.0.1:" + std::to_string(server_->port()) +
+                          "/v1/namespaces/shop/channels/orders/events";
+  std::vector<testing::CommandResult> read(4);
+  std::vector<std::thread> readers;
+  for (auto& r : read)
+    readers.emplace_back([&r, &url] {
+      r = testing::runCommand({"curl", "-sS", "-N", "--max-time", "10", url});
+    });
+  for (auto& t : readers)
+    t.join();
+  for (const auto& r : read) {
+    EXPECT_EQ(r.code, 0) << "closed by curl's time limit, not by the gateway: " << r.err;
+    size_t keepalives = 0;
+    for (size_t at = r.out.find(": keep-alive"); at != std::string::npos;
+         at = r.out.find(": keep-alive", at + 1))
+      ++keepalives;
+    EXPECT_GE(keepalives, 5u) << r.out;  // (about 10 in 1.5 s)
+  }
+}
+
 }  // namespace osmosis::gateway
