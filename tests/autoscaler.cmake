@@ -20,7 +20,18 @@ add_test(NAME scaling_sim_targets COMMAND osmosis-sim --check p99,cost ${OSMOSIS
 set(OSMOSIS_SIM_CHANGES_TRACES ${OSMOSIS_SIM_TRACES})
 list(FILTER OSMOSIS_SIM_CHANGES_TRACES EXCLUDE REGEX "sawtooth")
 add_test(NAME scaling_sim_changes COMMAND osmosis-sim --check changes ${OSMOSIS_SIM_CHANGES_TRACES})
-set_tests_properties(scaling_sim_targets scaling_sim_changes PROPERTIES LABELS unit TIMEOUT 300)
+# Traces the engine was not tuned on (hack/sim/traces/random.py, seeds 1 and 2, 30 traces with
+# random models): replica-seconds below KEDA + HPA's, changes/h at most 3 x 1.25 of KEDA's. The
+# p99 target is not checked there: KEDA's 300 s hold sometimes leaves pods standing when a
+# dump comes, winning p99 at about twice the replica-seconds (docs/scaling-quality.md).
+set(OSMOSIS_SIM_RANDOM ${CMAKE_CURRENT_BINARY_DIR}/sim-random)
+add_test(NAME scaling_sim_random
+         COMMAND sh -c "rm -rf '${OSMOSIS_SIM_RANDOM}' && \
+python3 '${PROJECT_SOURCE_DIR}/hack/sim/traces/random.py' '${OSMOSIS_SIM_RANDOM}' 15 1 && \
+python3 '${PROJECT_SOURCE_DIR}/hack/sim/traces/random.py' '${OSMOSIS_SIM_RANDOM}' 15 2 && \
+'$<TARGET_FILE:osmosis-sim>' --check cost,changes --tolerance 0.25 '${OSMOSIS_SIM_RANDOM}'/*.csv")
+set_tests_properties(scaling_sim_targets scaling_sim_changes scaling_sim_random
+                     PROPERTIES LABELS unit TIMEOUT 300)
 
 # Unit: the pure pieces of the autoscaler's I/O side (report intake, status, HPA detection).
 add_executable(osmosis_scaler_unit_tests unit/autoscaler_scaler_test.cpp

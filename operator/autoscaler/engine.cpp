@@ -249,7 +249,14 @@ Decision Engine::evaluate(const Inputs& inputs, TimePoint now) {
   const bool steady = tuning_.steadyWindow && d.mode == Mode::kDrain;
   if (steady && lastMode_ == Mode::kLag) window_.clear();
   lastMode_ = d.mode;
-  window_.add(now, steady ? bounded(band(steadyQuotient)) : recommended);
+  // With windowSustained, what the sustained (slow) arrival rate needs: a surge's onset scales
+  // up through the formula, but a 10 s dump's peak is not held for a whole window.
+  double heldQuotient = steadyQuotient;
+  if (steady && tuning_.windowSustained && d.arrivalSource == ArrivalSource::kStream) {
+    if (auto sustained = arrival_.sustained(now, tuning_.arrivalMaxAge))
+      heldQuotient = std::min(steadyQuotient, policy_.headroom * *sustained / *d.perPodRate);
+  }
+  window_.add(now, steady ? bounded(band(heldQuotient)) : recommended);
   if (formula > policy_.maxReplicas)
     notes.add("capped at maxReplicas " + std::to_string(policy_.maxReplicas));
   if (formula < policy_.minReplicas)
@@ -289,6 +296,18 @@ Decision Engine::evaluate(const Inputs& inputs, TimePoint now) {
       notes.add("scale-up waits for " + std::to_string(notReady) + " of " +
                 std::to_string(current) + " pods asked for " + secondsText(now - *lastScaleUpAt_) +
                 " ago (up to " + secondsText(tuning_.startupGrace) + ")");
+    } else if (notReady > 0 && !d.perPodRate && tuning_.lagStartupStep > 0 && lastScaleUpAt_ &&
+               now - *lastScaleUpAt_ < tuning_.startupGrace &&
+               recommended < std::min(policy_.maxReplicas,
+                                      ceilToReplicas(current * (1 + tuning_.lagStartupStep)))) {
+      // Lag mode has no per-pod rate to tell what the pods asked for will take: while they
+      // start the backlog grows by design, and asking for every 100 messages more is a change
+      // a second. Ask again once the recommendation has grown by the step.
+      notes.add("scale-up waits for " + std::to_string(notReady) + " of " +
+                std::to_string(current) + " pods asked for " + secondsText(now - *lastScaleUpAt_) +
+                " ago, or a recommendation of " +
+                std::to_string(std::min(policy_.maxReplicas,
+                                        ceilToReplicas(current * (1 + tuning_.lagStartupStep)))));
     } else {
       // Up to the top of the tolerance band: a rising demand then crosses it once per band
       // instead of once per replica, and scale-down keeps it until the demand leaves the band.
@@ -321,6 +340,13 @@ Decision Engine::evaluate(const Inputs& inputs, TimePoint now) {
       // Too little history (operator restart, signal gap) to know the window's largest.
       notes.add("scale-down waits: signal for " + secondsText(now - *signalSince_) + " of the " +
                 std::to_string(policy_.stabilizationSeconds) + "s window");
+    } else if (steady && lastScaleUpAt_ &&
+               now - *lastScaleUpAt_ < seconds(policy_.scaleDownStepSeconds)) {
+      // The window holds only the arrivals' part (steadyWindow): without this a scale-up
+      // for a backlog could be taken back a second later, when noisy figures move the formula,
+      // removing a pod that was just asked for.
+      notes.add("scale-down waits: scaled up " + secondsText(now - *lastScaleUpAt_) +
+                " ago (at least " + std::to_string(policy_.scaleDownStepSeconds) + "s)");
     } else if (lastScaleDown_ && now - lastScaleDown_->at < seconds(policy_.scaleDownStepSeconds)) {
       if (current == lastScaleDown_->from) {
         desired = std::max(largest, lastScaleDown_->to);  // the step decided, not applied yet

@@ -55,6 +55,10 @@ struct Tuning {
   // a scale-up waits this long after the last one for them (0: never waits). A growing backlog
   // while pods start is expected, not a sign that more are needed.
   std::chrono::seconds startupGrace{30};
+  // Lag mode (no per-pod rate), within startupGrace of the last scale-up and while fewer pods
+  // report than asked for: a scale-up waits until the recommendation exceeds the current
+  // replicas by this share (1: doubled), instead of following the backlog every second; 0: off.
+  double lagStartupStep = 1.0;
   // Scale-down only when the demand, raised by this share, still fits fewer replicas (a band
   // against flapping by one replica on noisy traffic); 0: off.
   double scaleDownTolerance = 0.1;
@@ -67,6 +71,9 @@ struct Tuning {
   // not hold them for a whole window. The lag-mode guesses made before the per-pod rate was
   // known leave the window when it becomes known. false: the window records the whole formula.
   bool steadyWindow = true;
+  // With steadyWindow: the window records what the sustained arrival rate (the slow average)
+  // needs, not the fast one a surge's onset uses; the formula still scales up on the fast one.
+  bool windowSustained = true;
 };
 
 // The same bounds the Channel validation uses, plus the operator-level fields.

@@ -53,6 +53,11 @@ std::optional<double> ArrivalRate::rate(TimePoint now, std::chrono::seconds maxA
   return fast_ > slow_ * (1 + surge_) ? fast_ : slow_;
 }
 
+std::optional<double> ArrivalRate::sustained(TimePoint now, std::chrono::seconds maxAge) const {
+  if (!rate(now, maxAge)) return std::nullopt;
+  return slow_;
+}
+
 bool PodThroughput::atCapacity(const PodReport& report) const {
   return report.consumer && report.consumer->pending > 0 && report.inFlight > 0 &&
          report.busyFraction >= tuning_.busyFraction;

@@ -42,6 +42,8 @@ class ArrivalRate {
   // Messages per second; empty before the first interval or when the last is older than
   // `maxAge`.
   std::optional<double> rate(TimePoint now, std::chrono::seconds maxAge) const;
+  // The slow average alone: the sustained rate, without a surge's onset. Empty like rate().
+  std::optional<double> sustained(TimePoint now, std::chrono::seconds maxAge) const;
 
  private:
   void blend(double instant, double dt, TimePoint at);

@@ -184,6 +184,13 @@ TEST(EnginePolicy, RejectsOutOfBoundsFields) {
   Tuning t;
   t.busyFraction = 0;
   EXPECT_FALSE(Engine::create(Policy{}, t).ok());
+  for (const double step : {-0.5, 11.0, std::nan("")}) {
+    Tuning lag;
+    lag.lagStartupStep = step;
+    const auto status = validate(lag);
+    ASSERT_FALSE(status.ok()) << step;
+    EXPECT_THAT(status.error().message, HasSubstr("lagStartupStep"));
+  }
 }
 
 TEST(EnginePolicy, SetPolicyRejectsInvalidAndKeepsTheOld) {
@@ -403,7 +410,9 @@ TEST(EngineLag, ScaleUpStepLimitAppliesPerObservedChange) {
   Policy p;
   p.maxReplicas = 50;
   p.scaleUpMaxStep = 4;
-  Engine e = makeEngine(p);
+  Tuning t;
+  t.lagStartupStep = 0;  // (18 -> 20 would wait for the pods asked for: LagStartupStep below)
+  Engine e = makeEngine(p, t);
   // Until the new count is observed, the same step is asked for again (idempotent).
   auto d = e.evaluate(fromReports(1, {report("a", t0, 2000)}), t0);
   EXPECT_EQ(d.desiredReplicas, 5);
@@ -415,6 +424,57 @@ TEST(EngineLag, ScaleUpStepLimitAppliesPerObservedChange) {
   d = e.evaluate(fromReports(18, {report("a", t0 + 300ms, 2000)}), t0 + 300ms);
   EXPECT_EQ(d.desiredReplicas, 20);
   EXPECT_THAT(d.reason, Not(HasSubstr("limited")));
+}
+
+TEST(EngineLag, WhilePodsStartAScaleUpWaitsForTheRecommendationToDouble) {
+  // One pod reports, the others asked for are starting; the backlog grows 400/s, then stays.
+  // lagStartupStep 1: ask again only when the recommendation doubled, for up to startupGrace
+  // (30 s) after the last scale-up; 0: every second, as KEDA's rule alone would.
+  Policy p;
+  p.maxReplicas = 100;
+  const auto traffic = [](TimePoint now, int current) {
+    const double s = std::chrono::duration<double>(now - t0).count();
+    return fromReports(current,
+                       {report("a", now, static_cast<uint64_t>(200 + 400 * std::min(s, 7.5)))});
+  };
+  struct Case {
+    double step;
+    std::vector<Change> changes;
+  };
+  for (const auto& c : std::vector<Case>{
+           {1,
+            {{0, 1, 2, DecisionKind::kScaledUp},
+             {1, 2, 6, DecisionKind::kScaledUp},
+             {3, 6, 14, DecisionKind::kScaledUp},
+             {7, 14, 30, DecisionKind::kScaledUp},
+             {37, 30, 32, DecisionKind::kScaledUp}}},  // grace over: the recommendation itself
+           {0,
+            {{0, 1, 2, DecisionKind::kScaledUp},
+             {1, 2, 6, DecisionKind::kScaledUp},
+             {2, 6, 10, DecisionKind::kScaledUp},
+             {3, 10, 14, DecisionKind::kScaledUp},
+             {4, 14, 18, DecisionKind::kScaledUp},
+             {5, 18, 22, DecisionKind::kScaledUp},
+             {6, 22, 26, DecisionKind::kScaledUp},
+             {7, 26, 30, DecisionKind::kScaledUp},
+             {8, 30, 32, DecisionKind::kScaledUp}}},
+       }) {
+    Tuning t;
+    t.lagStartupStep = c.step;
+    Loop loop{makeEngine(p, t), 1};
+    loop.run(50, traffic);
+    EXPECT_EQ(loop.changes, c.changes) << c.step << " " << loop.last.reason;
+  }
+  // At maxReplicas' cap the doubling cannot come: the cap is asked for at once.
+  Policy capped;
+  capped.maxReplicas = 10;
+  Engine e = makeEngine(capped);
+  EXPECT_EQ(e.evaluate(fromReports(2, {report("a", t0, 500)}), t0).desiredReplicas, 5);
+  const Decision d = e.evaluate(fromReports(5, {report("a", t0 + 1s, 900)}), t0 + 1s);
+  EXPECT_EQ(d.desiredReplicas, 5) << d.reason;  // 9 < 10: waits
+  EXPECT_THAT(d.reason, HasSubstr("scale-up waits for 4 of 5 pods asked for 1s ago, or a "
+                                  "recommendation of 10"));
+  EXPECT_EQ(e.evaluate(fromReports(5, {report("a", t0 + 2s, 5000)}), t0 + 2s).desiredReplicas, 10);
 }
 
 TEST(EngineLag, UnlimitedScaleUpIsOneStep) {
@@ -1182,6 +1242,67 @@ TEST(EngineDrain, ADrainedBacklogDoesNotHoldItsReplicasForAWindow) {
     loop.run(120, traffic);
     EXPECT_EQ(loop.replicas, 2) << ::testing::PrintToString(loop.changes);
   }
+}
+
+TEST(EngineDrain, ADumpsPeakScalesUpButTheWindowHoldsTheSustainedRate) {
+  // windowSustained: 20,000 messages in 10 s (t=5..14). The fast average scales up for them;
+  // the window holds what the slow (10 s) average needed, not the fast one's peak.
+  Policy p;
+  p.maxReplicas = 100;
+  for (const bool sustained : {true, false}) {
+    Tuning t;
+    t.arrivalFromReports = false;  // the stream reads alone feed the arrival rate
+    t.windowSustained = sustained;
+    Loop loop{engineThatMeasured50PerSecond(p, t), 1};
+    loop.now = 4;
+    const auto traffic = [](TimePoint now, int current) {
+      const double s = std::chrono::duration<double>(now - t0).count();
+      const auto sequence = static_cast<uint64_t>(2000 * std::clamp(s - 4, 0.0, 10.0));
+      Inputs in = fromReports(current, {report("a", now, 0)});
+      in.consumer = snapshot(now, 0, 0, sequence);
+      return in;
+    };
+    loop.run(14, traffic);
+    // The surge is scaled up for either way, on the fast average (2 s): 49 by t=9.
+    EXPECT_EQ(loop.replicas, 49) << ::testing::PrintToString(loop.changes);
+    loop.run(200, traffic);
+    const auto down = std::find_if(loop.changes.begin(), loop.changes.end(), [](const Change& c) {
+      return c.kind == DecisionKind::kScaledDown;
+    });
+    ASSERT_NE(down, loop.changes.end()) << ::testing::PrintToString(loop.changes);
+    // The slow average peaked at about 2000 x (1 - 1/e) = 1264/s: ceil(1.2 x 1264 / 50 x 1.1)
+    // = 34, taken as soon as the engine has observed a whole window (t=60). The fast one's
+    // peak held 49 until it aged: 31 at t=75.
+    const Change expected = sustained ? Change{60, 49, 34, DecisionKind::kScaledDown}
+                                      : Change{75, 49, 31, DecisionKind::kScaledDown};
+    EXPECT_EQ(*down, expected) << ::testing::PrintToString(loop.changes);
+    EXPECT_EQ(loop.replicas, 0) << ::testing::PrintToString(loop.changes);  // idle 120 s
+  }
+}
+
+TEST(EngineDrain, AScaleUpIsNotTakenBackWithinAStepInterval) {
+  // steadyWindow holds the arrivals' part only; a backlog's scale-up must still not be undone
+  // at the next evaluation when the figures move (a pod just asked for would be removed).
+  Tuning t;
+  t.arrivalFromReports = false;  // the arrival is the pods' rate (50/s)
+  Loop loop{engineThatMeasured50PerSecond({}, t), 2};
+  loop.now = 4;
+  const auto traffic = [](TimePoint now, int current) {
+    const double s = std::chrono::duration<double>(now - t0).count();
+    PodReport r = report("a", now, s > 79.5 && s < 80.5 ? 2000 : 0);
+    r.rate = 50;
+    return fromReports(current, {r});
+  };
+  loop.run(79, traffic);
+  const size_t before = loop.changes.size();
+  loop.run(120, traffic);
+  // (1.2 x 50 + 200) / 50 = 5.2, to the band's top 6; down towards what the arrivals need (2)
+  // only once the scale-down step interval (15 s) has passed since the scale-up, by 50% steps.
+  const std::vector<Change> after(loop.changes.begin() + static_cast<ptrdiff_t>(before),
+                                  loop.changes.end());
+  EXPECT_EQ(after, (std::vector<Change>{{80, 2, 6, DecisionKind::kScaledUp},
+                                        {95, 6, 3, DecisionKind::kScaledDown},
+                                        {110, 3, 2, DecisionKind::kScaledDown}}));
 }
 
 // --- Clock edge cases ------------------------------------------------------------------------
