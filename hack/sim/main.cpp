@@ -65,6 +65,7 @@ autoscaler::Tuning beforeIssue13() {
   t.steadyWindow = false;
   t.windowSustained = false;
   t.lagStartupStep = 0;
+  t.throughputForgetAfter = t.throughputMaxAge;
   return t;
 }
 
@@ -95,13 +96,15 @@ Status applyTuning(autoscaler::Tuning& t, const std::string& key, const std::str
     t.windowSustained = v != 0;
   else if (key == "lagStartupStep")
     t.lagStartupStep = v;
+  else if (key == "throughputForgetAfter")
+    t.throughputForgetAfter = secs;
   else
     return makeError(
         Error::Code::kInvalidArgument,
         "unknown tuning " + key +
             " (arrivalRise, arrivalFall, arrivalSurge, arrivalFromReports, startupGrace, "
             "scaleDownTolerance, minScaleDownStepShare, steadyWindow, windowSustained, "
-            "lagStartupStep)");
+            "lagStartupStep, throughputForgetAfter)");
   return autoscaler::validate(t);
 }
 

@@ -225,6 +225,14 @@ Decision Engine::evaluate(const Inputs& inputs, TimePoint now) {
   }
 
   Notes notes;
+  if (d.perPodRate) {
+    if (auto stale = throughput_.staleTrust(now)) {
+      notes.add(
+          "per-pod rate from " + oneDecimal(stale->measuredRate) + "/s measured " +
+          std::to_string(duration_cast<std::chrono::minutes>(now - stale->measuredAt).count()) +
+          "m ago, trusted " + shortNumber(stale->share * 100) + "%");
+    }
+  }
   // Tolerance band: below the current replicas, recommend only what still fits with the demand
   // raised by the tolerance, so noise around a boundary does not flap by one replica.
   // Drain mode only: lag mode stays KEDA's rule.

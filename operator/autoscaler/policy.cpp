@@ -52,6 +52,9 @@ Status validate(const Tuning& t) {
   if (!std::isfinite(t.minScaleDownStepShare) || t.minScaleDownStepShare < 0 ||
       t.minScaleDownStepShare > 1)
     return invalid("minScaleDownStepShare", "must be within [0, 1]");
+  if (!std::isfinite(t.staleThroughputTrust) || t.staleThroughputTrust <= 0 ||
+      t.staleThroughputTrust > 1)
+    return invalid("staleThroughputTrust", "must be within (0, 1]");
   if (!std::isfinite(t.lagStartupStep) || t.lagStartupStep < 0 || t.lagStartupStep > 10)
     return invalid("lagStartupStep", "must be within [0, 10]");
   if (t.arrivalMaxAge <= std::chrono::seconds::zero())

@@ -41,6 +41,12 @@ struct Tuning {
   std::chrono::seconds maxThroughputSpan{60};
   // A measured per-pod throughput is trusted this long (pods of one Deployment are alike).
   std::chrono::seconds throughputMaxAge{1800};
+  // After that, while no pod is measured again, the newest measurement is still used, with a
+  // trust falling linearly from 1 to staleThroughputTrust at throughputForgetAfter (the rate
+  // is multiplied by it: more replicas than it says, not fewer); then forgotten (lag mode).
+  // throughputForgetAfter <= throughputMaxAge: forgotten at throughputMaxAge.
+  std::chrono::seconds throughputForgetAfter{24 * 3600};
+  double staleThroughputTrust = 0.5;
   // Arrival rate: a fast average (arrivalRise) is used while it is more than arrivalSurge above
   // the slow one (arrivalFall), else the slow one; and how long the last sample stays usable
   // before the sum of the pods' rates stands in for it.

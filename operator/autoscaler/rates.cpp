@@ -92,7 +92,10 @@ uint64_t PodThroughput::observe(const PodReport& report, TimePoint at) {
     const double rate =
         static_cast<double>(report.processed - pod.run->startProcessed) / seconds(span);
     // A pod that processed nothing while work waited is stuck, not a measure of capacity.
-    if (rate > 0) pod.measured = Measurement{rate, at};
+    if (rate > 0) {
+      pod.measured = Measurement{rate, at};
+      if (!newest_ || at >= newest_->at) newest_ = pod.measured;
+    }
     if (span >= tuning_.maxThroughputSpan) pod.run = BusyRun{at, report.processed};
   }
   return processedMore;
@@ -104,12 +107,41 @@ std::optional<double> PodThroughput::perPodRate(TimePoint now) const {
     if (pod.measured && current(*pod.measured, now)) rates.push_back(pod.measured->rate);
   }
   if (rates.empty()) {
-    if (remembered_ && current(*remembered_, now)) return remembered_->rate;
-    return std::nullopt;
+    const auto known = newestKnown();
+    if (!known) return std::nullopt;
+    const double trust = trustIn(*known, now);
+    if (!(trust > 0)) return std::nullopt;
+    return known->rate * trust;
   }
   std::sort(rates.begin(), rates.end());
   const size_t mid = rates.size() / 2;
   return rates.size() % 2 == 1 ? rates[mid] : (rates[mid - 1] + rates[mid]) / 2;
+}
+
+std::optional<PodThroughput::Measurement> PodThroughput::newestKnown() const {
+  if (remembered_ && (!newest_ || remembered_->at > newest_->at)) return remembered_;
+  return newest_;
+}
+
+double PodThroughput::trustIn(const Measurement& m, TimePoint now) const {
+  if (current(m, now)) return 1;
+  const auto maxAge = tuning_.throughputMaxAge;
+  const auto forget = tuning_.throughputForgetAfter;
+  const auto age = now - m.at;
+  if (forget <= maxAge || age > forget) return 0;
+  const double along = seconds(age - maxAge) / seconds(forget - maxAge);
+  return 1 - (1 - tuning_.staleThroughputTrust) * along;
+}
+
+std::optional<PodThroughput::Trust> PodThroughput::staleTrust(TimePoint now) const {
+  for (const auto& [name, pod] : pods_) {
+    if (pod.measured && current(*pod.measured, now)) return std::nullopt;
+  }
+  const auto known = newestKnown();
+  if (!known) return std::nullopt;
+  const double trust = trustIn(*known, now);
+  if (!(trust > 0) || trust >= 1) return std::nullopt;
+  return Trust{trust, known->at, known->rate};
 }
 
 void PodThroughput::remember(double rate, TimePoint at) {

@@ -73,15 +73,24 @@ class PodThroughput {
   uint64_t observe(const PodReport& report, TimePoint at);
 
   // The median over pods of their latest measurement no older than tuning.throughputMaxAge
-  // (robust to one odd pod); empty when none is known.
+  // (robust to one odd pod); else the newest older one (a pod's or the remembered one) times
+  // its trust (Tuning::throughputForgetAfter); empty when none is known or trusted.
   std::optional<double> perPodRate(TimePoint now) const;
+  // The trust in perPodRate(now): 1 while a measurement is current, less while only an older
+  // one is used (with when that one was measured and its undiscounted rate).
+  struct Trust {
+    double share = 1;
+    TimePoint measuredAt;
+    double measuredRate = 0;
+  };
+  std::optional<Trust> staleTrust(TimePoint now) const;
 
   // Forgets pods not heard from for tuning.throughputMaxAge (pod names churn).
   void prune(TimePoint now);
 
   // A rate learned before (kept in the Channel's status across operator restarts): used while
-  // no pod's own measurement is current, as one taken at `at`, so it is trusted only until
-  // throughputMaxAge after it was measured, and replaced as soon as a pod is measured again.
+  // no pod's own measurement is current, as one taken at `at` (fully trusted until
+  // throughputMaxAge after it, then less), and replaced as soon as a pod is measured again.
   // Ignored unless a positive finite number.
   void remember(double rate, TimePoint at);
   // When the newest of the pods' current measurements was taken (not the remembered one).
@@ -112,9 +121,14 @@ class PodThroughput {
     return now <= m.at || now - m.at <= tuning_.throughputMaxAge;
   }
 
+  // The newest of the pods' measurements and the remembered one, however old.
+  std::optional<Measurement> newestKnown() const;
+  double trustIn(const Measurement& m, TimePoint now) const;
+
   Tuning tuning_;
   std::map<std::string, Pod> pods_;
   std::optional<Measurement> remembered_;
+  std::optional<Measurement> newest_;  // the newest pod measurement (pods are pruned)
 };
 
 }  // namespace osmosis::autoscaler

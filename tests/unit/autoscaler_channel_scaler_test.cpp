@@ -369,15 +369,19 @@ TEST_F(ChannelScalerTest, ARememberedPerPodRateStartsDrainModeAfterARestart) {
   EXPECT_EQ(replicas(), 1) << "(100 / 10 s) / 50 per pod: lag mode would ask 10";
   EXPECT_EQ(api_->get("osmosis.dev/v1alpha1", "Channel", "shop", "orders")["status"]["throughput"],
             obj["status"]["throughput"]);
-  // Too old to trust (30 minutes): lag mode.
-  ChannelScaler other(
-      "shop", "orders",
-      ScalerDeps{client_, events_, metrics_, clock_, options_, hpas_, streams_, [] {}});
-  obj["status"]["throughput"]["measuredAt"] = kube::formatTime(clock_.wallNow() - 31min);
-  deployment(0);
-  auto parsed = parsed_.get(obj);
-  other.step(obj, *parsed, nats_);
-  EXPECT_EQ(replicas(), 10);
+  // Older than 30 minutes: still drain mode, at a trust falling until 24 hours; older than
+  // that, forgotten: lag mode.
+  for (const auto& [age, want] : std::vector<std::pair<std::chrono::minutes, int>>{
+           {31min, 1}, {std::chrono::hours(25), 10}}) {
+    ChannelScaler other(
+        "shop", "orders",
+        ScalerDeps{client_, events_, metrics_, clock_, options_, hpas_, streams_, [] {}});
+    obj["status"]["throughput"]["measuredAt"] = kube::formatTime(clock_.wallNow() - age);
+    deployment(0);
+    auto parsed = parsed_.get(obj);
+    other.step(obj, *parsed, nats_);
+    EXPECT_EQ(replicas(), want) << age.count() << " min";
+  }
 }
 
 // --pod-deletion-cost: before a scale-down the idle pod gets the lowest cost, so the ReplicaSet

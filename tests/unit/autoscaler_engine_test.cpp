@@ -184,6 +184,11 @@ TEST(EnginePolicy, RejectsOutOfBoundsFields) {
   Tuning t;
   t.busyFraction = 0;
   EXPECT_FALSE(Engine::create(Policy{}, t).ok());
+  for (const double trust : {0.0, 1.5, std::nan("")}) {
+    Tuning stale;
+    stale.staleThroughputTrust = trust;
+    EXPECT_FALSE(validate(stale).ok()) << trust;
+  }
   for (const double step : {-0.5, 11.0, std::nan("")}) {
     Tuning lag;
     lag.lagStartupStep = step;
@@ -821,11 +826,28 @@ TEST(EngineRates, PodThroughputIsMeasuredWhileBusy) {
   EXPECT_DOUBLE_EQ(*pods.perPodRate(at(5)), 50);
   pods.observe(busyReport("a", at(6), 580), at(6));
   EXPECT_DOUBLE_EQ(*pods.perPodRate(at(6)), 40);
-  // Forgotten after throughputMaxAge.
-  EXPECT_TRUE(pods.perPodRate(at(6) + t.throughputMaxAge));
-  EXPECT_FALSE(pods.perPodRate(at(7) + t.throughputMaxAge));
+  // Fully trusted for throughputMaxAge, then less and less (to half at throughputForgetAfter,
+  // 24 h), then forgotten; the pod itself is pruned, its measurement is kept.
+  EXPECT_DOUBLE_EQ(*pods.perPodRate(at(6) + t.throughputMaxAge), 40);
+  EXPECT_FALSE(pods.staleTrust(at(6) + t.throughputMaxAge));
   pods.prune(at(7) + t.throughputMaxAge);
   EXPECT_EQ(pods.podsTracked(), 0u);
+  const Duration halfway = t.throughputMaxAge + (t.throughputForgetAfter - t.throughputMaxAge) / 2;
+  ASSERT_TRUE(pods.perPodRate(at(6) + halfway));
+  EXPECT_NEAR(*pods.perPodRate(at(6) + halfway), 40 * 0.75, 1e-9);
+  ASSERT_TRUE(pods.staleTrust(at(6) + halfway));
+  EXPECT_NEAR(pods.staleTrust(at(6) + halfway)->share, 0.75, 1e-9);
+  EXPECT_EQ(pods.staleTrust(at(6) + halfway)->measuredAt, at(6));
+  EXPECT_NEAR(*pods.perPodRate(at(6) + t.throughputForgetAfter), 20, 1e-9);
+  EXPECT_FALSE(pods.perPodRate(at(7) + t.throughputForgetAfter));
+  // With throughputForgetAfter not after throughputMaxAge: forgotten at throughputMaxAge.
+  Tuning strict;
+  strict.throughputForgetAfter = strict.throughputMaxAge;
+  PodThroughput once(strict);
+  for (int s = 0; s <= 2; ++s)
+    once.observe(busyReport("a", at(s), 50u * static_cast<uint64_t>(s)), at(s));
+  EXPECT_TRUE(once.perPodRate(at(2) + strict.throughputMaxAge));
+  EXPECT_FALSE(once.perPodRate(at(3) + strict.throughputMaxAge));
 }
 
 TEST(EngineRates, NotBusyStuckOrRestartedPodsGiveNoMeasurement) {
@@ -1058,22 +1080,35 @@ TEST(EngineRates, ARememberedPerPodRateStartsDrainModeUntilThePodsAreMeasured) {
   ASSERT_TRUE(e.learnedPerPodRate(at(4)));
   EXPECT_DOUBLE_EQ(e.learnedPerPodRate(at(4))->perPodRate, 40);
   EXPECT_EQ(e.learnedPerPodRate(at(4))->measuredAt, at(4));
-  // Trusted for throughputMaxAge after it was measured, not after it was remembered.
+  // Trusted for throughputMaxAge after it was measured, not after it was remembered; then
+  // used at a falling trust (the reason says so) until throughputForgetAfter.
   struct Case {
     double rate;
     Duration age;
-    bool drain;
+    std::optional<double> used;  // the per-pod rate drain mode uses; empty: lag mode
   };
-  for (const auto& c : std::vector<Case>{{50, t.throughputMaxAge - 1s, true},
-                                         {50, t.throughputMaxAge + 1s, false},
-                                         {0, 1s, false},
-                                         {-3, 1s, false},
-                                         {std::nan(""), 1s, false}}) {
+  const Duration halfway = t.throughputMaxAge + (t.throughputForgetAfter - t.throughputMaxAge) / 2;
+  for (const auto& c : std::vector<Case>{{50, t.throughputMaxAge - 1s, 50},
+                                         {50, halfway, 37.5},
+                                         {50, t.throughputForgetAfter, 25},
+                                         {50, t.throughputForgetAfter + 1s, std::nullopt},
+                                         {0, 1s, std::nullopt},
+                                         {-3, 1s, std::nullopt},
+                                         {std::nan(""), 1s, std::nullopt}}) {
     Engine fresh = makeEngine({}, t);
     fresh.rememberPerPodRate(c.rate, t0 - c.age);
-    EXPECT_EQ(fresh.evaluate(fromReports(1, {report("a", t0, 10)}), t0).mode == Mode::kDrain,
-              c.drain)
-        << c.rate;
+    const Decision fd = fresh.evaluate(fromReports(1, {report("a", t0, 10)}), t0);
+    EXPECT_EQ(fd.mode == Mode::kDrain, c.used.has_value()) << c.rate;
+    if (!c.used) continue;
+    ASSERT_TRUE(fd.perPodRate);
+    EXPECT_NEAR(*fd.perPodRate, *c.used, 1e-9);
+    if (*c.used < c.rate) {
+      EXPECT_THAT(fd.reason, HasSubstr("per-pod rate from 50.0/s measured "));
+      EXPECT_THAT(fd.reason,
+                  HasSubstr(*c.used == 25 ? "m ago, trusted 50%" : "m ago, trusted 75%"));
+    } else {
+      EXPECT_THAT(fd.reason, Not(HasSubstr("trusted")));
+    }
   }
 }
 
