@@ -72,8 +72,13 @@ def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
     out = sys.argv[1]
-    count = int(sys.argv[2]) if len(sys.argv) > 2 else 20
-    seed = int(sys.argv[3]) if len(sys.argv) > 3 else 1
+    try:
+        count = int(sys.argv[2]) if len(sys.argv) > 2 else 20
+        seed = int(sys.argv[3]) if len(sys.argv) > 3 else 1
+    except ValueError:
+        sys.exit("random.py: COUNT and SEED are whole numbers\n" + __doc__)
+    if count < 1:
+        sys.exit("random.py: COUNT must be at least 1")
     rng = random.Random(seed)
     os.makedirs(out, exist_ok=True)
     for i in range(count):
