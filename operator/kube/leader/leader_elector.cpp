@@ -1,6 +1,8 @@
 #include "operator/kube/leader/leader_elector.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <future>
 
 #include "common/log/logger.hpp"
 #include "operator/kube/api/time_format.hpp"
@@ -161,13 +163,22 @@ void LeaderElector::run(StopSource& stop) {
   SteadyTime lastRenew = clock_.now();
   while (!stop.stopped()) {
     if (stop.sleepFor(config_.retryPeriod)) break;
-    if (tryAcquireOrRenew()) {
+    // The attempt may block (an API server that stopped answering mid-handshake): wait for it
+    // no longer than the renew deadline leaves, as client-go bounds each renew by it, so a
+    // leader that cannot renew steps down before the lease can go to another. If it gives up
+    // waiting, the attempt's future still waits for the request when this scope ends.
+    auto attempt = std::async(std::launch::async, [this] { return tryAcquireOrRenew(); });
+    const auto left = std::max<std::chrono::milliseconds>(
+        std::chrono::milliseconds(0), std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          config_.renewDeadline - (clock_.now() - lastRenew)));
+    const bool answered = attempt.wait_for(left) == std::future_status::ready;
+    if (answered && attempt.get()) {
       lastRenew = clock_.now();
       continue;
     }
     std::string holder = observedLeader();
     bool takenOver = !holder.empty() && holder != config_.identity;
-    if (takenOver || clock_.now() - lastRenew >= config_.renewDeadline) {
+    if (!answered || takenOver || clock_.now() - lastRenew >= config_.renewDeadline) {
       log::error("lost leadership: could not renew the lease in time",
                  {{"lease", lease}, {"renewDeadlineMs", config_.renewDeadline.count()}});
       leading_.store(false);
