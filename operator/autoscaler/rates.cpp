@@ -107,11 +107,9 @@ std::optional<double> PodThroughput::perPodRate(TimePoint now) const {
     if (pod.measured && current(*pod.measured, now)) rates.push_back(pod.measured->rate);
   }
   if (rates.empty()) {
-    const auto known = newestKnown();
+    const auto known = trustedFallback(now);
     if (!known) return std::nullopt;
-    const double trust = trustIn(*known, now);
-    if (!(trust > 0)) return std::nullopt;
-    return known->rate * trust;
+    return known->measuredRate * known->share;
   }
   std::sort(rates.begin(), rates.end());
   const size_t mid = rates.size() / 2;
@@ -133,15 +131,21 @@ double PodThroughput::trustIn(const Measurement& m, TimePoint now) const {
   return 1 - (1 - tuning_.staleThroughputTrust) * along;
 }
 
+std::optional<PodThroughput::Trust> PodThroughput::trustedFallback(TimePoint now) const {
+  const auto known = newestKnown();
+  if (!known) return std::nullopt;
+  const double trust = trustIn(*known, now);
+  if (!(trust > 0)) return std::nullopt;
+  return Trust{trust, known->at, known->rate};
+}
+
 std::optional<PodThroughput::Trust> PodThroughput::staleTrust(TimePoint now) const {
   for (const auto& [name, pod] : pods_) {
     if (pod.measured && current(*pod.measured, now)) return std::nullopt;
   }
-  const auto known = newestKnown();
-  if (!known) return std::nullopt;
-  const double trust = trustIn(*known, now);
-  if (!(trust > 0) || trust >= 1) return std::nullopt;
-  return Trust{trust, known->at, known->rate};
+  const auto fallback = trustedFallback(now);
+  if (!fallback || fallback->share >= 1) return std::nullopt;
+  return fallback;
 }
 
 void PodThroughput::remember(double rate, TimePoint at) {

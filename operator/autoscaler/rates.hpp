@@ -124,6 +124,8 @@ class PodThroughput {
   // The newest of the pods' measurements and the remembered one, however old.
   std::optional<Measurement> newestKnown() const;
   double trustIn(const Measurement& m, TimePoint now) const;
+  // newestKnown() with its trust, while it is trusted at all (what perPodRate falls back to).
+  std::optional<Trust> trustedFallback(TimePoint now) const;
 
   Tuning tuning_;
   std::map<std::string, Pod> pods_;
