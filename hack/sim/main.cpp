@@ -2,7 +2,7 @@
 // KEDA + HPA and a CPU HPA, on one simple queue, and compares them (docs/scaling-quality.md).
 //
 //   osmosis-sim [--set key=value]... [--tune key=value]... [--policy key=value]... [--out DIR]
-//   [--markdown] [--check] trace.csv...
+//   [--markdown] [--check LIST] [--tolerance SHARE] [--restarted] [--verbose] trace.csv...
 //
 // --tune: the engine's new Tuning fields for osmosis-drain and osmosis-lag (main.cpp).
 // --policy: the Channel's scaling fields and the operator's headroom, for all three Osmosis
@@ -13,6 +13,8 @@
 // every trace: p99 wait and replica-seconds (cost) below KEDA + HPA's, first-burst peak at most
 // 1.3 x what the burst needs, changes per hour at most 3 x KEDA + HPA's. --tolerance: loosens
 // the p99 and changes targets by a share (random traces: hack/sim/traces/random.py).
+// --restarted: adds osmosis-restarted, drain mode starting from the per-pod rate an earlier run
+// measured (status.throughput after an operator restart); the targets stay osmosis-drain's.
 
 #include <algorithm>
 #include <cmath>
@@ -43,6 +45,7 @@ struct Options {
   std::vector<std::string> check;  // targets to check: p50, p99, cost, burst, changes
   double tolerance = 0;            // --tolerance: loosens p99 and changes by this share
   bool verbose = false;
+  bool restarted = false;  // --restarted: add osmosis-restarted
 };
 
 struct ScalerSpec {
@@ -150,11 +153,19 @@ Status applyPolicy(autoscaler::Policy& p, const std::string& key, const std::str
 }
 
 std::vector<ScalerSpec> scalerSpecs(const autoscaler::Tuning& tuning,
-                                    const autoscaler::Policy& policy) {
+                                    const autoscaler::Policy& policy, bool restarted) {
   std::vector<ScalerSpec> specs;
   specs.push_back({"osmosis-drain", [tuning, policy](const Model& m) {
                      return makeOsmosis(OsmosisOptions{true, policy, tuning}, m.maxReplicas);
                    }});
+  if (restarted) {
+    // Drain mode after an operator restart: the per-pod rate the pods run at was measured
+    // 10 minutes before the trace and kept in the Channel's status.
+    specs.push_back({"osmosis-restarted", [tuning, policy](const Model& m) {
+                       return makeOsmosis(OsmosisOptions{true, policy, tuning}, m.maxReplicas,
+                                          RememberedRate{m.perPodRate, std::chrono::minutes(10)});
+                     }});
+  }
   specs.push_back(
       {"osmosis-before", [policy](const Model& m) {
          return makeOsmosis(OsmosisOptions{true, policy, beforeIssue13()}, m.maxReplicas);
@@ -241,8 +252,9 @@ void printTable(const Trace& trace, const Model& model, const std::vector<Run>& 
 
 // One colour per scaler in both panels.
 const char* colour(size_t k) {
-  static const char* const colours[] = {"#1b9e77", "#999999", "#7570b3", "#d95f02", "#e7298a"};
-  return colours[k % 5];
+  static const char* const colours[] = {"#1b9e77", "#999999", "#7570b3",
+                                        "#d95f02", "#e7298a", "#66a61e"};
+  return colours[k % std::size(colours)];
 }
 
 Status writeSeries(const std::string& dir, const Trace& trace, const Model& model,
@@ -349,7 +361,7 @@ int run(const Options& options) {
       }
     }
     std::vector<Run> runs;
-    for (const ScalerSpec& spec : scalerSpecs(options.tuning, options.policy)) {
+    for (const ScalerSpec& spec : scalerSpecs(options.tuning, options.policy, options.restarted)) {
       auto r = runOne(spec, *trace, model, options.verbose);
       if (!r) {
         std::cerr << "osmosis-sim: " << spec.name << ": " << r.error().message << "\n";
@@ -384,7 +396,7 @@ int main(int argc, char** argv) {
   const std::string usage =
       "usage: osmosis-sim [--set key=value]... [--tune key=value]... [--policy key=value]... "
       "[--out DIR] [--markdown] "
-      "[--check p50,p99,cost,burst,changes|all] [--tolerance SHARE] [--verbose] "
+      "[--check p50,p99,cost,burst,changes|all] [--tolerance SHARE] [--restarted] [--verbose] "
       "trace.csv...\n";
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -442,6 +454,8 @@ int main(int argc, char** argv) {
       }
     } else if (arg == "--verbose") {
       options.verbose = true;
+    } else if (arg == "--restarted") {
+      options.restarted = true;
     } else if (arg == "--help" || arg == "-h") {
       std::cout << usage;
       return 0;

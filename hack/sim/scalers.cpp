@@ -228,11 +228,13 @@ class CpuHpa : public Scaler {
 
 }  // namespace
 
-Result<std::unique_ptr<Scaler>> makeOsmosis(const OsmosisOptions& options, int maxReplicas) {
+Result<std::unique_ptr<Scaler>> makeOsmosis(const OsmosisOptions& options, int maxReplicas,
+                                            std::optional<RememberedRate> remembered) {
   OsmosisOptions o = options;
   o.policy.maxReplicas = maxReplicas;
   auto engine = autoscaler::Engine::create(o.policy, o.tuning);
   if (!engine) return engine.error();
+  if (remembered) engine->rememberPerPodRate(remembered->perPodRate, simTime(0) - remembered->age);
   return std::unique_ptr<Scaler>(std::make_unique<Osmosis>(o, std::move(engine).value()));
 }
 

@@ -15,8 +15,10 @@
 //    CPU is its busy share (handlers are taken as CPU-bound), averaged over the last 15 s as
 //    metrics-server reports it; pods not ready count as 0% on the way up.
 
+#include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,8 +42,17 @@ struct OsmosisOptions {
   autoscaler::Tuning tuning;
 };
 
+// A per-pod rate learned before the trace starts (the Channel's status.throughput after an
+// operator restart), measured `age` before it.
+struct RememberedRate {
+  double perPodRate = 0;
+  std::chrono::seconds age{0};
+};
+
 // Fails when the engine refuses the policy or tuning.
-Result<std::unique_ptr<Scaler>> makeOsmosis(const OsmosisOptions& options, int maxReplicas);
+// Without `remembered` the engine starts knowing nothing.
+Result<std::unique_ptr<Scaler>> makeOsmosis(const OsmosisOptions& options, int maxReplicas,
+                                            std::optional<RememberedRate> remembered = {});
 std::unique_ptr<Scaler> makeKedaHpa(int maxReplicas);
 std::unique_ptr<Scaler> makeCpuHpa(int maxReplicas);
 

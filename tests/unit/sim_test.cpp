@@ -1,8 +1,10 @@
 // The scaling simulator's own parts (hack/sim): trace files, the fluid queue's waits, and the
-// KEDA + HPA model's documented defaults, so its comparisons rest on checked arithmetic.
+// KEDA + HPA model's documented defaults, how the engine is started, so its comparisons rest on
+// checked arithmetic.
 
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -131,6 +133,28 @@ TEST(SimKeda, ActivatesOnThePollAndScalesByAtMostDoublePlusFour) {
   }
   EXPECT_EQ(changes, (std::vector<std::pair<int, int>>{
                          {30, 1}, {35, 5}, {50, 10}, {65, 20}, {80, 40}, {95, 80}, {110, 100}}));
+}
+
+TEST(SimOsmosis, ARememberedRateStartsInDrainModeAndNoneInLagMode) {
+  // 200/s into 50/s pods from nothing: knowing nothing, the first decision is lag mode's
+  // (backlog / 100 per replica); with the rate an earlier run measured (--restarted), it is
+  // drain mode's, from that rate.
+  Trace trace;
+  trace.rates.assign(5, 200);
+  Model model;
+  const auto firstReason = [&](std::optional<RememberedRate> remembered) {
+    auto scaler = makeOsmosis(OsmosisOptions{}, model.maxReplicas, remembered);
+    EXPECT_TRUE(scaler) << scaler.error().message;
+    World world(trace, model, 0);
+    for (int k = 0; k < 10; ++k)
+      world.step();  // 200 messages waiting
+    world.setReplicas((*scaler)->decide(world));
+    EXPECT_GT(world.replicas(), 0);
+    return (*scaler)->lastReason();
+  };
+  EXPECT_NE(firstReason(std::nullopt).find("x 100/replica"), std::string::npos);
+  const std::string known = firstReason(RememberedRate{50, std::chrono::minutes(10)});
+  EXPECT_NE(known.find("x 50.0/s per pod"), std::string::npos) << known;
 }
 
 }  // namespace
