@@ -298,6 +298,9 @@ Decision Engine::evaluate(const Inputs& inputs, TimePoint now) {
     // Only in drain mode, and only while the replicas asked for cover the arrivals: then the
     // extra is the backlog's drain, which they will do once ready.
     const int notReady = current - static_cast<int>(live.live.size());
+    // Lag mode's next ask while pods start (lagStartupStep).
+    const int lagStartupAsk =
+        std::min(policy_.maxReplicas, ceilToReplicas(current * (1 + tuning_.lagStartupStep)));
     if (notReady > 0 && d.perPodRate && ceilToReplicas(steadyQuotient) <= current &&
         tuning_.startupGrace > Duration::zero() && lastScaleUpAt_ &&
         now - *lastScaleUpAt_ < tuning_.startupGrace) {
@@ -305,17 +308,13 @@ Decision Engine::evaluate(const Inputs& inputs, TimePoint now) {
                 std::to_string(current) + " pods asked for " + secondsText(now - *lastScaleUpAt_) +
                 " ago (up to " + secondsText(tuning_.startupGrace) + ")");
     } else if (notReady > 0 && !d.perPodRate && tuning_.lagStartupStep > 0 && lastScaleUpAt_ &&
-               now - *lastScaleUpAt_ < tuning_.startupGrace &&
-               recommended < std::min(policy_.maxReplicas,
-                                      ceilToReplicas(current * (1 + tuning_.lagStartupStep)))) {
+               now - *lastScaleUpAt_ < tuning_.startupGrace && recommended < lagStartupAsk) {
       // Lag mode has no per-pod rate to tell what the pods asked for will take: while they
       // start the backlog grows by design, and asking for every 100 messages more is a change
       // a second. Ask again once the recommendation has grown by the step.
       notes.add("scale-up waits for " + std::to_string(notReady) + " of " +
                 std::to_string(current) + " pods asked for " + secondsText(now - *lastScaleUpAt_) +
-                " ago, or a recommendation of " +
-                std::to_string(std::min(policy_.maxReplicas,
-                                        ceilToReplicas(current * (1 + tuning_.lagStartupStep)))));
+                " ago, or a recommendation of " + std::to_string(lagStartupAsk));
     } else {
       // Up to the top of the tolerance band: a rising demand then crosses it once per band
       // instead of once per replica, and scale-down keeps it until the demand leaves the band.
