@@ -83,6 +83,8 @@ Status applyTuning(autoscaler::Tuning& t, const std::string& key, const std::str
     t.arrivalRise = secs;
   else if (key == "arrivalFall")
     t.arrivalFall = secs;
+  else if (key == "arrivalSustained")
+    t.arrivalSustained = secs;
   else if (key == "arrivalSurge")
     t.arrivalSurge = v;
   else if (key == "arrivalFromReports")
@@ -105,9 +107,9 @@ Status applyTuning(autoscaler::Tuning& t, const std::string& key, const std::str
     return makeError(
         Error::Code::kInvalidArgument,
         "unknown tuning " + key +
-            " (arrivalRise, arrivalFall, arrivalSurge, arrivalFromReports, startupGrace, "
-            "scaleDownTolerance, minScaleDownStepShare, steadyWindow, windowSustained, "
-            "lagStartupStep, throughputForgetAfter)");
+            " (arrivalRise, arrivalFall, arrivalSustained, arrivalSurge, arrivalFromReports, "
+            "startupGrace, scaleDownTolerance, minScaleDownStepShare, steadyWindow, "
+            "windowSustained, lagStartupStep, throughputForgetAfter)");
   return autoscaler::validate(t);
 }
 

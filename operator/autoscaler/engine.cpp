@@ -75,7 +75,8 @@ Engine::Engine(const Policy& policy, const Tuning& tuning)
     : policy_(policy),
       tuning_(tuning),
       window_(seconds(policy.stabilizationSeconds)),
-      arrival_(tuning.arrivalRise, tuning.arrivalFall, tuning.arrivalSurge),
+      arrival_(tuning.arrivalRise, tuning.arrivalFall, tuning.arrivalSurge,
+               tuning.arrivalSustained),
       throughput_(tuning) {}
 
 Status Engine::setPolicy(const Policy& policy) {

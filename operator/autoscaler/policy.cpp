@@ -43,6 +43,8 @@ Status validate(const Tuning& t) {
     return invalid("throughputMaxAge", "must be > 0");
   if (t.arrivalRise <= std::chrono::seconds::zero()) return invalid("arrivalRise", "must be > 0");
   if (t.arrivalFall <= std::chrono::seconds::zero()) return invalid("arrivalFall", "must be > 0");
+  if (t.arrivalSustained <= std::chrono::seconds::zero())
+    return invalid("arrivalSustained", "must be > 0");
   if (!std::isfinite(t.arrivalSurge) || t.arrivalSurge < 0)
     return invalid("arrivalSurge", "must be a number >= 0");
   if (t.startupGrace < std::chrono::seconds::zero())

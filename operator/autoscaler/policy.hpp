@@ -77,9 +77,13 @@ struct Tuning {
   // not hold them for a whole window. The lag-mode guesses made before the per-pod rate was
   // known leave the window when it becomes known. false: the window records the whole formula.
   bool steadyWindow = true;
-  // With steadyWindow: the window records what the sustained arrival rate (the slow average)
-  // needs, not the fast one a surge's onset uses; the formula still scales up on the fast one.
+  // With steadyWindow: the window records what the sustained arrival rate needs, not the fast
+  // average a surge's onset uses; the formula still scales up on the fast one.
   bool windowSustained = true;
+  // The sustained rate's time constant. Longer than arrivalFall: a dump shorter than it counts
+  // at a fraction (10 s of 2000/s: 28% at 30 s, 63% at 10 s), so its peak is not held for a
+  // whole window, while a step up is still held once it has lasted (a dip has the window).
+  std::chrono::seconds arrivalSustained{30};
 };
 
 // The same bounds the Channel validation uses, plus the operator-level fields.

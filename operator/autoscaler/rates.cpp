@@ -19,6 +19,7 @@ void ArrivalRate::blend(double instant, double dt, TimePoint at) {
   };
   fast_ += alpha(rise_) * (instant - fast_);
   slow_ += alpha(fall_) * (instant - slow_);
+  sustained_ += alpha(sustainedTau_) * (instant - sustained_);
   lastSampleAt_ = at;
 }
 
@@ -55,7 +56,7 @@ std::optional<double> ArrivalRate::rate(TimePoint now, std::chrono::seconds maxA
 
 std::optional<double> ArrivalRate::sustained(TimePoint now, std::chrono::seconds maxAge) const {
   if (!rate(now, maxAge)) return std::nullopt;
-  return slow_;
+  return sustained_;
 }
 
 bool PodThroughput::atCapacity(const PodReport& report) const {

@@ -25,9 +25,11 @@ class ArrivalRate {
   // Two averages: a fast one (time constant `rise`) and a slow one (`fall`). The rate is the
   // slow one, unless the fast one is more than `surge` above it: a surge is capacity needed
   // now, while a dip or the noise of steady traffic is not yet a trend (and scale-down has its
-  // own window). So it rises fast and falls slowly.
-  ArrivalRate(std::chrono::seconds rise, std::chrono::seconds fall, double surge)
-      : rise_(rise), fall_(fall), surge_(surge) {}
+  // own window). So it rises fast and falls slowly. A third, `sustained` (default: `fall`),
+  // is what the stabilization window keeps (Tuning::arrivalSustained).
+  ArrivalRate(std::chrono::seconds rise, std::chrono::seconds fall, double surge,
+              std::optional<std::chrono::seconds> sustained = std::nullopt)
+      : rise_(rise), fall_(fall), sustainedTau_(sustained.value_or(fall)), surge_(surge) {}
 
   // Feeds one read of the stream. Reads not newer than the previous one are ignored (same read
   // again, equal timestamps); a sequence going back (stream recreated) restarts the
@@ -42,7 +44,8 @@ class ArrivalRate {
   // Messages per second; empty before the first interval or when the last is older than
   // `maxAge`.
   std::optional<double> rate(TimePoint now, std::chrono::seconds maxAge) const;
-  // The slow average alone: the sustained rate, without a surge's onset. Empty like rate().
+  // The sustained average: without a surge's onset, and a burst shorter than its time constant
+  // counts at a fraction. Empty like rate().
   std::optional<double> sustained(TimePoint now, std::chrono::seconds maxAge) const;
 
  private:
@@ -50,6 +53,7 @@ class ArrivalRate {
 
   std::chrono::seconds rise_;
   std::chrono::seconds fall_;
+  std::chrono::seconds sustainedTau_;
   double surge_;
   std::optional<TimePoint> lastReadAt_;
   std::optional<TimePoint> lastArrivedAt_;  // end of the last observeArrived interval
@@ -58,6 +62,7 @@ class ArrivalRate {
   // Both start at zero: a first burst is backlog, not yet a sustained rate.
   double fast_ = 0;
   double slow_ = 0;
+  double sustained_ = 0;
 };
 
 class PodThroughput {
