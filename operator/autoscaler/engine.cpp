@@ -299,23 +299,25 @@ Decision Engine::evaluate(const Inputs& inputs, TimePoint now) {
     // Only in drain mode, and only while the replicas asked for cover the arrivals: then the
     // extra is the backlog's drain, which they will do once ready.
     const int notReady = current - static_cast<int>(live.live.size());
+    // Pods asked for within startupGrace have not all reported yet (startupGrace 0: never).
+    const bool starting =
+        notReady > 0 && lastScaleUpAt_ && now - *lastScaleUpAt_ < tuning_.startupGrace;
+    const std::string waiting = starting
+                                    ? "scale-up waits for " + std::to_string(notReady) + " of " +
+                                          std::to_string(current) + " pods asked for " +
+                                          secondsText(now - *lastScaleUpAt_) + " ago"
+                                    : std::string();
     // Lag mode's next ask while pods start (lagStartupStep).
     const int lagStartupAsk =
         std::min(policy_.maxReplicas, ceilToReplicas(current * (1 + tuning_.lagStartupStep)));
-    if (notReady > 0 && d.perPodRate && ceilToReplicas(steadyQuotient) <= current &&
-        tuning_.startupGrace > Duration::zero() && lastScaleUpAt_ &&
-        now - *lastScaleUpAt_ < tuning_.startupGrace) {
-      notes.add("scale-up waits for " + std::to_string(notReady) + " of " +
-                std::to_string(current) + " pods asked for " + secondsText(now - *lastScaleUpAt_) +
-                " ago (up to " + secondsText(tuning_.startupGrace) + ")");
-    } else if (notReady > 0 && !d.perPodRate && tuning_.lagStartupStep > 0 && lastScaleUpAt_ &&
-               now - *lastScaleUpAt_ < tuning_.startupGrace && recommended < lagStartupAsk) {
+    if (starting && d.perPodRate && ceilToReplicas(steadyQuotient) <= current) {
+      notes.add(waiting + " (up to " + secondsText(tuning_.startupGrace) + ")");
+    } else if (starting && !d.perPodRate && tuning_.lagStartupStep > 0 &&
+               recommended < lagStartupAsk) {
       // Lag mode has no per-pod rate to tell what the pods asked for will take: while they
       // start the backlog grows by design, and asking for every 100 messages more is a change
       // a second. Ask again once the recommendation has grown by the step.
-      notes.add("scale-up waits for " + std::to_string(notReady) + " of " +
-                std::to_string(current) + " pods asked for " + secondsText(now - *lastScaleUpAt_) +
-                " ago, or a recommendation of " + std::to_string(lagStartupAsk));
+      notes.add(waiting + ", or a recommendation of " + std::to_string(lagStartupAsk));
     } else {
       // Up to the top of the tolerance band: a rising demand then crosses it once per band
       // instead of once per replica, and scale-down keeps it until the demand leaves the band.
