@@ -2,7 +2,8 @@
 // KEDA + HPA and a CPU HPA, on one simple queue, and compares them (docs/scaling-quality.md).
 //
 //   osmosis-sim [--set key=value]... [--tune key=value]... [--policy key=value]... [--out DIR]
-//   [--markdown] [--check LIST] [--tolerance SHARE] [--restarted] [--verbose] trace.csv...
+//   [--markdown] [--check LIST] [--tolerance SHARE] [--restarted] [--clairvoyant] [--verbose]
+//   trace.csv...
 //
 // --tune: the engine's new Tuning fields for osmosis-drain and osmosis-lag (main.cpp).
 // --policy: the Channel's scaling fields and the operator's headroom, for all three Osmosis
@@ -15,11 +16,14 @@
 // the p99 and changes targets by a share (random traces: hack/sim/traces/random.py).
 // --restarted: adds osmosis-restarted, drain mode starting from the per-pod rate an earlier run
 // measured (status.throughput after an operator restart); the targets stay osmosis-drain's.
+// --clairvoyant: adds clairvoyant, which reads the trace ahead and keeps the policy's headroom
+// over every second's arrivals: the least any scaler keeping that headroom spends (scalers.hpp).
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -45,7 +49,8 @@ struct Options {
   std::vector<std::string> check;  // targets to check: p50, p99, cost, burst, changes
   double tolerance = 0;            // --tolerance: loosens p99 and changes by this share
   bool verbose = false;
-  bool restarted = false;  // --restarted: add osmosis-restarted
+  bool restarted = false;    // --restarted: add osmosis-restarted
+  bool clairvoyant = false;  // --clairvoyant: add clairvoyant
 };
 
 struct ScalerSpec {
@@ -155,7 +160,8 @@ Status applyPolicy(autoscaler::Policy& p, const std::string& key, const std::str
 }
 
 std::vector<ScalerSpec> scalerSpecs(const autoscaler::Tuning& tuning,
-                                    const autoscaler::Policy& policy, bool restarted) {
+                                    const autoscaler::Policy& policy, bool restarted,
+                                    bool clairvoyant) {
   std::vector<ScalerSpec> specs;
   specs.push_back({"osmosis-drain", [tuning, policy](const Model& m) {
                      return makeOsmosis(OsmosisOptions{true, policy, tuning}, m.maxReplicas);
@@ -182,6 +188,11 @@ std::vector<ScalerSpec> scalerSpecs(const autoscaler::Tuning& tuning,
       {"cpu-hpa",
        [](const Model& m) { return Result<std::unique_ptr<Scaler>>(makeCpuHpa(m.maxReplicas)); },
        1});
+  if (clairvoyant) {
+    specs.push_back({"clairvoyant", [headroom = policy.headroom](const Model&) {
+                       return Result<std::unique_ptr<Scaler>>(makeClairvoyant(headroom));
+                     }});
+  }
   return specs;
 }
 
@@ -254,13 +265,17 @@ void printTable(const Trace& trace, const Model& model, const std::vector<Run>& 
 
 // One colour per scaler in both panels.
 const char* colour(size_t k) {
-  static const char* const colours[] = {"#1b9e77", "#999999", "#7570b3",
-                                        "#d95f02", "#e7298a", "#66a61e"};
+  static const char* const colours[] = {"#1b9e77", "#999999", "#7570b3", "#d95f02",
+                                        "#e7298a", "#66a61e", "#e6ab02"};
   return colours[k % std::size(colours)];
 }
 
 Status writeSeries(const std::string& dir, const Trace& trace, const Model& model,
                    const std::vector<Run>& runs) {
+  std::error_code made;
+  std::filesystem::create_directories(dir, made);
+  if (made)
+    return makeError(Error::Code::kInvalidArgument, "cannot create " + dir + ": " + made.message());
   const std::string csv = dir + "/" + trace.name + ".csv";
   {
     std::ofstream out(csv);
@@ -363,7 +378,8 @@ int run(const Options& options) {
       }
     }
     std::vector<Run> runs;
-    for (const ScalerSpec& spec : scalerSpecs(options.tuning, options.policy, options.restarted)) {
+    for (const ScalerSpec& spec :
+         scalerSpecs(options.tuning, options.policy, options.restarted, options.clairvoyant)) {
       auto r = runOne(spec, *trace, model, options.verbose);
       if (!r) {
         std::cerr << "osmosis-sim: " << spec.name << ": " << r.error().message << "\n";
@@ -398,7 +414,8 @@ int main(int argc, char** argv) {
   const std::string usage =
       "usage: osmosis-sim [--set key=value]... [--tune key=value]... [--policy key=value]... "
       "[--out DIR] [--markdown] "
-      "[--check p50,p99,cost,burst,changes|all] [--tolerance SHARE] [--restarted] [--verbose] "
+      "[--check p50,p99,cost,burst,changes|all] [--tolerance SHARE] [--restarted] [--clairvoyant] "
+      "[--verbose] "
       "trace.csv...\n";
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -458,6 +475,8 @@ int main(int argc, char** argv) {
       options.verbose = true;
     } else if (arg == "--restarted") {
       options.restarted = true;
+    } else if (arg == "--clairvoyant") {
+      options.clairvoyant = true;
     } else if (arg == "--help" || arg == "-h") {
       std::cout << usage;
       return 0;

@@ -226,6 +226,43 @@ class CpuHpa : public Scaler {
   Hpa hpa_;
 };
 
+// Reads the trace ahead, which no real scaler can. Each second with arrivals needs
+// max(headroom x their mean over the 10 s around it, its own arrivals) / per-pod rate pods, up
+// to the next whole pod (the headroom covers noise, as the engine's does; a second's own
+// arrivals cover the edge of a step). It asks for them a start-up ahead, and lets a pod go once
+// no second within the next start-up needs it. A backlog left behind (a trace starting with
+// arrivals, handler times slower than their mean) keeps the pods there are until it is cleared.
+class Clairvoyant : public Scaler {
+ public:
+  explicit Clairvoyant(double headroom) : headroom_(headroom) {}
+
+  int decide(const World& world) override {
+    const Model& m = world.model();
+    const double now = world.now();
+    int need = world.backlog() > 0.5 ? world.replicas() : 0;
+    for (double t = now; t <= now + m.startupSeconds + 1e-9; t += 1)
+      need = std::max(need, needAt(world.trace(), t, m.perPodRate));
+    return std::min(need, m.maxReplicas);
+  }
+
+ private:
+  int needAt(const Trace& trace, double t, double perPodRate) const {
+    const double own = trace.rateAt(t);
+    if (own <= 0) return 0;
+    double sum = 0;
+    int seconds = 0;
+    for (int k = -5; k < 5; ++k) {
+      if (t + k < 0 || t + k >= trace.duration()) continue;
+      sum += trace.rateAt(t + k);
+      ++seconds;
+    }
+    const double rate = std::max(headroom_ * sum / seconds, own);
+    return static_cast<int>(std::ceil(rate / perPodRate - 1e-9));
+  }
+
+  double headroom_;
+};
+
 }  // namespace
 
 Result<std::unique_ptr<Scaler>> makeOsmosis(const OsmosisOptions& options, int maxReplicas,
@@ -244,6 +281,10 @@ std::unique_ptr<Scaler> makeKedaHpa(int maxReplicas) {
 
 std::unique_ptr<Scaler> makeCpuHpa(int maxReplicas) {
   return std::make_unique<CpuHpa>(maxReplicas);
+}
+
+std::unique_ptr<Scaler> makeClairvoyant(double headroom) {
+  return std::make_unique<Clairvoyant>(headroom);
 }
 
 }  // namespace osmosis::sim

@@ -14,6 +14,9 @@
 //  - CPU HPA: the same HPA on CPU utilisation with a 70% target, minimum 1 replica; a pod's
 //    CPU is its busy share (handlers are taken as CPU-bound), averaged over the last 15 s as
 //    metrics-server reports it; pods not ready count as 0% on the way up.
+//  - Clairvoyant (not a scaler one could build: it reads the trace ahead): the policy's
+//    headroom over every second's arrivals, each pod asked for a start-up ahead. The least a
+//    scaler keeping that headroom can spend, to tell what a target asks of any scaler.
 
 #include <chrono>
 #include <map>
@@ -55,5 +58,6 @@ Result<std::unique_ptr<Scaler>> makeOsmosis(const OsmosisOptions& options, int m
                                             std::optional<RememberedRate> remembered = {});
 std::unique_ptr<Scaler> makeKedaHpa(int maxReplicas);
 std::unique_ptr<Scaler> makeCpuHpa(int maxReplicas);
+std::unique_ptr<Scaler> makeClairvoyant(double headroom);
 
 }  // namespace osmosis::sim

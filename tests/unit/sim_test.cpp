@@ -2,6 +2,7 @@
 // KEDA + HPA model's documented defaults, how the engine is started, so its comparisons rest on
 // checked arithmetic.
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <optional>
@@ -155,6 +156,34 @@ TEST(SimOsmosis, ARememberedRateStartsInDrainModeAndNoneInLagMode) {
   EXPECT_NE(firstReason(std::nullopt).find("x 100/replica"), std::string::npos);
   const std::string known = firstReason(RememberedRate{50, std::chrono::minutes(10)});
   EXPECT_NE(known.find("x 50.0/s per pod"), std::string::npos) << known;
+}
+
+TEST(SimClairvoyant, HasThePodsReadyWhenArrivalsComeAndNoneAfter) {
+  // 100/s for seconds 20-39 into 50/s pods that take 2 s to start, headroom 1.2: 2 pods for
+  // seconds 20-23 and 37-39 (their own arrivals; the 10 s mean around them is at most 90/s), 3
+  // for 24-36 (1.2 x the mean, 108-120/s), each asked 2 s ahead, so nothing waits; kept until
+  // no second of the next start-up needs them, none once the arrivals are over.
+  Trace trace;
+  trace.rates.assign(60, 0);
+  std::fill(trace.rates.begin() + 20, trace.rates.begin() + 40, 100);
+  Model model;
+  model.startupSeconds = 2;
+  auto clairvoyant = makeClairvoyant(1.2);
+  World world(trace, model, 0);
+  std::vector<std::pair<int, int>> changes;  // (second, replicas)
+  double largestBacklog = 0;
+  for (int s = 0; s < 60; ++s) {
+    const int before = world.replicas();
+    world.setReplicas(clairvoyant->decide(world));
+    if (world.replicas() != before) changes.emplace_back(s, world.replicas());
+    for (int k = 0; k < 10; ++k) {
+      world.step();
+      largestBacklog = std::max(largestBacklog, world.backlog());
+    }
+  }
+  EXPECT_EQ(changes, (std::vector<std::pair<int, int>>{{18, 2}, {22, 3}, {37, 2}, {40, 0}}));
+  EXPECT_LT(largestBacklog, 10.1);  // what arrives within one 0.1 s step, taken the next
+  EXPECT_DOUBLE_EQ(world.departed(), world.arrived());
 }
 
 }  // namespace
