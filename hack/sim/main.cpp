@@ -106,6 +106,8 @@ Status applyTuning(autoscaler::Tuning& t, const std::string& key, const std::str
     t.windowSustained = v != 0;
   else if (key == "lagStartupStep")
     t.lagStartupStep = v;
+  else if (key == "idleWindowRelease")
+    t.idleWindowRelease = secs;
   else if (key == "throughputForgetAfter")
     t.throughputForgetAfter = secs;
   else
@@ -114,7 +116,7 @@ Status applyTuning(autoscaler::Tuning& t, const std::string& key, const std::str
         "unknown tuning " + key +
             " (arrivalRise, arrivalFall, arrivalSustained, arrivalSurge, arrivalFromReports, "
             "startupGrace, scaleDownTolerance, minScaleDownStepShare, steadyWindow, "
-            "windowSustained, lagStartupStep, throughputForgetAfter)");
+            "windowSustained, lagStartupStep, throughputForgetAfter, idleWindowRelease)");
   return autoscaler::validate(t);
 }
 

@@ -342,7 +342,14 @@ Decision Engine::evaluate(const Inputs& inputs, TimePoint now) {
     return d;
   } else if (recommended < current) {
     // At least the current recommendation (the window may hold only the arrivals' part).
-    const int largest = std::max(recommended, window_.largest(now).value_or(recommended));
+    int largest = std::max(recommended, window_.largest(now).value_or(recommended));
+    if (largest > recommended && tuning_.idleWindowRelease > seconds::zero() && !activity &&
+        now - quietSince >= tuning_.idleWindowRelease) {
+      notes.add("the window's " + std::to_string(largest) + " released: idle " +
+                secondsText(now - quietSince) + " >= " + secondsText(tuning_.idleWindowRelease) +
+                " (idleWindowRelease)");
+      largest = recommended;
+    }
     if (largest >= current) {
       notes.add("scale-down held: largest recommendation in the last " +
                 std::to_string(policy_.stabilizationSeconds) + "s is " + std::to_string(largest));

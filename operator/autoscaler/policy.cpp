@@ -61,6 +61,8 @@ Status validate(const Tuning& t) {
     return invalid("lagStartupStep", "must be within [0, 10]");
   if (t.arrivalMaxAge <= std::chrono::seconds::zero())
     return invalid("arrivalMaxAge", "must be > 0");
+  if (t.idleWindowRelease < std::chrono::seconds::zero())
+    return invalid("idleWindowRelease", "must be >= 0 (0: off)");
   return {};
 }
 

@@ -84,6 +84,11 @@ struct Tuning {
   // at a fraction (10 s of 2000/s: 28% at 30 s, 63% at 10 s), so its peak is not held for a
   // whole window, while a step up is still held once it has lasted (a dip has the window).
   std::chrono::seconds arrivalSustained{30};
+  // A channel idle this long (no backlog, no arrivals, no processing) is past a dip the window
+  // guards against: the window stops holding, and its pods go by the scale-down steps (at least
+  // one until scaleToZeroAfterSeconds). 0: off, the window holds as long as it is
+  // (docs/scaling-quality.md: what it saves and the p99 wait it can give back).
+  std::chrono::seconds idleWindowRelease{0};
 };
 
 // The same bounds the Channel validation uses, plus the operator-level fields.

@@ -196,6 +196,11 @@ TEST(EnginePolicy, RejectsOutOfBoundsFields) {
     ASSERT_FALSE(status.ok()) << step;
     EXPECT_THAT(status.error().message, HasSubstr("lagStartupStep"));
   }
+  Tuning release;
+  release.idleWindowRelease = -1s;
+  const auto status = validate(release);
+  ASSERT_FALSE(status.ok());
+  EXPECT_THAT(status.error().message, HasSubstr("idleWindowRelease"));
 }
 
 TEST(EnginePolicy, SetPolicyRejectsInvalidAndKeepsTheOld) {
@@ -1331,6 +1336,51 @@ TEST(EngineDrain, ADumpsPeakScalesUpButTheWindowHoldsTheSustainedRate) {
     EXPECT_EQ(downs, c.downs) << c.sustained << " " << c.sustainedTau.count() << "s "
                               << ::testing::PrintToString(loop.changes);
     EXPECT_EQ(loop.replicas, 0) << ::testing::PrintToString(loop.changes);  // idle 120 s
+  }
+}
+
+TEST(EngineDrain, AnIdleChannelsWindowIsReleasedAfterIdleWindowRelease) {
+  // 200/s processed by the pods until t=100, then nothing. The window holds what 200/s needed
+  // (ceil(1.2 x 200 / 50 x 1.1) = 6) for 60 s after the arrivals fell; with idleWindowRelease
+  // it is released once the channel has been idle that long, and the 50% steps take it down
+  // 45 s sooner.
+  struct Case {
+    std::chrono::seconds release;
+    std::vector<Change> downs;
+  };
+  const std::vector<Case> cases = {
+      {0s,
+       {{160, 6, 3, DecisionKind::kScaledDown},
+        {175, 3, 2, DecisionKind::kScaledDown},
+        {190, 2, 1, DecisionKind::kScaledDown},
+        {220, 1, 0, DecisionKind::kScaledToZero}}},
+      {15s,
+       {{115, 6, 3, DecisionKind::kScaledDown},
+        {130, 3, 2, DecisionKind::kScaledDown},
+        {145, 2, 1, DecisionKind::kScaledDown},
+        {220, 1, 0, DecisionKind::kScaledToZero}}},
+  };
+  for (const Case& c : cases) {
+    Tuning t;
+    t.arrivalFromReports = false;  // the pods' rate as the arrival
+    t.idleWindowRelease = c.release;
+    Loop loop{engineThatMeasured50PerSecond({}, t), 6};
+    loop.now = 4;
+    const auto traffic = [](TimePoint now, int current) {
+      const double s = std::chrono::duration<double>(now - t0).count();
+      PodReport r = report("a", now, 0);
+      r.processed = static_cast<uint64_t>(200 * std::min(s, 100.0));
+      r.rate = s < 100 ? 200 : 0;
+      return fromReports(current, {r});
+    };
+    loop.run(115, traffic);
+    EXPECT_THAT(loop.last.reason,
+                c.release > 0s
+                    ? HasSubstr("the window's 6 released: idle 15s >= 15s (idleWindowRelease)")
+                    : HasSubstr("scale-down held: largest recommendation in the last 60s is 6"));
+    loop.run(250, traffic);
+    // Scale to zero keeps its own idle time (120 s) either way.
+    EXPECT_EQ(loop.changes, c.downs) << c.release.count() << "s";
   }
 }
 
