@@ -2,6 +2,7 @@
 
 # Unit: the pure decision engine (no servers, time injected).
 add_executable(osmosis_autoscaler_tests unit/autoscaler_engine_test.cpp
+  unit/autoscaler_consumer_throughput_test.cpp
   unit/autoscaler_deletion_cost_test.cpp)
 target_link_libraries(osmosis_autoscaler_tests PRIVATE osmosis_autoscaler GTest::gtest_main
   osmosis_warnings)

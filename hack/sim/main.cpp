@@ -73,6 +73,7 @@ autoscaler::Tuning beforeIssue13() {
   t.steadyWindow = false;
   t.windowSustained = false;
   t.lagStartupStep = 0;
+  t.consumerThroughput = false;
   t.throughputForgetAfter = t.throughputMaxAge;
   return t;
 }
@@ -108,6 +109,8 @@ Status applyTuning(autoscaler::Tuning& t, const std::string& key, const std::str
     t.lagStartupStep = v;
   else if (key == "idleWindowRelease")
     t.idleWindowRelease = secs;
+  else if (key == "consumerThroughput")
+    t.consumerThroughput = v != 0;
   else if (key == "throughputForgetAfter")
     t.throughputForgetAfter = secs;
   else
@@ -116,7 +119,8 @@ Status applyTuning(autoscaler::Tuning& t, const std::string& key, const std::str
         "unknown tuning " + key +
             " (arrivalRise, arrivalFall, arrivalSustained, arrivalSurge, arrivalFromReports, "
             "startupGrace, scaleDownTolerance, minScaleDownStepShare, steadyWindow, "
-            "windowSustained, lagStartupStep, throughputForgetAfter, idleWindowRelease)");
+            "windowSustained, lagStartupStep, throughputForgetAfter, idleWindowRelease, "
+            "consumerThroughput)");
   return autoscaler::validate(t);
 }
 

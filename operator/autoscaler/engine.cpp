@@ -77,7 +77,8 @@ Engine::Engine(const Policy& policy, const Tuning& tuning)
       window_(seconds(policy.stabilizationSeconds)),
       arrival_(tuning.arrivalRise, tuning.arrivalFall, tuning.arrivalSurge,
                tuning.arrivalSustained),
-      throughput_(tuning) {}
+      throughput_(tuning),
+      consumerThroughput_(tuning) {}
 
 Status Engine::setPolicy(const Policy& policy) {
   if (auto s = validate(policy); !s) return s;
@@ -138,6 +139,17 @@ Decision Engine::evaluate(const Inputs& inputs, TimePoint now) {
     processed += throughput_.observe(*report, std::min(report->receivedAt, now));
   if (processed > 0) activity = true;
   throughput_.prune(now);
+  // No pod reports: the consumer reads measure what a pod takes, and it stands in for the pods'
+  // own measurement (as a remembered one does) until a pod is measured.
+  if (tuning_.consumerThroughput && live.live.empty() && inputs.consumer &&
+      freshness(inputs.consumer->readAt, now, staleness) == Freshness::kFresh) {
+    const TimePoint readAt = std::min(inputs.consumer->readAt, now);
+    if (auto rate =
+            consumerThroughput_.observe(*inputs.consumer, readAt, current, lastScaleUpAt_)) {
+      throughput_.remember(*rate, readAt);
+      consumerMeasuredAt_ = readAt;
+    }
+  }
   if (inputs.consumer && freshness(inputs.consumer->readAt, now, staleness) != Freshness::kFuture &&
       arrival_.observe(
           inputs.consumer->streamLastSequence,
@@ -226,6 +238,10 @@ Decision Engine::evaluate(const Inputs& inputs, TimePoint now) {
   }
 
   Notes notes;
+  if (d.perPodRate && consumerMeasuredAt_ && !throughput_.measuredAt(now) &&
+      now - *consumerMeasuredAt_ <= tuning_.throughputMaxAge) {
+    notes.add("per-pod rate from the consumer's deliveries (no pod reports)");
+  }
   if (d.perPodRate) {
     if (auto stale = throughput_.staleTrust(now)) {
       notes.add(

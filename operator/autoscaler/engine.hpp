@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "common/util/result.hpp"
+#include "operator/autoscaler/consumer_throughput.hpp"
 #include "operator/autoscaler/decision.hpp"
 #include "operator/autoscaler/policy.hpp"
 #include "operator/autoscaler/rates.hpp"
@@ -78,6 +79,8 @@ class Engine {
   StabilizationWindow window_;
   ArrivalRate arrival_;
   PodThroughput throughput_;
+  ConsumerThroughput consumerThroughput_;
+  std::optional<TimePoint> consumerMeasuredAt_;  // the last per-pod rate from consumer reads
   std::optional<Flow> lastFlow_;
   uint64_t processedSinceFlow_ = 0;
   int64_t staleAckBaseline_ = 0;  // ack-pending no live pod held, when pods last reported

@@ -89,6 +89,10 @@ struct Tuning {
   // one until scaleToZeroAfterSeconds). 0: off, the window holds as long as it is
   // (docs/scaling-quality.md: what it saves and the p99 wait it can give back).
   std::chrono::seconds idleWindowRelease{0};
+  // With no pod reporting, the per-pod rate is measured from the operator's consumer reads
+  // (consumer_throughput.hpp), so drain mode replaces lag mode's backlog-only rule; false: lag
+  // mode until a pod reports.
+  bool consumerThroughput = true;
 };
 
 // The same bounds the Channel validation uses, plus the operator-level fields.

@@ -855,6 +855,39 @@ TEST(EngineRates, PodThroughputIsMeasuredWhileBusy) {
   EXPECT_FALSE(once.perPodRate(at(3) + strict.throughputMaxAge));
 }
 
+TEST(EngineRates, WithoutReportsTheConsumerReadsMeasureThePerPodRate) {
+  // No pod reports; 2 replicas, 150/s arriving and 150 always waiting undelivered: the pods
+  // take 75/s each. Lag mode holds (ceil(150 / 100) = 2) until a run of reads has lasted
+  // minThroughputSpan (2 s); then drain mode: (1.2 x 150 + 150 / 10) / 75 = 2.6 -> 3 (top of
+  // the band: ceil(2.6 x 1.1) = 3). With consumerThroughput off it stays in lag mode.
+  for (const bool consumer : {true, false}) {
+    Tuning t;
+    t.consumerThroughput = consumer;
+    Engine e = makeEngine({}, t);
+    Decision d;
+    for (int s = 0; s <= 3; ++s)
+      d = e.evaluate(fromConsumer(2, snapshot(at(s), 150, 0, 1000 + 150u * s)), at(s));
+    if (!consumer) {
+      EXPECT_EQ(d.mode, Mode::kLag);
+      EXPECT_EQ(d.desiredReplicas, 2) << d.reason;
+      continue;
+    }
+    EXPECT_EQ(d.mode, Mode::kDrain);
+    ASSERT_TRUE(d.perPodRate);
+    EXPECT_DOUBLE_EQ(*d.perPodRate, 75);
+    EXPECT_EQ(d.desiredReplicas, 3) << d.reason;
+    EXPECT_THAT(d.reason, HasSubstr("per-pod rate from the consumer's deliveries (no pod "
+                                    "reports)"));
+    // The pods' own measurement wins as soon as one is taken (100/s here), and the note goes.
+    for (int s = 4; s <= 6; ++s)
+      d = e.evaluate(fromReports(2, {busyReport("a", at(s), 100u * static_cast<uint64_t>(s - 4))}),
+                     at(s));
+    ASSERT_TRUE(d.perPodRate);
+    EXPECT_DOUBLE_EQ(*d.perPodRate, 100);
+    EXPECT_THAT(d.reason, Not(HasSubstr("consumer's deliveries")));
+  }
+}
+
 TEST(EngineRates, NotBusyStuckOrRestartedPodsGiveNoMeasurement) {
   PodThroughput pods{Tuning{}};
   for (int s = 0; s < 10; ++s) {
