@@ -240,7 +240,7 @@ Decision Engine::evaluate(const Inputs& inputs, TimePoint now) {
   Notes notes;
   if (d.perPodRate && consumerMeasuredAt_ && !throughput_.measuredAt(now) &&
       now - *consumerMeasuredAt_ <= tuning_.throughputMaxAge) {
-    notes.add("per-pod rate from the consumer's deliveries (no pod reports)");
+    notes.add("per-pod rate from the consumer's acks (no pod reports)");
   }
   if (d.perPodRate) {
     if (auto stale = throughput_.staleTrust(now)) {

@@ -8,17 +8,24 @@
 //   twice, and the target never goes below what the backlog needs.
 // - The API server restarted mid-run: the operator's watches recover and nothing made
 //   while it was away, or right after, is missed.
-// No pods run here: the backlog only grows, so lag mode's need is exact and stable.
+// - No sidecar reports arrive: the operator measures the per-pod rate from its consumer reads
+//   and leaves lag mode's backlog-only rule for drain mode (issue 13, item 4).
+// No pods run here: the backlog only grows (or a test's own consumer takes it at a set pace),
+// so lag mode's need is exact and stable.
 
+#include <atomic>
 #include <csignal>
 #include <map>
 #include <memory>
+#include <regex>
 #include <thread>
 #include <tuple>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "common/nats/connection.hpp"
+#include "common/nats/jetstream.hpp"
 #include "tests/fixtures/operator_fixture.hpp"
 #include "tests/fixtures/tcp_proxy.hpp"
 
@@ -302,6 +309,93 @@ TEST_F(ApiserverRestartTest, WatchesRecoverAndNothingMadeMeanwhileIsMissed) {
   std::printf("[operator-fault] after the restart: new Channel Ready, scale 3 -> 6 -> 4, %lld ms\n",
               static_cast<long long>(msSince(t0)));
   EXPECT_EQ(operatorLog().find("\"level\":\"fatal\""), std::string::npos);
+  EXPECT_TRUE(op_.running());
+}
+
+// --- No sidecar reports ----------------------------------------------------------------------
+
+class NoReportsTest : public OperatorFaultTest {
+ protected:
+  void TearDown() override {
+    stop_ = true;
+    if (worker_.joinable()) worker_.join();
+    OperatorFaultTest::TearDown();
+  }
+
+  // Stands in for pods whose sidecars' reports never arrive: takes the Channel's consumer at
+  // 20 messages a second in all, and acks them.
+  void startWorker() {
+    nats::ConnectionOptions o;
+    o.urls = {nats_.url()};
+    auto conn = nats::Connection::connect(o);
+    ASSERT_TRUE(conn.ok()) << conn.error().message;
+    auto js = nats::JetStream::create(conn.value());
+    ASSERT_TRUE(js.ok()) << js.error().message;
+    auto sub = js->pullSubscribe(stream("orders"), "workers");
+    ASSERT_TRUE(sub.ok()) << sub.error().message;
+    worker_ = std::thread(
+        [this, c = conn.value(), j = std::move(js.value()), s = std::move(sub.value())]() mutable {
+          auto next = Clock::now();
+          while (!stop_) {
+            next += 100ms;  // 2 per 100 ms: the pace, not a synchronisation
+            if (auto msgs = s.fetch(2, 100ms); msgs.ok()) {
+              for (auto& m : msgs.value()) {
+                if (auto acked = m.ack(); acked.ok()) finished_++;
+              }
+            }
+            std::this_thread::sleep_until(next);
+          }
+          (void)j;
+          (void)c;
+        });
+  }
+
+  std::atomic<bool> stop_{false};
+  std::atomic<int> finished_{0};
+  std::thread worker_;
+};
+
+TEST_F(NoReportsTest, TheConsumerReadsMeasureThePerPodRateAndDrainModeScales) {
+  ASSERT_EQ(apply(testing::kWorkerDeployment).code, 0);
+  ASSERT_EQ(apply(manifest("orders", R"(  worker:
+    scaleTargetRef: {name: worker}
+  scaling:
+    maxReplicas: 8
+    targetBacklogPerReplica: 10
+    targetDrainSeconds: 120
+    scaleDown: {stabilizationSeconds: 2, maxStepPercent: 100}
+)"))
+                .code,
+            0);
+  waitCondition("orders", "Ready", "True");
+  publish(2000);  // lag mode: ceil(2000 / 10) -> maxReplicas 8
+  ASSERT_TRUE(eventually([&] { return replicas() == 8; }, kConverge, 100ms))
+      << "replicas " << replicas() << "\n"
+      << channel("orders")["status"].dump();
+  const auto at8 = Clock::now();
+  startWorker();
+  ASSERT_FALSE(HasFatalFailure());
+  // 30 s (startupGrace) after the scale-up the 8 replicas count as started; a run of reads
+  // with messages waiting then measures 20/s / 8 = 2.5/s per pod, and drain mode asks for
+  // what drains the backlog in 120 s: about 1300 / 120 / 2.5 = 4.3 -> 5.
+  ASSERT_TRUE(
+      eventually([&] { return !eventMessages("orders", "ScaledDown").empty(); }, 90s, 500ms))
+      << "no scale-down; replicas " << replicas() << ", " << finished_ << " finished\n"
+      << channel("orders")["status"].dump();
+  const std::string message = eventMessages("orders", "ScaledDown").front();
+  std::printf("[operator-fault] no reports: %d finished, scaled down %lld ms after 8: %s\n",
+              finished_.load(), static_cast<long long>(msSince(at8)), message.c_str());
+  EXPECT_NE(message.find("per-pod rate from the consumer's acks (no pod reports)"),
+            std::string::npos)
+      << message;
+  std::smatch perPod;
+  ASSERT_TRUE(std::regex_search(message, perPod, std::regex(R"(x ([0-9.]+)/s per pod)")))
+      << message;
+  const double rate = std::stod(perPod[1]);
+  EXPECT_GT(rate, 1.5) << message;  // 20/s over 8 replicas, from real JetStream figures
+  EXPECT_LT(rate, 3.5) << message;
+  json scaling = condition("orders", "ScalingActive");
+  EXPECT_NE(scaling.value("message", "").find("(drain mode)"), std::string::npos) << scaling.dump();
   EXPECT_TRUE(op_.running());
 }
 

@@ -876,15 +876,14 @@ TEST(EngineRates, WithoutReportsTheConsumerReadsMeasureThePerPodRate) {
     ASSERT_TRUE(d.perPodRate);
     EXPECT_DOUBLE_EQ(*d.perPodRate, 75);
     EXPECT_EQ(d.desiredReplicas, 3) << d.reason;
-    EXPECT_THAT(d.reason, HasSubstr("per-pod rate from the consumer's deliveries (no pod "
-                                    "reports)"));
+    EXPECT_THAT(d.reason, HasSubstr("per-pod rate from the consumer's acks (no pod reports)"));
     // The pods' own measurement wins as soon as one is taken (100/s here), and the note goes.
     for (int s = 4; s <= 6; ++s)
       d = e.evaluate(fromReports(2, {busyReport("a", at(s), 100u * static_cast<uint64_t>(s - 4))}),
                      at(s));
     ASSERT_TRUE(d.perPodRate);
     EXPECT_DOUBLE_EQ(*d.perPodRate, 100);
-    EXPECT_THAT(d.reason, Not(HasSubstr("consumer's deliveries")));
+    EXPECT_THAT(d.reason, Not(HasSubstr("consumer's acks")));
   }
 }
 
