@@ -11,7 +11,8 @@
 // num_pending and num_ack_pending) per second and per replica is the measurement; the run
 // restarts after maxThroughputSpan, so it follows change. Finished, not delivered: pods filling
 // their in-flight would read as capacity. A stale num_ack_pending (nats-server #6093) stays
-// put, so it changes the difference little.
+// put, so it changes the difference little. Replicas asked for that never run (unschedulable
+// pods) read as slower pods: more replicas, never fewer.
 
 #include <cstdint>
 #include <optional>
@@ -31,8 +32,6 @@ class ConsumerThroughput {
   // previous one (a restamped read) is ignored too.
   std::optional<double> observe(const ConsumerSnapshot& read, TimePoint at, int replicas,
                                 std::optional<TimePoint> lastScaleUpAt);
-
-  void setTuning(const Tuning& tuning) { tuning_ = tuning; }
 
  private:
   struct Figures {
