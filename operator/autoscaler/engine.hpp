@@ -39,14 +39,17 @@ class Engine {
   void rememberPerPodRate(double rate, TimePoint measuredAt) {
     throughput_.remember(rate, measuredAt);
   }
-  // What the pods measured here, to keep across restarts: the per-pod rate and when the newest
-  // measurement was taken; empty until a pod was measured (a remembered rate is not returned).
+  // What was measured here, to keep across restarts: the per-pod rate and when the newest
+  // measurement was taken, the pods' or, with none current, the consumer reads' (no pod
+  // reports); empty until one was measured (a remembered rate is not returned).
   struct LearnedRate {
     double perPodRate = 0;
     TimePoint measuredAt;
   };
   std::optional<LearnedRate> learnedPerPodRate(TimePoint now) const {
-    const auto at = throughput_.measuredAt(now);
+    auto at = throughput_.measuredAt(now);
+    if (!at && consumerMeasuredAt_ && now - *consumerMeasuredAt_ <= tuning_.throughputMaxAge)
+      at = consumerMeasuredAt_;
     const auto rate = throughput_.perPodRate(now);
     if (!at || !rate) return std::nullopt;
     return LearnedRate{*rate, *at};

@@ -55,7 +55,8 @@ nlohmann::json scalingStatusApply(const std::string& ns, const std::string& name
                                   const std::string& now,
                                   const nlohmann::json& throughput = nullptr);
 
-// status.throughput: the per-pod rate the pods measured (3 significant digits) and when, kept
+// status.throughput: the per-pod rate measured (by the pods, or by the consumer reads when no
+// pod reports; 3 significant digits) and when, kept
 // so a restarted operator starts in drain mode (issue 13).
 nlohmann::json throughputStatus(double perPodRate, const std::string& measuredAt);
 // Whether a newly learned rate is worth writing over `written`: none yet, a change of more than

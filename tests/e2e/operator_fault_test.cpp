@@ -396,6 +396,18 @@ TEST_F(NoReportsTest, TheConsumerReadsMeasureThePerPodRateAndDrainModeScales) {
   EXPECT_LT(rate, 3.5) << message;
   json scaling = condition("orders", "ScalingActive");
   EXPECT_NE(scaling.value("message", "").find("(drain mode)"), std::string::npos) << scaling.dump();
+  // Kept for a restarted operator, as the pods' own measurement would be.
+  double kept = 0;
+  EXPECT_TRUE(eventually(
+      [&] {
+        kept = channel("orders")["status"]
+                   .value("throughput", json::object())
+                   .value("perPodRate", 0.0);
+        return kept > 1.5 && kept < 3.5;
+      },
+      kConverge, 200ms))
+      << "status.throughput.perPodRate " << kept << "\n"
+      << channel("orders")["status"].dump();
   EXPECT_TRUE(op_.running());
 }
 

@@ -877,6 +877,11 @@ TEST(EngineRates, WithoutReportsTheConsumerReadsMeasureThePerPodRate) {
     EXPECT_DOUBLE_EQ(*d.perPodRate, 75);
     EXPECT_EQ(d.desiredReplicas, 3) << d.reason;
     EXPECT_THAT(d.reason, HasSubstr("per-pod rate from the consumer's acks (no pod reports)"));
+    // Kept across restarts (status.throughput) like a pod's, from the read that measured it.
+    auto learned = e.learnedPerPodRate(at(3));
+    ASSERT_TRUE(learned);
+    EXPECT_DOUBLE_EQ(learned->perPodRate, 75);
+    EXPECT_EQ(learned->measuredAt, at(3));
     // The pods' own measurement wins as soon as one is taken (100/s here), and the note goes.
     for (int s = 4; s <= 6; ++s)
       d = e.evaluate(fromReports(2, {busyReport("a", at(s), 100u * static_cast<uint64_t>(s - 4))}),
