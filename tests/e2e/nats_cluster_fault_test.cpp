@@ -40,7 +40,7 @@ class NatsClusterFaultTest : public SidecarFixture {
     ASSERT_TRUE(st.ok()) << st.error().message;
     clusterUrls_ = cluster_.urlList();
     streamReplicas_ = 3;
-    connectClient();
+    ASSERT_NO_FATAL_FAILURE(connectClient());
   }
 
   // Which member leads, by the stream's or the consumer's info (-1: no answer yet).

@@ -26,7 +26,7 @@ int messageCount() {
 class SidecarZeroLossTest : public SidecarFixture {};
 
 TEST_F(SidecarZeroLossTest, KillNineAndServerRestartLoseNothing) {
-  startServerAndConnect();
+  ASSERT_NO_FATAL_FAILURE(startServerAndConnect());
   createQueue(2s);  // short ackWait: what a killed sidecar held comes back soon
   const int total = messageCount();
   const auto seed = static_cast<unsigned>(Clock::now().time_since_epoch().count());

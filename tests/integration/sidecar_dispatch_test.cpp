@@ -14,7 +14,7 @@ class SidecarDispatchTest : public SidecarFixture {
  protected:
   void SetUp() override {
     SidecarFixture::SetUp();
-    startServerAndConnect();
+    ASSERT_NO_FATAL_FAILURE(startServerAndConnect());
   }
 
   // Waits until the consumer has nothing pending or unacked and the stream is empty.
@@ -270,7 +270,7 @@ TEST_F(SidecarDispatchTest, NatsDownAndConsumerMissingAtStartThenRecovers) {
   EXPECT_EQ(httpGet(sidecar.healthPort, "/readyz").status, 503);
 
   ASSERT_TRUE(server_.start().ok());
-  connectClient();
+  ASSERT_NO_FATAL_FAILURE(connectClient());
   // NATS is back but the consumer does not exist yet.
   nats::StreamConfig s;
   s.name = "ORDERS";

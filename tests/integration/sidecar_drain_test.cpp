@@ -16,7 +16,7 @@ class SidecarDrainTest : public SidecarFixture {
  protected:
   void SetUp() override {
     SidecarFixture::SetUp();
-    startServerAndConnect();
+    ASSERT_NO_FATAL_FAILURE(startServerAndConnect());
   }
 };
 

@@ -48,7 +48,7 @@ class SidecarHostileAppTest : public SidecarFixture {
 // Item 6. Before: the 102 settled "first" (nak) and the app's real answer to it (200) was
 // taken as the answer to "second", which was acked although the app answered it 500.
 TEST_F(SidecarHostileAppTest, InterimAnswerDoesNotSettleTheNextMessage) {
-  startServerAndConnect();
+  ASSERT_NO_FATAL_FAILURE(startServerAndConnect());
   createQueue();
   publish("first");
   publish("second");
@@ -80,7 +80,7 @@ TEST_F(SidecarHostileAppTest, InterimAnswerDoesNotSettleTheNextMessage) {
 TEST_F(SidecarHostileAppTest, EarlyAnswerToALargeMessageKeepsTheNextOneIntact) {
   std::ofstream(dir_ + "/nats.conf") << "max_payload: 8388608\n";
   server_.setExtraArgs({"-c", dir_ + "/nats.conf"});
-  startServerAndConnect();
+  ASSERT_NO_FATAL_FAILURE(startServerAndConnect());
   createQueue();
   std::string big(7500000, 'b');
   for (size_t i = 0; i < big.size(); i += 4096)
@@ -116,7 +116,7 @@ class SidecarMalformedAnswerTest : public SidecarHostileAppTest,
                                    public ::testing::WithParamInterface<std::string> {};
 
 TEST_P(SidecarMalformedAnswerTest, IsNakkedNotAcked) {
-  startServerAndConnect();
+  ASSERT_NO_FATAL_FAILURE(startServerAndConnect());
   createQueue();
   publish("m");
   const std::string bad = GetParam();
@@ -150,7 +150,7 @@ INSTANTIATE_TEST_SUITE_P(Answers, SidecarMalformedAnswerTest,
 // answer. Before: the sidecar sent it again at once with the same delivery count (the app
 // could not tell a retry from a new message). Now it is nakked and comes back as delivery 2.
 TEST_F(SidecarHostileAppTest, MessageReceivedBeforeACloseIsNotResentWithTheSameDeliveryCount) {
-  startServerAndConnect();
+  ASSERT_NO_FATAL_FAILURE(startServerAndConnect());
   createQueue();
   HostileApp app([](HostileApp::Connection& c) {
     int answered = 0;  // (the sidecar's reachability probe is a connection without requests)

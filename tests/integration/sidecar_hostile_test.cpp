@@ -22,7 +22,7 @@ class SidecarHostileTest : public SidecarFixture {
  protected:
   void SetUp() override {
     SidecarFixture::SetUp();
-    startServerAndConnect();
+    ASSERT_NO_FATAL_FAILURE(startServerAndConnect());
   }
 
   // Every message of `stream`, with its headers (all values of a key, in order).

@@ -17,7 +17,7 @@ class SidecarReportTest : public SidecarFixture {
  protected:
   void SetUp() override {
     SidecarFixture::SetUp();
-    startServerAndConnect();
+    ASSERT_NO_FATAL_FAILURE(startServerAndConnect());
     ASSERT_EQ(natsConnection_SubscribeSync(&sub_, conn_->raw(), "osmosis.report.shop.orders"),
               NATS_OK);
   }

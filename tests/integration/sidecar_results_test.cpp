@@ -66,7 +66,7 @@ class SidecarResultsTest : public SidecarFixture {
  protected:
   void SetUp() override {
     SidecarFixture::SetUp();
-    startServerAndConnect();
+    ASSERT_NO_FATAL_FAILURE(startServerAndConnect());
   }
   void TearDown() override {
     if (tap_ != nullptr) natsSubscription_Destroy(tap_);
