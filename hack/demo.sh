@@ -132,6 +132,11 @@ say "installing the demo objects"
 if ! ((cluster)); then
   kubectl apply -f crds/osmosis.dev_channels.yaml >/dev/null
 fi
+# (kubectl wait fails at once on a CRD whose status has no conditions yet: poll instead)
+for _ in $(seq 300); do
+  [[ $(kubectl get crd channels.osmosis.dev -o jsonpath='{.status.conditions[?(@.type=="Established")].status}' 2>/dev/null) == True ]] && break
+  sleep 0.2
+done
 kubectl wait --for condition=established crd/channels.osmosis.dev --timeout=60s >/dev/null
 kubectl create namespace demo >/dev/null
 if ((cluster)); then
