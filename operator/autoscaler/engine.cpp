@@ -141,8 +141,10 @@ Decision Engine::evaluate(const Inputs& inputs, TimePoint now) {
   throughput_.prune(now);
   // No pod reports: the consumer reads measure what a pod takes, and it stands in for the pods'
   // own measurement (as a remembered one does) until a pod is measured.
-  if (tuning_.consumerThroughput && live.live.empty() && inputs.consumer &&
-      freshness(inputs.consumer->readAt, now, staleness) == Freshness::kFresh) {
+  const auto consumerFreshness =
+      inputs.consumer ? std::optional(freshness(inputs.consumer->readAt, now, staleness))
+                      : std::nullopt;
+  if (tuning_.consumerThroughput && live.live.empty() && consumerFreshness == Freshness::kFresh) {
     const TimePoint readAt = std::min(inputs.consumer->readAt, now);
     if (auto rate =
             consumerThroughput_.observe(*inputs.consumer, readAt, current, lastScaleUpAt_)) {
@@ -150,7 +152,7 @@ Decision Engine::evaluate(const Inputs& inputs, TimePoint now) {
       consumerMeasuredAt_ = readAt;
     }
   }
-  if (inputs.consumer && freshness(inputs.consumer->readAt, now, staleness) != Freshness::kFuture &&
+  if (inputs.consumer && consumerFreshness != Freshness::kFuture &&
       arrival_.observe(
           inputs.consumer->streamLastSequence,
           std::min(inputs.consumer->streamReadAt.value_or(inputs.consumer->readAt), now))) {
@@ -238,8 +240,7 @@ Decision Engine::evaluate(const Inputs& inputs, TimePoint now) {
   }
 
   Notes notes;
-  if (d.perPodRate && consumerMeasuredAt_ && !throughput_.measuredAt(now) &&
-      now - *consumerMeasuredAt_ <= tuning_.throughputMaxAge) {
+  if (d.perPodRate && consumerRateInUse(now)) {
     notes.add("per-pod rate from the consumer's acks (no pod reports)");
   }
   if (d.perPodRate) {

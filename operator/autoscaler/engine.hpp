@@ -48,8 +48,7 @@ class Engine {
   };
   std::optional<LearnedRate> learnedPerPodRate(TimePoint now) const {
     auto at = throughput_.measuredAt(now);
-    if (!at && consumerMeasuredAt_ && now - *consumerMeasuredAt_ <= tuning_.throughputMaxAge)
-      at = consumerMeasuredAt_;
+    if (!at && consumerRateInUse(now)) at = consumerMeasuredAt_;
     const auto rate = throughput_.perPodRate(now);
     if (!at || !rate) return std::nullopt;
     return LearnedRate{*rate, *at};
@@ -61,6 +60,13 @@ class Engine {
 
  private:
   Engine(const Policy& policy, const Tuning& tuning);
+
+  // The per-pod rate in use is the consumer reads' (no pod measurement is current, and theirs
+  // is): for the reason's note and for what is kept across restarts.
+  bool consumerRateInUse(TimePoint now) const {
+    return consumerMeasuredAt_ && !throughput_.measuredAt(now) &&
+           now - *consumerMeasuredAt_ <= tuning_.throughputMaxAge;
+  }
 
   // Feeds the arrival rate from the reports: backlog change plus messages processed.
   void feedArrivalFromReports(const LiveReports& live, const Backlog& backlog, uint64_t processed,
