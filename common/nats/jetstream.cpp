@@ -269,14 +269,18 @@ JetStream::JetStream(JetStream&& o) noexcept
       leaders_(std::move(o.leaders_)) {}
 
 Result<nlohmann::json> JetStream::apiRequest(const std::string& subject, const nlohmann::json& body,
-                                             const std::string& doing) {
+                                             const std::string& doing, ApiCall call) {
   const std::string data = body.is_null() ? std::string() : dumpJson(body);
   for (int attempt = 0;; ++attempt) {
     auto r = apiRequestOnce(subject, data, doing);
-    const auto delay = r ? std::nullopt : retryDelay(r.error(), attempt);
+    const auto delay =
+        r || !conn_->connected() ? std::nullopt : retryDelay(r.error(), attempt, call);
     if (!delay) return r;
-    log::debug("JetStream temporarily unavailable; asking again",
-               {{"doing", doing}, {"attempt", attempt + 1}, {"delayMs", delay->count()}});
+    log::debug("JetStream did not answer or was handing a leader over; asking again",
+               {{"doing", doing},
+                {"error", r.error().message},
+                {"attempt", attempt + 1},
+                {"delayMs", delay->count()}});
     std::this_thread::sleep_for(*delay);
   }
 }
@@ -303,9 +307,15 @@ Result<nlohmann::json> JetStream::apiRequestOnce(const std::string& subject,
   return parsed;
 }
 
+namespace {
+ApiCall callOf(std::string_view verb) {
+  return verb == "INFO" ? ApiCall::kRead : ApiCall::kWrite;
+}
+}  // namespace
+
 Result<StreamInfo> JetStream::streamCall(const char* verb, const std::string& name,
                                          const nlohmann::json& body, const std::string& doing) {
-  auto reply = apiRequest(streamApiSubject(verb, name), body, doing);
+  auto reply = apiRequest(streamApiSubject(verb, name), body, doing, callOf(verb));
   if (!reply) return reply.error();
   auto info = parseStreamInfo(reply.value());
   if (!info) return makeError(info.error().code, doing + ": " + info.error().message);
@@ -315,7 +325,7 @@ Result<StreamInfo> JetStream::streamCall(const char* verb, const std::string& na
 Result<ConsumerInfo> JetStream::consumerCall(const char* verb, const std::string& stream,
                                              const std::string& consumer,
                                              const nlohmann::json& body, const std::string& doing) {
-  auto reply = apiRequest(consumerApiSubject(verb, stream, consumer), body, doing);
+  auto reply = apiRequest(consumerApiSubject(verb, stream, consumer), body, doing, callOf(verb));
   if (!reply) return reply.error();
   auto info = parseConsumerInfo(reply.value());
   if (!info) return makeError(info.error().code, doing + ": " + info.error().message);
@@ -341,7 +351,8 @@ Result<std::vector<StreamInfo>> JetStream::listStreams() {
   // Bounded, so a server whose total keeps moving (streams added while listing) cannot keep
   // us here.
   for (int page = 0; page < 1000; ++page) {
-    auto reply = apiRequest(kStreamListSubject, {{"offset", offset}}, "listing streams");
+    auto reply =
+        apiRequest(kStreamListSubject, {{"offset", offset}}, "listing streams", ApiCall::kRead);
     if (!reply) return reply.error();
     auto parsed = parseStreamPage(reply.value());
     if (!parsed)
@@ -362,7 +373,8 @@ Result<std::vector<StreamInfo>> JetStream::listStreams() {
 }
 
 Status JetStream::deleteStream(const std::string& name) {
-  auto reply = apiRequest(streamApiSubject("DELETE", name), nullptr, "deleting stream " + name);
+  auto reply = apiRequest(streamApiSubject("DELETE", name), nullptr, "deleting stream " + name,
+                          ApiCall::kWrite);
   if (!reply) return reply.error();
   return {};
 }
@@ -382,7 +394,7 @@ Result<ConsumerInfo> JetStream::consumerInfo(const std::string& stream,
 
 Status JetStream::deleteConsumer(const std::string& stream, const std::string& consumer) {
   auto reply = apiRequest(consumerApiSubject("DELETE", stream, consumer), nullptr,
-                          "deleting consumer " + stream + "/" + consumer);
+                          "deleting consumer " + stream + "/" + consumer, ApiCall::kWrite);
   if (!reply) return reply.error();
   return {};
 }
@@ -422,7 +434,7 @@ Result<PublishAck> JetStream::publishAck(const std::string& subject, std::string
 Result<std::optional<StoredMessage>> JetStream::getMessage(const std::string& stream,
                                                            const nlohmann::json& query,
                                                            const std::string& doing) {
-  auto reply = apiRequest(streamApiSubject("MSG.GET", stream), query, doing);
+  auto reply = apiRequest(streamApiSubject("MSG.GET", stream), query, doing, ApiCall::kRead);
   if (!reply) {
     // 10037: no message found.
     if (reply.error().reason == "10037") return std::optional<StoredMessage>();

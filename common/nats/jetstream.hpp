@@ -145,9 +145,10 @@ class JetStream {
       : js_(js), conn_(std::move(conn)), apiTimeout_(apiTimeout) {}
   // One request of the management API, its body built by jetstream_json (never by libnats,
   // which does not escape strings): the reply's object, or its error.
-  // Asked again after a "temporarily unavailable" answer (retryDelay).
+  // Asked again after a "temporarily unavailable" answer, or a read after a timeout
+  // (retryDelay).
   Result<nlohmann::json> apiRequest(const std::string& subject, const nlohmann::json& body,
-                                    const std::string& doing);
+                                    const std::string& doing, ApiCall call);
   Result<nlohmann::json> apiRequestOnce(const std::string& subject, const std::string& data,
                                         const std::string& doing);
   Result<StreamInfo> streamCall(const char* verb, const std::string& name,

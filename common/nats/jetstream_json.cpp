@@ -154,9 +154,12 @@ json toApiJson(const std::string& stream, const ConsumerConfig& c) {
   return {{"stream_name", stream}, {"config", config}};
 }
 
-std::optional<std::chrono::milliseconds> retryDelay(const Error& e, int attempt) {
-  if (e.reason != "10008" || attempt < 0 || attempt > 1) return std::nullopt;
-  return std::chrono::milliseconds(attempt == 0 ? 250 : 500);
+std::optional<std::chrono::milliseconds> retryDelay(const Error& e, int attempt, ApiCall call) {
+  if (attempt < 0 || attempt > 1) return std::nullopt;
+  if (e.reason == "10008") return std::chrono::milliseconds(attempt == 0 ? 250 : 500);
+  if (e.code == Error::Code::kTimeout && call == ApiCall::kRead && attempt == 0)
+    return std::chrono::milliseconds(0);
+  return std::nullopt;
 }
 
 Error::Code codeForJetStreamError(int errCode, int httpCode) {

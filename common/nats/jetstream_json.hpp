@@ -53,9 +53,15 @@ Result<ConsumerInfo> parseConsumerInfo(const nlohmann::json& reply);
 Error::Code codeForJetStreamError(int errCode, int httpCode);
 
 // How long to wait before asking again after `e`, the answer to attempt `attempt` (0 first),
-// or nothing: only "JetStream system temporarily unavailable" (10008), which a cluster answers
-// while a leader hands over (a lame-duck server, an election), is asked again, twice, after
-// 250 and then 500 ms; the request was not carried out, so asking again is safe.
-std::optional<std::chrono::milliseconds> retryDelay(const Error& e, int attempt);
+// or nothing. Two answers are asked again, both of which a cluster gives while a leader hands
+// over (a lame-duck server, an election):
+// - "JetStream system temporarily unavailable" (10008), twice, after 250 and then 500 ms;
+//   the request was not carried out, so asking again is safe for any call;
+// - a timeout of a read, once and at once: the request went to a leader that was leaving,
+//   and a new one answers within about a second. A write is not asked again: it may have
+//   been carried out with its answer lost.
+// The caller asks again only on a connection that is still up (a timeout while
+// disconnected would only take the same time again).
+std::optional<std::chrono::milliseconds> retryDelay(const Error& e, int attempt, ApiCall call);
 
 }  // namespace osmosis::nats

@@ -19,6 +19,10 @@ enum class Retention { kLimits, kInterest, kWorkQueue };
 enum class Storage { kFile, kMemory };
 enum class Discard { kOld, kNew };
 
+// Whether a management request only reads (stream and consumer info, message get, list),
+// so asking it again cannot do anything twice.
+enum class ApiCall { kRead, kWrite };
+
 struct StreamConfig {
   std::string name;
   std::vector<std::string> subjects;

@@ -1,7 +1,10 @@
 // The NATS layer against a real nats-server with JetStream (binary from OSMOSIS_NATS_SERVER).
 
+#include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <future>
 #include <mutex>
@@ -557,6 +560,89 @@ TEST_F(JetStreamTest, CoreSubscriptionDeliversMatchingSubjectsUntilDestroyed) {
   ASSERT_TRUE(conn_->flush(5s).ok());
   std::lock_guard lock(mu);
   EXPECT_EQ(got, std::vector<std::string>{"osmosis.report.shop.orders=r1"});
+}
+
+// A stream read whose request goes unanswered (in a cluster: it reached a leader that was
+// leaving) is asked once more, at once; a write that goes unanswered is not (it may have
+// been carried out). The server maps the two API subjects to a responder of ours, which
+// stays silent when told to, so the request really goes unanswered on a real server.
+class UnansweredApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = testing::makeTempDir("osmosis-unanswered-");
+    const std::string conf = dir_ + "/server.conf";
+    std::ofstream(conf) << "mappings {\n"
+                        << R"(  "$JS.API.STREAM.INFO.SILENT": "osmosis.test.api")"
+                        << "\n"
+                        << R"(  "$JS.API.STREAM.DELETE.SILENT": "osmosis.test.api")"
+                        << "\n}\n";
+    server_.setExtraArgs({"-c", conf});
+    auto started = server_.start();
+    ASSERT_TRUE(started.ok()) << started.error().message;
+    ConnectionOptions o;
+    o.urls = {server_.url()};
+    auto conn = Connection::connect(o);
+    ASSERT_TRUE(conn.ok()) << conn.error().message;
+    conn_ = conn.value();
+    ASSERT_EQ(natsConnection_Subscribe(&sub_, conn_->raw(), "osmosis.test.api",
+                                       &UnansweredApiTest::onRequest, this),
+              NATS_OK);
+    ASSERT_TRUE(conn_->flush(5s).ok());
+    auto js = JetStream::create(conn_, 500ms);
+    ASSERT_TRUE(js.ok()) << js.error().message;
+    js_.emplace(std::move(js.value()));
+  }
+  void TearDown() override {
+    if (sub_ != nullptr) natsSubscription_Unsubscribe(sub_);
+    natsSubscription_Destroy(sub_);
+    std::filesystem::remove_all(dir_);
+  }
+
+  // Silent to the first `silent` requests, then answers with a stream's info.
+  static void onRequest(natsConnection* nc, natsSubscription*, natsMsg* msg, void* self) {
+    auto* t = static_cast<UnansweredApiTest*>(self);
+    const int n = ++t->requests_;
+    if (n > t->silent_.load() && natsMsg_GetReply(msg) != nullptr)
+      natsConnection_PublishString(
+          nc, natsMsg_GetReply(msg),
+          R"({"type":"io.nats.jetstream.api.v1.stream_info_response","config":{"name":"SILENT","subjects":["silent.>"]},"state":{"messages":7}})");
+    natsMsg_Destroy(msg);
+  }
+
+  NatsServer server_;
+  std::string dir_;
+  std::shared_ptr<Connection> conn_;
+  natsSubscription* sub_ = nullptr;
+  std::optional<JetStream> js_;
+  std::atomic<int> requests_{0};
+  std::atomic<int> silent_{0};
+};
+
+TEST_F(UnansweredApiTest, AReadIsAskedOnceMoreAtOnce) {
+  silent_ = 1;
+  auto info = js_->streamInfo("SILENT");
+  ASSERT_TRUE(info.ok()) << info.error().message;
+  EXPECT_EQ(info->state.messages, 7u);
+  EXPECT_EQ(requests_.load(), 2);
+}
+
+TEST_F(UnansweredApiTest, AReadUnansweredTwiceIsATimeout) {
+  silent_ = 1000;
+  auto info = js_->streamInfo("SILENT");
+  ASSERT_FALSE(info.ok());
+  EXPECT_EQ(info.error().code, Error::Code::kTimeout) << info.error().message;
+  EXPECT_NE(info.error().message.find("reading stream SILENT"), std::string::npos)
+      << info.error().message;
+  EXPECT_EQ(requests_.load(), 2);
+}
+
+TEST_F(UnansweredApiTest, AnUnansweredWriteIsNotAskedAgain) {
+  silent_ = 1000;
+  auto deleted = js_->deleteStream("SILENT");
+  ASSERT_FALSE(deleted.ok());
+  EXPECT_EQ(deleted.error().code, Error::Code::kTimeout) << deleted.error().message;
+  ASSERT_TRUE(conn_->flush(5s).ok());
+  EXPECT_EQ(requests_.load(), 1);
 }
 
 TEST(NatsConnect, UnreachableServerIsAClearUnavailableError) {

@@ -115,24 +115,45 @@ TEST(JetStreamJson, AStreamListPage) {
     EXPECT_FALSE(parseStreamPage(json::parse(bad)).ok()) << bad;
 }
 
-// Only "temporarily unavailable" (10008, a cluster handing a leader over) is asked again:
-// twice, after 250 and 500 ms. Anything else is the answer.
-TEST(JetStreamJson, OnlyTemporarilyUnavailableIsAskedAgain) {
+// Asked again: "temporarily unavailable" (10008, a cluster handing a leader over), twice,
+// after 250 and 500 ms, for any call; a read that timed out (its leader was leaving), once
+// and at once. Anything else is the answer.
+TEST(JetStreamJson, TemporarilyUnavailableAndAReadsTimeoutAreAskedAgain) {
   auto reply = parseApiReply(
       R"({"error":{"code":503,"err_code":10008,"description":"JetStream system temporarily unavailable"}})",
       "reading S");
   ASSERT_FALSE(reply.ok());
-  const Error e = reply.error();
-  EXPECT_EQ(e.code, Error::Code::kUnavailable);
-  EXPECT_EQ(retryDelay(e, 0), std::chrono::milliseconds(250));
-  EXPECT_EQ(retryDelay(e, 1), std::chrono::milliseconds(500));
-  EXPECT_EQ(retryDelay(e, 2), std::nullopt);
+  const Error unavailable = reply.error();
+  EXPECT_EQ(unavailable.code, Error::Code::kUnavailable);
   auto notFound = parseApiReply(
       R"({"error":{"code":404,"err_code":10059,"description":"stream not found"}})", "reading S");
   ASSERT_FALSE(notFound.ok());
-  EXPECT_EQ(retryDelay(notFound.error(), 0), std::nullopt);
-  EXPECT_EQ(retryDelay(makeError(Error::Code::kUnavailable, "Timeout"), 0), std::nullopt)
-      << "a timeout already took the request's whole time";
+  const Error timeout = makeError(Error::Code::kTimeout, "reading S: Timeout");
+  using ms = std::chrono::milliseconds;
+  struct Row {
+    const char* what;
+    Error error;
+    int attempt;
+    ApiCall call;
+    std::optional<ms> delay;
+  };
+  const Row rows[] = {
+      {"10008, first answer", unavailable, 0, ApiCall::kWrite, ms(250)},
+      {"10008, second answer", unavailable, 1, ApiCall::kWrite, ms(500)},
+      {"10008, third answer", unavailable, 2, ApiCall::kWrite, std::nullopt},
+      {"10008 to a read", unavailable, 0, ApiCall::kRead, ms(250)},
+      {"not found", notFound.error(), 0, ApiCall::kRead, std::nullopt},
+      {"a read's timeout", timeout, 0, ApiCall::kRead, ms(0)},
+      {"a read's second timeout", timeout, 1, ApiCall::kRead, std::nullopt},
+      {"a write's timeout: it may have been carried out", timeout, 0, ApiCall::kWrite,
+       std::nullopt},
+      {"unavailable without 10008 (no responders)",
+       makeError(Error::Code::kUnavailable, "no JetStream answers"), 0, ApiCall::kRead,
+       std::nullopt},
+      {"a negative attempt", timeout, -1, ApiCall::kRead, std::nullopt},
+  };
+  for (const auto& r : rows)
+    EXPECT_EQ(retryDelay(r.error, r.attempt, r.call), r.delay) << r.what;
 }
 
 TEST(JetStreamJson, TheLeaderThatAnsweredIsKept) {
