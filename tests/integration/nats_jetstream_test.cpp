@@ -1,5 +1,6 @@
 // The NATS layer against a real nats-server with JetStream (binary from OSMOSIS_NATS_SERVER).
 
+#include <arpa/inet.h>
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -8,8 +9,11 @@
 #include <functional>
 #include <future>
 #include <mutex>
+#include <netinet/in.h>
 #include <set>
+#include <sys/socket.h>
 #include <thread>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 #include <nats/nats.h>
@@ -643,6 +647,29 @@ TEST_F(UnansweredApiTest, AnUnansweredWriteIsNotAskedAgain) {
   EXPECT_EQ(deleted.error().code, Error::Code::kTimeout) << deleted.error().message;
   ASSERT_TRUE(conn_->flush(5s).ok());
   EXPECT_EQ(requests_.load(), 1);
+}
+
+// The fixture's own guard against another test process taking its port between freePort()
+// and the server's bind (ctest runs tests in parallel processes).
+TEST(NatsServerFixture, AFirstStartWhosePortWasTakenMovesToFreeOnes) {
+  NatsServer server;
+  const int taken = server.port();
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(taken));
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 1), 0);
+  auto started = server.start();
+  ::close(fd);
+  ASSERT_TRUE(started.ok()) << started.error().message;
+  EXPECT_NE(server.port(), taken);
+  ConnectionOptions o;
+  o.urls = {server.url()};
+  auto conn = Connection::connect(o);
+  EXPECT_TRUE(conn.ok()) << conn.error().message;
 }
 
 TEST(NatsConnect, UnreachableServerIsAClearUnavailableError) {
