@@ -1,6 +1,5 @@
 // The NATS layer against a real nats-server with JetStream (binary from OSMOSIS_NATS_SERVER).
 
-#include <arpa/inet.h>
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -9,9 +8,7 @@
 #include <functional>
 #include <future>
 #include <mutex>
-#include <netinet/in.h>
 #include <set>
-#include <sys/socket.h>
 #include <thread>
 #include <unistd.h>
 
@@ -654,14 +651,8 @@ TEST_F(UnansweredApiTest, AnUnansweredWriteIsNotAskedAgain) {
 TEST(NatsServerFixture, AFirstStartWhosePortWasTakenMovesToFreeOnes) {
   NatsServer server;
   const int taken = server.port();
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  const int fd = testing::listenOnLoopback(taken);
   ASSERT_GE(fd, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(taken));
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  ASSERT_EQ(::listen(fd, 1), 0);
   auto started = server.start();
   ::close(fd);
   ASSERT_TRUE(started.ok()) << started.error().message;

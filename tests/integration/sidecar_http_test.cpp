@@ -238,16 +238,8 @@ TEST(SidecarHttp, ReconnectsAfterTheServerDropsAnIdleConnection) {
 // kept-alive one the app may have closed while idle gets one more try).
 TEST(SidecarHttp, ConnectionClosedBeforeTheAnswerFails) {
   const int port = testing::freePort();
-  int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int listener = testing::listenOnLoopback(port);
   ASSERT_GE(listener, 0);
-  int one = 1;
-  ::setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  ASSERT_EQ(::listen(listener, 4), 0);
   std::thread app([&] {
     int c = ::accept(listener, nullptr, nullptr);
     char buf[4096];
