@@ -138,15 +138,13 @@ TEST(SidecarHttp, RequestsOnSeveralConnectionsRunAtOnce) {
       4);
   AppClient client(server->port(), 4);
   std::vector<AppClient::Done> done;
-  const auto start = SteadyClock::now();
   for (int slot = 0; slot < 4; ++slot)
     begin(client, slot, server->port(), "x", &done, std::to_string(slot));
   done = finish(client, std::move(done), 4);
   ASSERT_EQ(done.size(), 4u);
   for (auto& d : done)
     EXPECT_EQ(d.result.status, 200) << d.result.detail;
-  EXPECT_EQ(most.load(), 4);
-  EXPECT_LT(SteadyClock::now() - start, 700ms);  // not one after another (4 x 200 ms)
+  EXPECT_EQ(most.load(), 4);  // all four inside the app at once, not one after another
 }
 
 TEST(SidecarHttp, RefusedWhenNothingListens) {
