@@ -23,9 +23,7 @@ work_ms="${OSMOSIS_E2E_WORK_MS:-20}"
 cluster_env
 new_namespace autoscale
 
-kubectl apply -f "$REPO_ROOT/crds/osmosis.dev_channels.yaml" >/dev/null
-# (kubectl wait fails at once on a CRD whose status has no conditions yet: poll instead)
-poll "the Channel CRD established" 60 bash -c "[[ \$(kubectl get crd channels.osmosis.dev -o jsonpath='{.status.conditions[?(@.type==\"Established\")].status}') == True ]]"
+apply_channel_crd
 
 records="$WORK/records" # the pods' hostPath: one JSON-lines file per pod
 mkdir -m 1777 "$records"

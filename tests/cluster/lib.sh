@@ -36,6 +36,18 @@ poll() {
   done
 }
 
+# apply_channel_crd: applies the Channel CRD and waits until it is Established, polled with
+# channel_crd_established (kubectl wait fails at once on a CRD whose status has no conditions
+# yet).
+channel_crd_established() {
+  [[ $(kubectl get crd channels.osmosis.dev \
+    -o jsonpath='{.status.conditions[?(@.type=="Established")].status}') == True ]]
+}
+apply_channel_crd() {
+  kubectl apply -f "$REPO_ROOT/crds/osmosis.dev_channels.yaml" >/dev/null
+  poll "the Channel CRD established" 60 channel_crd_established
+}
+
 OSMOSIS_TOOLS_BIN="${OSMOSIS_TOOLS_BIN:-$("$REPO_ROOT/hack/tools/build.sh" --print-bin-dir)}"
 export OSMOSIS_TOOLS_BIN
 export PATH="$OSMOSIS_TOOLS_BIN:$PATH"

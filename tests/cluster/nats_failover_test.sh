@@ -36,9 +36,7 @@ new_namespace natsfail
 natsns="$NS-nats"
 CLEANUPS+=("kubectl delete namespace $natsns --wait=false >/dev/null 2>&1")
 
-kubectl apply -f "$REPO_ROOT/crds/osmosis.dev_channels.yaml" >/dev/null
-# (kubectl wait fails at once on a CRD whose status has no conditions yet: poll instead)
-poll "the Channel CRD established" 60 bash -c "[[ \$(kubectl get crd channels.osmosis.dev -o jsonpath='{.status.conditions[?(@.type==\"Established\")].status}') == True ]]"
+apply_channel_crd
 
 # --- NATS: three replicas, a JetStream cluster --------------------------------------------
 t=$SECONDS
