@@ -31,8 +31,13 @@ add_test(NAME scaling_sim_random
 python3 '${PROJECT_SOURCE_DIR}/hack/sim/traces/random.py' '${OSMOSIS_SIM_RANDOM}' 15 1 && \
 python3 '${PROJECT_SOURCE_DIR}/hack/sim/traces/random.py' '${OSMOSIS_SIM_RANDOM}' 15 2 && \
 '$<TARGET_FILE:osmosis-sim>' --check cost,changes --tolerance 0.25 '${OSMOSIS_SIM_RANDOM}'/*.csv")
+# --variant from the command line: a setting left as it is replays as osmosis-drain, a bad
+# variant exits 2 with a reason.
+add_test(NAME scaling_sim_variants
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/unit/sim_variants_test.sh $<TARGET_FILE:osmosis-sim>
+                 ${PROJECT_SOURCE_DIR}/hack/sim/traces/on-off.csv)
 set_tests_properties(scaling_sim_targets scaling_sim_changes scaling_sim_random
-                     PROPERTIES LABELS unit TIMEOUT 300)
+                     scaling_sim_variants PROPERTIES LABELS unit TIMEOUT 300)
 
 # Unit: the pure pieces of the autoscaler's I/O side (report intake, status, HPA detection).
 add_executable(osmosis_scaler_unit_tests unit/autoscaler_scaler_test.cpp

@@ -1,13 +1,15 @@
 // osmosis-sim: replays arrival traces through the real autoscaler engine and through models of
 // KEDA + HPA and a CPU HPA, on one simple queue, and compares them (docs/scaling-quality.md).
 //
-//   osmosis-sim [--set key=value]... [--tune key=value]... [--policy key=value]... [--out DIR]
-//   [--markdown] [--check LIST] [--tolerance SHARE] [--restarted] [--clairvoyant] [--verbose]
-//   trace.csv...
+//   osmosis-sim [--set key=value]... [--tune key=value]... [--policy key=value]...
+//   [--variant NAME:key=value[,key=value...]]... [--out DIR] [--markdown] [--check LIST]
+//   [--tolerance SHARE] [--restarted] [--clairvoyant] [--verbose] trace.csv...
 //
-// --tune: the engine's new Tuning fields for osmosis-drain and osmosis-lag (main.cpp).
+// --tune: the engine's new Tuning fields for osmosis-drain and osmosis-lag (settings.hpp).
 // --policy: the Channel's scaling fields and the operator's headroom, for all three Osmosis
 // scalers (a Channel's own settings, or a what-if); maxReplicas is the model's `max`.
+// --variant NAME:key=value[,key=value...]: adds NAME, osmosis-drain with these policy or tuning
+// fields changed over the --policy and --tune ones, to compare choices in one run (settings.hpp).
 // --set: model settings (rate, concurrency, handler, shape, startup, max, report, seed; see
 // trace.hpp), over the trace files' own. --out: a CSV time series and a PNG chart (gnuplot)
 // per trace. --check: exit 1 unless Osmosis drain mode meets these targets of issue 13 on
@@ -33,6 +35,7 @@
 
 #include "hack/sim/metrics.hpp"
 #include "hack/sim/scalers.hpp"
+#include "hack/sim/settings.hpp"
 #include "hack/sim/trace.hpp"
 #include "hack/sim/world.hpp"
 
@@ -49,8 +52,9 @@ struct Options {
   std::vector<std::string> check;  // targets to check: p50, p99, cost, burst, changes
   double tolerance = 0;            // --tolerance: loosens p99 and changes by this share
   bool verbose = false;
-  bool restarted = false;    // --restarted: add osmosis-restarted
-  bool clairvoyant = false;  // --clairvoyant: add clairvoyant
+  bool restarted = false;             // --restarted: add osmosis-restarted
+  bool clairvoyant = false;           // --clairvoyant: add clairvoyant
+  std::vector<std::string> variants;  // --variant, parsed once the base settings are known
 };
 
 struct ScalerSpec {
@@ -78,100 +82,19 @@ autoscaler::Tuning beforeIssue13() {
   return t;
 }
 
-// --tune: the engine's Tuning fields that issue 13 added, to try other values.
-Status applyTuning(autoscaler::Tuning& t, const std::string& key, const std::string& value) {
-  char* end = nullptr;
-  const double v = std::strtod(value.c_str(), &end);
-  if (value.empty() || *end != '\0' || !std::isfinite(v))
-    return makeError(Error::Code::kInvalidArgument, key + "=" + value + ": not a number");
-  const auto secs = std::chrono::seconds(std::llround(v));
-  if (key == "arrivalRise")
-    t.arrivalRise = secs;
-  else if (key == "arrivalFall")
-    t.arrivalFall = secs;
-  else if (key == "arrivalSustained")
-    t.arrivalSustained = secs;
-  else if (key == "arrivalSurge")
-    t.arrivalSurge = v;
-  else if (key == "arrivalFromReports")
-    t.arrivalFromReports = v != 0;
-  else if (key == "startupGrace")
-    t.startupGrace = secs;
-  else if (key == "scaleDownTolerance")
-    t.scaleDownTolerance = v;
-  else if (key == "minScaleDownStepShare")
-    t.minScaleDownStepShare = v;
-  else if (key == "steadyWindow")
-    t.steadyWindow = v != 0;
-  else if (key == "windowSustained")
-    t.windowSustained = v != 0;
-  else if (key == "lagStartupStep")
-    t.lagStartupStep = v;
-  else if (key == "idleWindowRelease")
-    t.idleWindowRelease = secs;
-  else if (key == "consumerThroughput")
-    t.consumerThroughput = v != 0;
-  else if (key == "throughputForgetAfter")
-    t.throughputForgetAfter = secs;
-  else
-    return makeError(
-        Error::Code::kInvalidArgument,
-        "unknown tuning " + key +
-            " (arrivalRise, arrivalFall, arrivalSustained, arrivalSurge, arrivalFromReports, "
-            "startupGrace, scaleDownTolerance, minScaleDownStepShare, steadyWindow, "
-            "windowSustained, lagStartupStep, throughputForgetAfter, idleWindowRelease, "
-            "consumerThroughput)");
-  return autoscaler::validate(t);
-}
-
-// --policy: spec.scaling's fields and the operator's headroom.
-Status applyPolicy(autoscaler::Policy& p, const std::string& key, const std::string& value) {
-  char* end = nullptr;
-  const double v = std::strtod(value.c_str(), &end);
-  if (value.empty() || *end != '\0' || !std::isfinite(v))
-    return makeError(Error::Code::kInvalidArgument, key + "=" + value + ": not a number");
-  const auto whole = [&](auto& field) -> Status {
-    if (v != std::floor(v) || std::fabs(v) > 1e9)
-      return makeError(Error::Code::kInvalidArgument, key + "=" + value + ": not a whole number");
-    field = static_cast<std::remove_reference_t<decltype(field)>>(v);
-    return {};
-  };
-  Status s;
-  if (key == "minReplicas")
-    s = whole(p.minReplicas);
-  else if (key == "targetBacklogPerReplica")
-    s = whole(p.targetBacklogPerReplica);
-  else if (key == "targetDrainSeconds")
-    s = whole(p.targetDrainSeconds);
-  else if (key == "activationBacklog")
-    s = whole(p.activationBacklog);
-  else if (key == "stabilizationSeconds")
-    s = whole(p.stabilizationSeconds);
-  else if (key == "maxStepPercent")
-    s = whole(p.maxStepPercent);
-  else if (key == "scaleToZeroAfterSeconds")
-    s = whole(p.scaleToZeroAfterSeconds);
-  else if (key == "scaleDownStepSeconds")
-    s = whole(p.scaleDownStepSeconds);
-  else if (key == "headroom")
-    p.headroom = v;
-  else
-    return makeError(Error::Code::kInvalidArgument,
-                     "unknown policy " + key +
-                         " (minReplicas, targetBacklogPerReplica, targetDrainSeconds, "
-                         "activationBacklog, stabilizationSeconds, maxStepPercent, "
-                         "scaleToZeroAfterSeconds, scaleDownStepSeconds, headroom)");
-  if (!s) return s;
-  return autoscaler::validate(p);
-}
-
 std::vector<ScalerSpec> scalerSpecs(const autoscaler::Tuning& tuning,
-                                    const autoscaler::Policy& policy, bool restarted,
+                                    const autoscaler::Policy& policy,
+                                    const std::vector<Variant>& variants, bool restarted,
                                     bool clairvoyant) {
   std::vector<ScalerSpec> specs;
   specs.push_back({"osmosis-drain", [tuning, policy](const Model& m) {
                      return makeOsmosis(OsmosisOptions{true, policy, tuning}, m.maxReplicas);
                    }});
+  for (const Variant& v : variants) {
+    specs.push_back({v.name, [v](const Model& m) {
+                       return makeOsmosis(OsmosisOptions{true, v.policy, v.tuning}, m.maxReplicas);
+                     }});
+  }
   if (restarted) {
     // Drain mode after an operator restart: the per-pod rate the pods run at was measured
     // 10 minutes before the trace and kept in the Channel's status.
@@ -272,7 +195,8 @@ void printTable(const Trace& trace, const Model& model, const std::vector<Run>& 
 // One colour per scaler in both panels.
 const char* colour(size_t k) {
   static const char* const colours[] = {"#1b9e77", "#999999", "#7570b3", "#d95f02",
-                                        "#e7298a", "#66a61e", "#e6ab02"};
+                                        "#e7298a", "#66a61e", "#e6ab02", "#a6761d",
+                                        "#1f78b4", "#b2df8a", "#fb9a99", "#6a3d9a"};
   return colours[k % std::size(colours)];
 }
 
@@ -369,6 +293,27 @@ std::vector<std::string> checkTargets(const Trace& trace, const std::vector<Run>
 }
 
 int run(const Options& options) {
+  std::vector<Variant> variants;
+  for (const std::string& text : options.variants) {
+    auto v = parseVariant(text, options.policy, options.tuning);
+    if (!v) {
+      std::cerr << "osmosis-sim: --" << v.error().message << "\n";
+      return 2;
+    }
+    const auto taken = [&](const std::string& name) {
+      static const char* const builtIn[] = {"osmosis-drain", "osmosis-restarted", "osmosis-before",
+                                            "osmosis-lag",   "keda-hpa",          "cpu-hpa",
+                                            "clairvoyant"};
+      return std::find(std::begin(builtIn), std::end(builtIn), name) != std::end(builtIn) ||
+             std::any_of(variants.begin(), variants.end(),
+                         [&](const Variant& o) { return o.name == name; });
+    };
+    if (taken(v->name)) {
+      std::cerr << "osmosis-sim: --variant " << text << ": the name " << v->name << " is taken\n";
+      return 2;
+    }
+    variants.push_back(std::move(v).value());
+  }
   std::vector<std::string> misses;
   for (const std::string& path : options.traces) {
     Model model;
@@ -384,8 +329,8 @@ int run(const Options& options) {
       }
     }
     std::vector<Run> runs;
-    for (const ScalerSpec& spec :
-         scalerSpecs(options.tuning, options.policy, options.restarted, options.clairvoyant)) {
+    for (const ScalerSpec& spec : scalerSpecs(options.tuning, options.policy, variants,
+                                              options.restarted, options.clairvoyant)) {
       auto r = runOne(spec, *trace, model, options.verbose);
       if (!r) {
         std::cerr << "osmosis-sim: " << spec.name << ": " << r.error().message << "\n";
@@ -419,7 +364,7 @@ int main(int argc, char** argv) {
   osmosis::sim::Options options;
   const std::string usage =
       "usage: osmosis-sim [--set key=value]... [--tune key=value]... [--policy key=value]... "
-      "[--out DIR] [--markdown] "
+      "[--variant NAME:key=value[,key=value...]]... [--out DIR] [--markdown] "
       "[--check p50,p99,cost,burst,changes|all] [--tolerance SHARE] [--restarted] [--clairvoyant] "
       "[--verbose] "
       "trace.csv...\n";
@@ -452,6 +397,8 @@ int main(int argc, char** argv) {
         std::cerr << "osmosis-sim: --tune " << s.error().message << "\n";
         return 2;
       }
+    } else if (arg == "--variant" && i + 1 < argc) {
+      options.variants.emplace_back(argv[++i]);
     } else if (arg == "--markdown") {
       options.markdown = true;
     } else if (arg == "--check" && i + 1 < argc) {

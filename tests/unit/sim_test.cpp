@@ -1,6 +1,6 @@
 // The scaling simulator's own parts (hack/sim): trace files, the fluid queue's waits, and the
-// KEDA + HPA model's documented defaults, how the engine is started, so its comparisons rest on
-// checked arithmetic.
+// KEDA + HPA model's documented defaults, how the engine is started, the what-if settings, so its
+// comparisons rest on checked arithmetic.
 
 #include <algorithm>
 #include <cstdio>
@@ -13,6 +13,7 @@
 
 #include "hack/sim/metrics.hpp"
 #include "hack/sim/scalers.hpp"
+#include "hack/sim/settings.hpp"
 #include "hack/sim/trace.hpp"
 #include "hack/sim/world.hpp"
 
@@ -184,6 +185,63 @@ TEST(SimClairvoyant, HasThePodsReadyWhenArrivalsComeAndNoneAfter) {
   EXPECT_EQ(changes, (std::vector<std::pair<int, int>>{{18, 2}, {22, 3}, {37, 2}, {40, 0}}));
   EXPECT_LT(largestBacklog, 10.1);  // what arrives within one 0.1 s step, taken the next
   EXPECT_DOUBLE_EQ(world.departed(), world.arrived());
+}
+
+TEST(SimSettings, AVariantChangesItsKeysOverTheBaseAndNothingElse) {
+  autoscaler::Policy base;
+  base.targetDrainSeconds = 30;  // as --policy would have set it
+  autoscaler::Tuning baseTuning;
+  baseTuning.arrivalRise = std::chrono::seconds(3);  // as --tune would have
+  auto v = parseVariant("w30-i15:stabilizationSeconds=30,idleWindowRelease=15,headroom=1.1", base,
+                        baseTuning);
+  ASSERT_TRUE(v.ok()) << v.error().message;
+  EXPECT_EQ(v->name, "w30-i15");
+  EXPECT_EQ(v->policy.stabilizationSeconds, 30);
+  EXPECT_DOUBLE_EQ(v->policy.headroom, 1.1);
+  EXPECT_EQ(v->tuning.idleWindowRelease, std::chrono::seconds(15));
+  EXPECT_EQ(v->policy.targetDrainSeconds, 30);
+  EXPECT_EQ(v->tuning.arrivalRise, std::chrono::seconds(3));
+  EXPECT_EQ(v->policy.maxStepPercent, autoscaler::Policy{}.maxStepPercent);
+  EXPECT_EQ(v->tuning.startupGrace, autoscaler::Tuning{}.startupGrace);
+  EXPECT_TRUE(isPolicyKey("headroom"));
+  EXPECT_FALSE(isPolicyKey("idleWindowRelease"));
+}
+
+TEST(SimSettings, BadVariantsAndSettingsAreRefusedSayingWhy) {
+  struct Case {
+    const char* text;
+    const char* expect;
+  };
+  for (const auto& c : std::vector<Case>{
+           {"w30", "expected NAME:key=value"},
+           {":headroom=1.1", "the name must be"},
+           {"W30:headroom=1.1", "the name must be"},
+           {"a-name-longer-than-24-chars:headroom=1.1", "the name must be"},
+           {"a:", "no setting after the name"},
+           {"a:headroom", "expected key=value, got \"headroom\""},
+           {"a:headroom=1.1,", "expected key=value, got \"\""},
+           {"a:window=30", "unknown setting window: policy (minReplicas"},
+           {"a:headroom=x", "headroom=x: not a number"},
+           {"a:stabilizationSeconds=2.5", "not a whole number"},
+           {"a:headroom=0.5", "headroom"},
+           {"a:scaleDownTolerance=-1", "scaleDownTolerance"},
+       }) {
+    auto v = parseVariant(c.text, {}, {});
+    ASSERT_FALSE(v.ok()) << c.text;
+    EXPECT_EQ(v.error().code, Error::Code::kInvalidArgument) << c.text;
+    EXPECT_NE(v.error().message.find(c.expect), std::string::npos)
+        << c.text << ": " << v.error().message;
+  }
+  autoscaler::Policy p;
+  const auto unknownPolicy = applyPolicy(p, "idleWindowRelease", "15");
+  ASSERT_FALSE(unknownPolicy.ok());
+  EXPECT_NE(unknownPolicy.error().message.find("unknown policy idleWindowRelease (minReplicas"),
+            std::string::npos);
+  autoscaler::Tuning t;
+  const auto unknownTuning = applyTuning(t, "headroom", "1.1");
+  ASSERT_FALSE(unknownTuning.ok());
+  EXPECT_NE(unknownTuning.error().message.find("unknown tuning headroom (arrivalRise"),
+            std::string::npos);
 }
 
 }  // namespace
