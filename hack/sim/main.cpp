@@ -300,11 +300,11 @@ int run(const Options& options) {
       std::cerr << "osmosis-sim: --" << v.error().message << "\n";
       return 2;
     }
+    // Every built-in scaler's name, with or without its option, and the variants before.
     const auto taken = [&](const std::string& name) {
-      static const char* const builtIn[] = {"osmosis-drain", "osmosis-restarted", "osmosis-before",
-                                            "osmosis-lag",   "keda-hpa",          "cpu-hpa",
-                                            "clairvoyant"};
-      return std::find(std::begin(builtIn), std::end(builtIn), name) != std::end(builtIn) ||
+      const auto builtIn = scalerSpecs(options.tuning, options.policy, {}, true, true);
+      return std::any_of(builtIn.begin(), builtIn.end(),
+                         [&](const ScalerSpec& spec) { return spec.name == name; }) ||
              std::any_of(variants.begin(), variants.end(),
                          [&](const Variant& o) { return o.name == name; });
     };
