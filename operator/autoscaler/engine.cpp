@@ -223,6 +223,10 @@ Decision Engine::evaluate(const Inputs& inputs, TimePoint now) {
     std::string arrivalText = "arrival " + oneDecimal(d.arrivalRate) + "/s";
     if (d.arrivalSource == ArrivalSource::kReports) arrivalText += " (pods' rate)";
     if (d.arrivalSource == ArrivalSource::kNone) arrivalText += " (unknown)";
+    // The estimate falls slowly (arrivalFall) on purpose; say so when nothing has come for a
+    // while, or "arrival 36.4/s" reads as a contradiction of the idle time stated after it.
+    if (d.arrivalRate > 0 && d.idleFor >= seconds(1))
+      arrivalText += " (falling: nothing arrived for " + secondsText(d.idleFor) + ")";
     basis = arrivalText + " x " + shortNumber(policy_.headroom) + " + " + describe(d.backlog) +
             " / " + std::to_string(policy_.targetDrainSeconds) + "s = " + oneDecimal(demand) + "/s";
     const std::string perPod = oneDecimal(*d.perPodRate) + "/s per pod";

@@ -1020,6 +1020,31 @@ TEST(EngineDrain, FormulaWithTheStreamArrivalRate) {
   }
 }
 
+// Issue 13 item 6: the slowly falling arrival estimate next to an idle time read as a
+// contradiction; once nothing arrives, the reason says the estimate is falling and since when.
+TEST(EngineDrain, AFallingArrivalEstimateSaysNothingArrivedSince) {
+  Engine e = engineThatMeasured50PerSecond();
+  Inputs in;
+  const auto steady = [&](int s, uint64_t sequence) {
+    in = fromConsumer(1, snapshot(at(s), 0, 0, sequence));
+    PodReport r = report("a", at(s), 0);
+    r.processed = 150 + sequence;
+    in.reports = {r};
+    return e.evaluate(in, at(s));
+  };
+  Decision d;
+  for (int s = 4; s <= 100; ++s)
+    d = steady(s, 100u * static_cast<uint64_t>(s));
+  EXPECT_THAT(d.reason, HasSubstr("arrival 100.0/s x 1.2"));
+  EXPECT_THAT(d.reason, Not(HasSubstr("falling")));
+  for (int s = 101; s <= 110; ++s)
+    d = steady(s, 10000);  // the stream stops growing; the pod takes nothing more
+  EXPECT_GT(d.arrivalRate, 0);
+  EXPECT_THAT(d.reason, ::testing::ContainsRegex(
+                            "arrival [0-9.]+/s \\(falling: nothing arrived for 10s\\) x 1.2"));
+  EXPECT_THAT(d.reason, HasSubstr("idle 10s of 120s before scale to zero"));
+}
+
 TEST(EngineDrain, StreamArrivalTooOldFallsBackToThePods) {
   Engine e = engineThatMeasured50PerSecond();
   Inputs in = fromConsumer(1, snapshot(at(4), 0, 0, 0));
