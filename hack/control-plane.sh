@@ -405,6 +405,7 @@ do_up() {
     --tls-private-key-file "$dir/pki/apiserver.key"
   )
   if [[ "$for_nodes" == 1 ]]; then
+    # shellcheck disable=SC2054  # Node,RBAC is one value
     api_args+=(
       --authorization-mode Node,RBAC
       --enable-admission-plugins NodeRestriction

@@ -26,6 +26,8 @@ packages=(
   libcpprest-dev nlohmann-json3-dev libnats-dev libyaml-cpp-dev libssl-dev
   libgtest-dev libgmock-dev libcli11-dev libboost1.74-dev
   clang-format ccache
+  # every shell script is checked (ctest scripts_shellcheck)
+  shellcheck
   # the scaling simulator's charts (hack/sim, docs/scaling-quality.md)
   gnuplot-nox
   # the gateway tests' WebSocket client (a client we did not write)

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the benchmark scripts and the demo: the release tree they share.
 # bench_build TARGET...: configure $build (RelWithDebInfo, no sanitizers; warnings not fatal,
 # since GCC 12 -O2 reports a false -Wnull-dereference inside CLI11) and build TARGETs.
