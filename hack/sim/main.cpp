@@ -2,14 +2,15 @@
 // KEDA + HPA and a CPU HPA, on one simple queue, and compares them (docs/scaling-quality.md).
 //
 //   osmosis-sim [--set key=value]... [--tune key=value]... [--policy key=value]...
-//   [--variant NAME:key=value[,key=value...]]... [--out DIR] [--markdown] [--check LIST]
-//   [--tolerance SHARE] [--restarted] [--clairvoyant] [--verbose] trace.csv...
+//   [--variant NAME:key=value[,key=value...]]... [--only NAME[,NAME...]] [--out DIR] [--markdown]
+//   [--check LIST] [--tolerance SHARE] [--restarted] [--clairvoyant] [--verbose] trace.csv...
 //
 // --tune: the engine's new Tuning fields for osmosis-drain and osmosis-lag (settings.hpp).
 // --policy: the Channel's scaling fields and the operator's headroom, for all three Osmosis
 // scalers (a Channel's own settings, or a what-if); maxReplicas is the model's `max`.
 // --variant NAME:key=value[,key=value...]: adds NAME, osmosis-drain with these policy or tuning
 // fields changed over the --policy and --tune ones, to compare choices in one run (settings.hpp).
+// --only NAME[,NAME...]: runs, prints and charts only these scalers (a readable chart of a few).
 // --set: model settings (rate, concurrency, handler, shape, startup, max, report, seed; see
 // trace.hpp), over the trace files' own. --out: a CSV time series and a PNG chart (gnuplot)
 // per trace. --check: exit 1 unless Osmosis drain mode meets these targets of issue 13 on
@@ -55,6 +56,7 @@ struct Options {
   bool restarted = false;             // --restarted: add osmosis-restarted
   bool clairvoyant = false;           // --clairvoyant: add clairvoyant
   std::vector<std::string> variants;  // --variant, parsed once the base settings are known
+  std::vector<std::string> only;      // --only: these scalers alone (empty: all)
 };
 
 struct ScalerSpec {
@@ -314,6 +316,31 @@ int run(const Options& options) {
     }
     variants.push_back(std::move(v).value());
   }
+  // --only: the scalers to run, each one that would run otherwise; --check reads two of them.
+  std::vector<ScalerSpec> specs =
+      scalerSpecs(options.tuning, options.policy, variants, options.restarted, options.clairvoyant);
+  if (!options.only.empty()) {
+    std::string names;
+    for (const ScalerSpec& spec : specs)
+      names += (names.empty() ? "" : ", ") + spec.name;
+    for (const std::string& name : options.only) {
+      if (std::none_of(specs.begin(), specs.end(),
+                       [&](const ScalerSpec& spec) { return spec.name == name; })) {
+        std::cerr << "osmosis-sim: --only " << name << ": no such scaler in this run (" << names
+                  << ")\n";
+        return 2;
+      }
+    }
+    const auto wanted = [&](const std::string& name) {
+      return std::find(options.only.begin(), options.only.end(), name) != options.only.end();
+    };
+    if (!options.check.empty() && (!wanted("osmosis-drain") || !wanted("keda-hpa"))) {
+      std::cerr << "osmosis-sim: --check compares osmosis-drain with keda-hpa: --only must keep "
+                   "both\n";
+      return 2;
+    }
+    std::erase_if(specs, [&](const ScalerSpec& spec) { return !wanted(spec.name); });
+  }
   std::vector<std::string> misses;
   for (const std::string& path : options.traces) {
     Model model;
@@ -329,8 +356,7 @@ int run(const Options& options) {
       }
     }
     std::vector<Run> runs;
-    for (const ScalerSpec& spec : scalerSpecs(options.tuning, options.policy, variants,
-                                              options.restarted, options.clairvoyant)) {
+    for (const ScalerSpec& spec : specs) {
       auto r = runOne(spec, *trace, model, options.verbose);
       if (!r) {
         std::cerr << "osmosis-sim: " << spec.name << ": " << r.error().message << "\n";
@@ -364,7 +390,8 @@ int main(int argc, char** argv) {
   osmosis::sim::Options options;
   const std::string usage =
       "usage: osmosis-sim [--set key=value]... [--tune key=value]... [--policy key=value]... "
-      "[--variant NAME:key=value[,key=value...]]... [--out DIR] [--markdown] "
+      "[--variant NAME:key=value[,key=value...]]... [--only NAME[,NAME...]] [--out DIR] "
+      "[--markdown] "
       "[--check p50,p99,cost,burst,changes|all] [--tolerance SHARE] [--restarted] [--clairvoyant] "
       "[--verbose] "
       "trace.csv...\n";
@@ -399,6 +426,13 @@ int main(int argc, char** argv) {
       }
     } else if (arg == "--variant" && i + 1 < argc) {
       options.variants.emplace_back(argv[++i]);
+    } else if (arg == "--only" && i + 1 < argc) {
+      const std::string list = argv[++i];
+      for (size_t start = 0; start <= list.size();) {
+        const size_t comma = std::min(list.find(',', start), list.size());
+        options.only.push_back(list.substr(start, comma - start));
+        start = comma + 1;
+      }
     } else if (arg == "--markdown") {
       options.markdown = true;
     } else if (arg == "--check" && i + 1 < argc) {
