@@ -296,15 +296,15 @@ std::vector<std::string> checkTargets(const Trace& trace, const std::vector<Run>
 
 int run(const Options& options) {
   std::vector<Variant> variants;
+  // Every built-in scaler's name, with or without its option: no variant may take one.
+  const auto builtIn = scalerSpecs(options.tuning, options.policy, {}, true, true);
   for (const std::string& text : options.variants) {
     auto v = parseVariant(text, options.policy, options.tuning);
     if (!v) {
       std::cerr << "osmosis-sim: --" << v.error().message << "\n";
       return 2;
     }
-    // Every built-in scaler's name, with or without its option, and the variants before.
     const auto taken = [&](const std::string& name) {
-      const auto builtIn = scalerSpecs(options.tuning, options.policy, {}, true, true);
       return std::any_of(builtIn.begin(), builtIn.end(),
                          [&](const ScalerSpec& spec) { return spec.name == name; }) ||
              std::any_of(variants.begin(), variants.end(),
@@ -427,20 +427,13 @@ int main(int argc, char** argv) {
     } else if (arg == "--variant" && i + 1 < argc) {
       options.variants.emplace_back(argv[++i]);
     } else if (arg == "--only" && i + 1 < argc) {
-      const std::string list = argv[++i];
-      for (size_t start = 0; start <= list.size();) {
-        const size_t comma = std::min(list.find(',', start), list.size());
-        options.only.push_back(list.substr(start, comma - start));
-        start = comma + 1;
-      }
+      options.only = osmosis::sim::splitList(argv[++i]);
     } else if (arg == "--markdown") {
       options.markdown = true;
     } else if (arg == "--check" && i + 1 < argc) {
       std::string list = argv[++i];
       if (list == "all") list = "p99,cost,burst,changes";
-      for (size_t start = 0; start <= list.size();) {
-        const size_t comma = std::min(list.find(',', start), list.size());
-        const std::string target = list.substr(start, comma - start);
+      for (const std::string& target : osmosis::sim::splitList(list)) {
         if (target != "p50" && target != "p99" && target != "cost" && target != "burst" &&
             target != "changes") {
           std::cerr << "osmosis-sim: --check takes p50,p99,cost,burst,changes or all, got "
@@ -448,7 +441,6 @@ int main(int argc, char** argv) {
           return 2;
         }
         options.check.push_back(target);
-        start = comma + 1;
       }
     } else if (arg == "--tolerance" && i + 1 < argc) {
       const std::string value = argv[++i];

@@ -1,49 +1,94 @@
 #include "hack/sim/settings.hpp"
 
 #include <algorithm>
-#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <string_view>
-#include <type_traits>
 
 namespace osmosis::sim {
 namespace {
 
-constexpr std::array<std::string_view, 9> kPolicyKeys = {"minReplicas",
-                                                         "targetBacklogPerReplica",
-                                                         "targetDrainSeconds",
-                                                         "activationBacklog",
-                                                         "stabilizationSeconds",
-                                                         "maxStepPercent",
-                                                         "scaleToZeroAfterSeconds",
-                                                         "scaleDownStepSeconds",
-                                                         "headroom"};
+using autoscaler::Policy;
+using autoscaler::Tuning;
 
-constexpr std::array<std::string_view, 14> kTuningKeys = {
-    "arrivalRise",        "arrivalFall",       "arrivalSustained",   "arrivalSurge",
-    "arrivalFromReports", "startupGrace",      "scaleDownTolerance", "minScaleDownStepShare",
-    "steadyWindow",       "windowSustained",   "lagStartupStep",     "throughputForgetAfter",
-    "idleWindowRelease",  "consumerThroughput"};
+// One settable field: its name, whether it takes whole numbers only, and how it is set. The
+// tables below are the only list of the names (the refusals print them from here).
+template <typename T>
+struct Field {
+  std::string_view name;
+  bool whole;
+  void (*set)(T&, double);
+};
 
-bool listed(const auto& names, const std::string& key) {
-  return std::find(names.begin(), names.end(), key) != names.end();
+std::chrono::seconds secs(double v) {
+  return std::chrono::seconds(std::llround(v));
 }
 
-std::string joined(const auto& names) {
+constexpr Field<Policy> kPolicyFields[] = {
+    {"minReplicas", true, [](Policy& p, double v) { p.minReplicas = static_cast<int>(v); }},
+    {"targetBacklogPerReplica", true,
+     [](Policy& p, double v) { p.targetBacklogPerReplica = static_cast<int64_t>(v); }},
+    {"targetDrainSeconds", true,
+     [](Policy& p, double v) { p.targetDrainSeconds = static_cast<int>(v); }},
+    {"activationBacklog", true,
+     [](Policy& p, double v) { p.activationBacklog = static_cast<int64_t>(v); }},
+    {"stabilizationSeconds", true,
+     [](Policy& p, double v) { p.stabilizationSeconds = static_cast<int>(v); }},
+    {"maxStepPercent", true, [](Policy& p, double v) { p.maxStepPercent = static_cast<int>(v); }},
+    {"scaleToZeroAfterSeconds", true,
+     [](Policy& p, double v) { p.scaleToZeroAfterSeconds = static_cast<int>(v); }},
+    {"scaleDownStepSeconds", true,
+     [](Policy& p, double v) { p.scaleDownStepSeconds = static_cast<int>(v); }},
+    {"headroom", false, [](Policy& p, double v) { p.headroom = v; }},
+};
+
+// The Tuning fields issue 13 added; durations in seconds, switches as 0 or not.
+constexpr Field<Tuning> kTuningFields[] = {
+    {"arrivalRise", false, [](Tuning& t, double v) { t.arrivalRise = secs(v); }},
+    {"arrivalFall", false, [](Tuning& t, double v) { t.arrivalFall = secs(v); }},
+    {"arrivalSustained", false, [](Tuning& t, double v) { t.arrivalSustained = secs(v); }},
+    {"arrivalSurge", false, [](Tuning& t, double v) { t.arrivalSurge = v; }},
+    {"arrivalFromReports", false, [](Tuning& t, double v) { t.arrivalFromReports = v != 0; }},
+    {"startupGrace", false, [](Tuning& t, double v) { t.startupGrace = secs(v); }},
+    {"scaleDownTolerance", false, [](Tuning& t, double v) { t.scaleDownTolerance = v; }},
+    {"minScaleDownStepShare", false, [](Tuning& t, double v) { t.minScaleDownStepShare = v; }},
+    {"steadyWindow", false, [](Tuning& t, double v) { t.steadyWindow = v != 0; }},
+    {"windowSustained", false, [](Tuning& t, double v) { t.windowSustained = v != 0; }},
+    {"lagStartupStep", false, [](Tuning& t, double v) { t.lagStartupStep = v; }},
+    {"throughputForgetAfter", false,
+     [](Tuning& t, double v) { t.throughputForgetAfter = secs(v); }},
+    {"idleWindowRelease", false, [](Tuning& t, double v) { t.idleWindowRelease = secs(v); }},
+    {"consumerThroughput", false, [](Tuning& t, double v) { t.consumerThroughput = v != 0; }},
+};
+
+template <typename T, size_t N>
+const Field<T>* find(const Field<T> (&fields)[N], const std::string& key) {
+  const auto* it = std::find_if(std::begin(fields), std::end(fields),
+                                [&](const Field<T>& f) { return f.name == key; });
+  return it == std::end(fields) ? nullptr : it;
+}
+
+template <typename T, size_t N>
+std::string names(const Field<T> (&fields)[N]) {
   std::string out;
-  for (const auto& n : names)
-    out += (out.empty() ? "" : ", ") + std::string(n);
+  for (const Field<T>& f : fields)
+    out += (out.empty() ? "" : ", ") + std::string(f.name);
   return out;
 }
 
-Result<double> number(const std::string& key, const std::string& value) {
+// Sets `field` from `value`, then lets the engine's own bounds check the whole struct.
+template <typename T>
+Status apply(const Field<T>& field, T& target, const std::string& value) {
+  const std::string key(field.name);
   char* end = nullptr;
   const double v = std::strtod(value.c_str(), &end);
   if (value.empty() || *end != '\0' || !std::isfinite(v))
     return makeError(Error::Code::kInvalidArgument, key + "=" + value + ": not a number");
-  return v;
+  if (field.whole && (v != std::floor(v) || std::fabs(v) > 1e9))
+    return makeError(Error::Code::kInvalidArgument, key + "=" + value + ": not a whole number");
+  field.set(target, v);
+  return autoscaler::validate(target);
 }
 
 bool variantNameOk(const std::string& name) {
@@ -54,87 +99,34 @@ bool variantNameOk(const std::string& name) {
 
 }  // namespace
 
-Status applyTuning(autoscaler::Tuning& t, const std::string& key, const std::string& value) {
-  if (!listed(kTuningKeys, key))
+std::vector<std::string> splitList(const std::string& list) {
+  std::vector<std::string> items;
+  for (size_t start = 0; start <= list.size();) {
+    const size_t comma = std::min(list.find(',', start), list.size());
+    items.push_back(list.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return items;
+}
+
+Status applyTuning(Tuning& t, const std::string& key, const std::string& value) {
+  const Field<Tuning>* field = find(kTuningFields, key);
+  if (!field)
     return makeError(Error::Code::kInvalidArgument,
-                     "unknown tuning " + key + " (" + joined(kTuningKeys) + ")");
-  auto parsed = number(key, value);
-  if (!parsed) return parsed.error();
-  const double v = *parsed;
-  const auto secs = std::chrono::seconds(std::llround(v));
-  if (key == "arrivalRise")
-    t.arrivalRise = secs;
-  else if (key == "arrivalFall")
-    t.arrivalFall = secs;
-  else if (key == "arrivalSustained")
-    t.arrivalSustained = secs;
-  else if (key == "arrivalSurge")
-    t.arrivalSurge = v;
-  else if (key == "arrivalFromReports")
-    t.arrivalFromReports = v != 0;
-  else if (key == "startupGrace")
-    t.startupGrace = secs;
-  else if (key == "scaleDownTolerance")
-    t.scaleDownTolerance = v;
-  else if (key == "minScaleDownStepShare")
-    t.minScaleDownStepShare = v;
-  else if (key == "steadyWindow")
-    t.steadyWindow = v != 0;
-  else if (key == "windowSustained")
-    t.windowSustained = v != 0;
-  else if (key == "lagStartupStep")
-    t.lagStartupStep = v;
-  else if (key == "idleWindowRelease")
-    t.idleWindowRelease = secs;
-  else if (key == "consumerThroughput")
-    t.consumerThroughput = v != 0;
-  else
-    t.throughputForgetAfter = secs;
-  return autoscaler::validate(t);
+                     "unknown tuning " + key + " (" + names(kTuningFields) + ")");
+  return apply(*field, t, value);
 }
 
-bool isPolicyKey(const std::string& key) {
-  return listed(kPolicyKeys, key);
-}
-
-Status applyPolicy(autoscaler::Policy& p, const std::string& key, const std::string& value) {
-  if (!isPolicyKey(key))
+Status applyPolicy(Policy& p, const std::string& key, const std::string& value) {
+  const Field<Policy>* field = find(kPolicyFields, key);
+  if (!field)
     return makeError(Error::Code::kInvalidArgument,
-                     "unknown policy " + key + " (" + joined(kPolicyKeys) + ")");
-  auto parsed = number(key, value);
-  if (!parsed) return parsed.error();
-  const double v = *parsed;
-  const auto whole = [&](auto& field) -> Status {
-    if (v != std::floor(v) || std::fabs(v) > 1e9)
-      return makeError(Error::Code::kInvalidArgument, key + "=" + value + ": not a whole number");
-    field = static_cast<std::remove_reference_t<decltype(field)>>(v);
-    return {};
-  };
-  Status s;
-  if (key == "minReplicas")
-    s = whole(p.minReplicas);
-  else if (key == "targetBacklogPerReplica")
-    s = whole(p.targetBacklogPerReplica);
-  else if (key == "targetDrainSeconds")
-    s = whole(p.targetDrainSeconds);
-  else if (key == "activationBacklog")
-    s = whole(p.activationBacklog);
-  else if (key == "stabilizationSeconds")
-    s = whole(p.stabilizationSeconds);
-  else if (key == "maxStepPercent")
-    s = whole(p.maxStepPercent);
-  else if (key == "scaleToZeroAfterSeconds")
-    s = whole(p.scaleToZeroAfterSeconds);
-  else if (key == "scaleDownStepSeconds")
-    s = whole(p.scaleDownStepSeconds);
-  else
-    p.headroom = v;
-  if (!s) return s;
-  return autoscaler::validate(p);
+                     "unknown policy " + key + " (" + names(kPolicyFields) + ")");
+  return apply(*field, p, value);
 }
 
-Result<Variant> parseVariant(const std::string& text, const autoscaler::Policy& base,
-                             const autoscaler::Tuning& baseTuning) {
+Result<Variant> parseVariant(const std::string& text, const Policy& base,
+                             const Tuning& baseTuning) {
   const auto bad = [&](const std::string& why) {
     return makeError(Error::Code::kInvalidArgument, "variant " + text + ": " + why);
   };
@@ -144,20 +136,20 @@ Result<Variant> parseVariant(const std::string& text, const autoscaler::Policy& 
   if (!variantNameOk(v.name)) return bad("the name must be 1-24 of a-z, 0-9 and -");
   const std::string list = text.substr(colon + 1);
   if (list.empty()) return bad("no setting after the name");
-  for (size_t start = 0; start <= list.size();) {
-    const size_t comma = std::min(list.find(',', start), list.size());
-    const std::string item = list.substr(start, comma - start);
+  for (const std::string& item : splitList(list)) {
     const size_t eq = item.find('=');
     if (eq == std::string::npos) return bad("expected key=value, got \"" + item + "\"");
     const std::string key = item.substr(0, eq);
     const std::string value = item.substr(eq + 1);
-    if (!isPolicyKey(key) && !listed(kTuningKeys, key))
-      return bad("unknown setting " + key + ": policy (" + joined(kPolicyKeys) + ") or tuning (" +
-                 joined(kTuningKeys) + ")");
-    const Status s =
-        isPolicyKey(key) ? applyPolicy(v.policy, key, value) : applyTuning(v.tuning, key, value);
+    Status s;
+    if (const Field<Policy>* policyField = find(kPolicyFields, key))
+      s = apply(*policyField, v.policy, value);
+    else if (const Field<Tuning>* tuningField = find(kTuningFields, key))
+      s = apply(*tuningField, v.tuning, value);
+    else
+      return bad("unknown setting " + key + ": policy (" + names(kPolicyFields) + ") or tuning (" +
+                 names(kTuningFields) + ")");
     if (!s) return bad(s.error().message);
-    start = comma + 1;
   }
   return v;
 }

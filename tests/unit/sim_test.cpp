@@ -203,8 +203,9 @@ TEST(SimSettings, AVariantChangesItsKeysOverTheBaseAndNothingElse) {
   EXPECT_EQ(v->tuning.arrivalRise, std::chrono::seconds(3));
   EXPECT_EQ(v->policy.maxStepPercent, autoscaler::Policy{}.maxStepPercent);
   EXPECT_EQ(v->tuning.startupGrace, autoscaler::Tuning{}.startupGrace);
-  EXPECT_TRUE(isPolicyKey("headroom"));
-  EXPECT_FALSE(isPolicyKey("idleWindowRelease"));
+  autoscaler::Policy p;
+  EXPECT_TRUE(applyPolicy(p, "headroom", "1.1").ok());
+  EXPECT_FALSE(applyPolicy(p, "idleWindowRelease", "15").ok());
 }
 
 TEST(SimSettings, BadVariantsAndSettingsAreRefusedSayingWhy) {
