@@ -36,8 +36,12 @@ python3 '${PROJECT_SOURCE_DIR}/hack/sim/traces/random.py' '${OSMOSIS_SIM_RANDOM}
 add_test(NAME scaling_sim_variants
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/unit/sim_variants_test.sh $<TARGET_FILE:osmosis-sim>
                  ${PROJECT_SOURCE_DIR}/hack/sim/traces/on-off.csv)
+# The page's per-trace tables are the simulator's output today (they drift when the engine does).
+add_test(NAME scaling_sim_doc_tables
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/unit/sim_doc_tables_test.sh $<TARGET_FILE:osmosis-sim>
+                 ${PROJECT_SOURCE_DIR}/docs/scaling-quality.md ${OSMOSIS_SIM_TRACES})
 set_tests_properties(scaling_sim_targets scaling_sim_changes scaling_sim_random
-                     scaling_sim_variants PROPERTIES LABELS unit TIMEOUT 300)
+                     scaling_sim_variants scaling_sim_doc_tables PROPERTIES LABELS unit TIMEOUT 300)
 
 # Unit: the pure pieces of the autoscaler's I/O side (report intake, status, HPA detection).
 add_executable(osmosis_scaler_unit_tests unit/autoscaler_scaler_test.cpp
