@@ -91,6 +91,16 @@ void addFlags(CLI::App& app, RawFlags* f) {
                  "drain mode: capacity kept above the arrival rate (1.2 = 20% spare)")
       ->check(CLI::Range(1.0, 10.0))
       ->capture_default_str();
+  app.add_option("--scaling-tolerance", f->scalingTolerance,
+                 "drain mode: a scale-up goes this share above the need, and a scale-down waits "
+                 "until the need raised by it fits fewer replicas (a band against flapping; 0: "
+                 "off)")
+      ->check(CLI::Range(0.0, 0.9))
+      ->capture_default_str();
+  app.add_option("--idle-window-release", f->idleWindowRelease,
+                 "a channel idle this long (nothing arrives, waits or is processed) stops holding "
+                 "the stabilization window's replicas (0s: off, the window holds; up to 1h)")
+      ->capture_default_str();
   app.add_option("--scale-down-step-interval", f->scaleDownStep,
                  "scale-down steps are at least this far apart (1s..1h)")
       ->capture_default_str();
@@ -169,6 +179,14 @@ std::vector<std::string> finish(const RawFlags& raw, Config* c) {
   if (auto d =
           bounded("scale-down-step-interval", raw.scaleDownStep, seconds(1), hours(1), &problems))
     c->scaleDownStep = std::chrono::duration_cast<seconds>(*d);
+  if (auto d =
+          bounded("idle-window-release", raw.idleWindowRelease, seconds(0), hours(1), &problems)) {
+    if (*d % seconds(1) != milliseconds(0))
+      problems.push_back("--idle-window-release: " + raw.idleWindowRelease +
+                         ": whole seconds only (0s: off)");
+    else
+      c->idleWindowRelease = std::chrono::duration_cast<seconds>(*d);
+  }
 
   c->nats = raw.nats;
   c->nats.urls = nats::splitUrls(raw.natsUrls);
@@ -207,6 +225,7 @@ std::vector<std::string> finish(const RawFlags& raw, Config* c) {
   c->scalerWorkers = raw.scalerWorkers;
   c->scaleUpMaxStep = raw.scaleUpMaxStep;
   c->headroom = raw.headroom;
+  c->scalingTolerance = raw.scalingTolerance;
   c->podDeletionCost = raw.podDeletionCost;
 
   if (auto why = nats::subjectProblem(raw.reportSubjectPrefix, nats::Wildcards::kForbidden)) {

@@ -43,6 +43,8 @@ struct RawFlags {
   int scalerWorkers = 8;
   int scaleUpMaxStep = 0;
   double headroom = 1.2;
+  double scalingTolerance = 0.1;
+  std::string idleWindowRelease = "0s";
   std::string reportStaleness = "5s";
   std::string scaleDownStep = "15s";
   bool podDeletionCost = false;
@@ -83,6 +85,10 @@ struct Config {
   int scalerWorkers = 8;
   int scaleUpMaxStep = 0;
   double headroom = 1.2;
+  // Drain mode's tolerance band and the idle release of the stabilization window
+  // (autoscaler::Tuning; docs/scaling-quality.md weighs both).
+  double scalingTolerance = 0.1;
+  std::chrono::seconds idleWindowRelease{0};
   milliseconds reportStaleness{5000};
   std::chrono::seconds scaleDownStep{15};
   // Before a scale-down, set controller.kubernetes.io/pod-deletion-cost on the target's pods

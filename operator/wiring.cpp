@@ -79,6 +79,8 @@ autoscaler::ScalerOptions scalerOptions(const Config& f) {
   o.operatorPolicy.headroom = f.headroom;
   o.operatorPolicy.reportStaleness = f.reportStaleness;
   o.operatorPolicy.scaleDownStepSeconds = static_cast<int>(f.scaleDownStep.count());
+  o.tuning.scaleDownTolerance = f.scalingTolerance;
+  o.tuning.idleWindowRelease = f.idleWindowRelease;
   o.podDeletionCost = f.podDeletionCost;
   o.reportSubjectPrefix = f.subjectPolicy.reportPrefix;
   return o;

@@ -13,7 +13,7 @@ target_link_libraries(osmosis_kube_unit_tests PRIVATE osmosis_kube osmosis_fakes
 gtest_discover_tests(osmosis_kube_unit_tests PROPERTIES LABELS unit DISCOVERY_TIMEOUT 60)
 
 add_executable(osmosis_operator_unit_tests unit/operator_flags_test.cpp)
-target_link_libraries(osmosis_operator_unit_tests PRIVATE osmosis_operator_flags GTest::gtest_main osmosis_warnings)
+target_link_libraries(osmosis_operator_unit_tests PRIVATE osmosis_operator_flags osmosis_operator_wiring GTest::gtest_main osmosis_warnings)
 gtest_discover_tests(osmosis_operator_unit_tests PROPERTIES LABELS unit DISCOVERY_TIMEOUT 60)
 
 # Against a real kube-apiserver + etcd (hack/control-plane.sh); tools from OSMOSIS_TOOLS_BIN.

@@ -57,6 +57,14 @@ def duration(desc):
     return {**DURATION, "description": desc + " (a duration: 500ms, 15s, 1m30s)"}
 
 
+def decimal(desc, minimum, maximum, as_text):
+    # A number, or the same as text: `helm --set x=1.1` passes a fraction as a string (only
+    # whole numbers become numbers), and a user should not need --set-json for it.
+    return {"description": f"{desc} ({minimum}..{maximum})",
+            "anyOf": [{"type": "number", "minimum": minimum, "maximum": maximum},
+                      {"type": "string", "pattern": as_text}]}
+
+
 def quantity(desc):
     return {"description": desc + " (a quantity: 50m, 0.5, 64Mi)",
             "anyOf": [QUANTITY_OR_EMPTY, {"type": "number", "minimum": 0}]}
@@ -270,8 +278,12 @@ SCHEMA = obj("Values of the Osmosis chart (README.md documents each)", {
                                    "pod-deletion-cost on the target's pods from their reports so "
                                    "idle pods go first (adds pods patch to the RBAC)"),
         "scaleUpMaxStep": integer("Replicas added per scale-up at most (0: no limit)", minimum=0, maximum=10000),
-        "scalingHeadroom": {"type": "number", "minimum": 1, "maximum": 10,
-                            "description": "Capacity kept above the arrival rate"},
+        "scalingHeadroom": decimal("Capacity kept above the arrival rate", 1, 10,
+                                   r"^(10(\.0+)?|[1-9](\.[0-9]+)?)$"),
+        "scalingTolerance": decimal("Drain mode's tolerance band against flapping", 0, 0.9,
+                                    r"^0(\.[0-8][0-9]*|\.90*)?$"),
+        "idleWindowRelease": duration("Idle time after which the stabilization window stops "
+                                      "holding replicas (0s: off)"),
         "scaleDownStepInterval": duration("Minimum time between scale-down steps"),
         "subjectGrants": {"type": "object", "description": "namespace: [subject patterns] it may use",
                           "propertyNames": DNS_LABEL,

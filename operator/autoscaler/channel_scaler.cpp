@@ -105,7 +105,7 @@ bool ChannelScaler::configure(const json& channel, const api::ParsedChannel& par
       if (auto st = engine_->setPolicy(policy); !st)
         return fail("InvalidPolicy", st.error().message);
     } else {
-      auto e = Engine::create(policy);
+      auto e = Engine::create(policy, deps_.options.tuning);
       if (!e) return fail("InvalidPolicy", e.error().message);
       engine_.emplace(std::move(e.value()));
       // What the pods measured before this operator started: drain mode from the first burst.

@@ -58,6 +58,7 @@ struct ScalerOptions {
   // first; deletion_cost.hpp). Needs pods patch in the Channel's namespace.
   bool podDeletionCost = false;
   Policy operatorPolicy;  // the operator-level fields (headroom, scale-up step, staleness)
+  Tuning tuning;          // every Channel's engine's (the band and idle release from flags)
 };
 
 // What a Channel's scaler works with, injected (the controller passes its own).

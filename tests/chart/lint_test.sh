@@ -90,6 +90,12 @@ refused "a namespace that is no name" "watchNamespaces/0.*does not match pattern
 refused "a second namespace that is no name" "watchNamespaces/1.*does not match pattern" --set 'watchNamespaces={shop,a b}'
 refused "a duration without a unit" "leaseDuration.*got number, want string" --set leaderElection.leaseDuration=15
 refused "a bad duration" "leaseDuration.*does not match pattern" --set leaderElection.leaseDuration=15sec
+refused "a tolerance band of 100%" "scalingTolerance.*0.9" --set operator.scalingTolerance=1
+refused "a tolerance band of 95% (as --set passes it, text)" "scalingTolerance.*does not match pattern" \
+  --set operator.scalingTolerance=0.95
+refused "a headroom below 1 (text)" "scalingHeadroom.*does not match pattern" --set operator.scalingHeadroom=0.8
+refused "a headroom above 10" "scalingHeadroom.*10" --set-json operator.scalingHeadroom=10.5
+refused "an idle release without a unit" "idleWindowRelease.*got number, want string" --set operator.idleWindowRelease=30
 refused "a bad quantity" "sidecar/resources/limits/memory" --set sidecar.resources.limits.memory=lots
 refused "credentials in a sidecar URL" "sidecar/natsUrls/0.*does not match pattern" --set 'sidecar.natsUrls={nats://u:p@nats:4222}'
 refused "auth without its Secret" "set nats.auth.secretName" --set nats.auth.type=token
@@ -121,7 +127,8 @@ render --skip-tests --set replicaCount=2 --set 'watchNamespaces={shop,billing}' 
   --set 'topologySpreadConstraints[0].whenUnsatisfiable=ScheduleAnyway' \
   --set 'topologySpreadConstraints[0].labelSelector.matchLabels.app=x' \
   --set metrics.serviceMonitor.enabled=true --set sidecar.resources.limits.cpu=500m \
-  --set sidecar.resources.requests.memory= >"$WORK/custom.yaml"
+  --set sidecar.resources.requests.memory= --set operator.scalingTolerance=0.2 \
+  --set operator.idleWindowRelease=25s --set operator.scalingHeadroom=1.15 >"$WORK/custom.yaml"
 python3 - "$WORK/default.yaml" "$WORK/custom.yaml" <<'PY' || fail "a promise of the templates does not hold (above)"
 import sys, yaml
 def load(p): return [d for d in yaml.safe_load_all(open(p)) if d]
@@ -174,7 +181,8 @@ c = kinds(custom, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]
 check([a for a in c["args"] if a.startswith("--watch-namespace")] == ["--watch-namespace=shop", "--watch-namespace=billing"],
       f"custom: one --watch-namespace per watched namespace: {c['args']}")
 for arg in ("--kube-api-qps=20", "--nats-tls-ca=/etc/osmosis/nats-tls/ca.crt",
-            "--nats-tls-cert=/etc/osmosis/nats-tls/tls.crt", "--sidecar-cpu-limit=500m", "--sidecar-memory-request=none"):
+            "--nats-tls-cert=/etc/osmosis/nats-tls/tls.crt", "--sidecar-cpu-limit=500m", "--sidecar-memory-request=none",
+            "--scaling-tolerance=0.2", "--idle-window-release=25s", "--scaling-headroom=1.15"):
     check(arg in c["args"], f"custom: {arg} missing from {c['args']}")
 check(c["image"].endswith("@sha256:" + "a" * 64), f"custom: digest not used: {c['image']}")
 check({e["name"] for e in c["env"]} >= {"X", "OSMOSIS_NATS_USER", "OSMOSIS_NATS_PASSWORD", "POD_NAME"}, "custom: env")
@@ -182,6 +190,8 @@ check(kinds(custom, "ServiceMonitor"), "custom: no ServiceMonitor")
 d = kinds(default, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]
 check(d["image"] == "ghcr.io/osmosis-dev/osmosis-operator:0.1.0", f"default image {d['image']}")
 check("--sidecar-image=ghcr.io/osmosis-dev/osmosis-sidecar:0.1.0" in d["args"], "default sidecar image")
+for arg in ("--scaling-headroom=1.2", "--scaling-tolerance=0.1", "--idle-window-release=0s"):
+    check(arg in d["args"], f"default: {arg} missing from {d['args']}")
 PY
 # The gateway: off by default; on, restricted, read-only, probes on its metrics port, its own
 # least-privilege RBAC (Channels read, Secrets get) cluster-wide or per watched namespace, the

@@ -384,6 +384,27 @@ TEST_F(ChannelScalerTest, ARememberedPerPodRateStartsDrainModeAfterARestart) {
   }
 }
 
+// --scaling-tolerance reaches every Channel's engine: a scale-up lands at the top of the band.
+// Drain mode from the first step (a remembered 50/s per pod); 4500 waiting, drained within
+// 10 s: 450/s, 9 pods' worth.
+TEST_F(ChannelScalerTest, AScaleUpLandsAtTheTopOfTheOperatorsToleranceBand) {
+  json obj = channel({}, {{"maxReplicas", 50}});
+  obj["status"]["throughput"] = {{"perPodRate", 50},
+                                 {"measuredAt", kube::formatTime(clock_.wallNow() - 60s)}};
+  nats_->setConsumerFigures("SHOP_ORDERS", "workers", 4500, 0);
+  for (const auto& [tolerance, want] :
+       std::vector<std::pair<double, int>>{{0.0, 9}, {0.1, 10}, {0.5, 14}}) {
+    options_.tuning.scaleDownTolerance = tolerance;
+    ChannelScaler scaler(
+        "shop", "orders",
+        ScalerDeps{client_, events_, metrics_, clock_, options_, hpas_, streams_, [] {}});
+    deployment(1);
+    auto parsed = parsed_.get(obj);
+    scaler.step(obj, *parsed, nats_);
+    EXPECT_EQ(replicas(), want) << "tolerance " << tolerance;
+  }
+}
+
 // --pod-deletion-cost: before a scale-down the idle pod gets the lowest cost, so the ReplicaSet
 // removes it first (the removal itself needs the real controller-manager: not tested here).
 // Four pods, one idle and three busy with long handlers, scaled down; each pod's annotation.

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "operator/flags.hpp"
+#include "operator/wiring.hpp"
 
 namespace osmosis::op {
 namespace {
@@ -45,6 +46,39 @@ TEST(OperatorFlags, DefaultsAreValid) {
   EXPECT_EQ(p.config.listenPort, 8080);
   EXPECT_EQ(p.config.subjectPolicy.reportPrefix, "osmosis.report");
   EXPECT_EQ(p.config.sidecarNatsUrl, "nats://127.0.0.1:4222");
+}
+
+// The band and the idle release (docs/scaling-quality.md, the owner's choices) reach every
+// Channel's engine through the scaler's options; the defaults are the engine's own.
+TEST(OperatorFlags, TheToleranceBandAndIdleReleaseReachTheEngine) {
+  auto p = parseArgs({});
+  ASSERT_TRUE(p.problems.empty()) << joined(p.problems);
+  const autoscaler::Tuning engine;
+  EXPECT_EQ(scalerOptions(p.config).tuning.scaleDownTolerance, engine.scaleDownTolerance);
+  EXPECT_EQ(scalerOptions(p.config).tuning.idleWindowRelease, engine.idleWindowRelease);
+  EXPECT_EQ(engine.idleWindowRelease, 0s) << "off unless asked";
+
+  p = parseArgs(
+      {"--scaling-tolerance", "0.2", "--idle-window-release", "25s", "--scaling-headroom", "1.15"});
+  ASSERT_TRUE(p.problems.empty()) << joined(p.problems);
+  const auto o = scalerOptions(p.config);
+  EXPECT_EQ(o.tuning.scaleDownTolerance, 0.2);
+  EXPECT_EQ(o.tuning.idleWindowRelease, 25s);
+  EXPECT_EQ(o.operatorPolicy.headroom, 1.15);
+  EXPECT_TRUE(autoscaler::validate(o.tuning)) << "a tuning the engine takes";
+
+  for (const char* bad : {"-0.1", "0.95", "1", "abc"})
+    EXPECT_THROW(parseArgs({"--scaling-tolerance", bad}), CLI::ParseError) << bad;
+  for (const auto& [value, expect] :
+       std::vector<std::pair<const char*, const char*>>{{"2h", "longer than the maximum 1h"},
+                                                        {"1500ms", "whole seconds only"},
+                                                        {"-5s", "invalid duration"},
+                                                        {"soon", "invalid duration"}}) {
+    p = parseArgs({"--idle-window-release", value});
+    ASSERT_EQ(p.problems.size(), 1u) << value << "\n" << joined(p.problems);
+    EXPECT_NE(p.problems[0].find("--idle-window-release"), std::string::npos) << p.problems[0];
+    EXPECT_NE(p.problems[0].find(expect), std::string::npos) << p.problems[0];
+  }
 }
 
 TEST(OperatorFlags, PodDeletionCostIsOffUnlessAsked) {
