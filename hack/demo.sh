@@ -269,5 +269,9 @@ GP
 fi
 if ((keep)); then
   say "still running (KUBECONFIG=$KUBECONFIG, NATS $nats_url); Ctrl-C stops everything"
+  # On the node nothing here is a child to wait for (the cluster watches this shell's pid):
+  # wait on a sleep of our own, which the INT/TERM trap interrupts.
+  sleep infinity &
+  pids+=("$!")
   wait
 fi
