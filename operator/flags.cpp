@@ -31,6 +31,23 @@ std::optional<milliseconds> bounded(const char* flag, const std::string& text, n
   return std::chrono::duration_cast<milliseconds>(d.value());
 }
 
+// A duration flag the engine counts in whole seconds: a fraction is refused, not truncated
+// (1500ms is not 1s, and 500us is not 0s, which would mean off).
+std::optional<seconds> boundedSeconds(const char* flag, const std::string& text, seconds min,
+                                      seconds max, std::vector<std::string>* problems) {
+  auto d = parseDurationWithin(text, min, max);
+  if (!d) {
+    problems->push_back(std::string("--") + flag + ": " + d.error().message);
+    return std::nullopt;
+  }
+  if (d.value() % seconds(1) != nanoseconds(0)) {
+    problems->push_back(std::string("--") + flag + ": " + text +
+                        ": whole seconds only (e.g. 15s, 1m30s)");
+    return std::nullopt;
+  }
+  return std::chrono::duration_cast<seconds>(d.value());
+}
+
 }  // namespace
 
 void addFlags(CLI::App& app, RawFlags* f) {
@@ -102,7 +119,7 @@ void addFlags(CLI::App& app, RawFlags* f) {
                  "the stabilization window's replicas (0s: off, the window holds; up to 1h)")
       ->capture_default_str();
   app.add_option("--scale-down-step-interval", f->scaleDownStep,
-                 "scale-down steps are at least this far apart (1s..1h)")
+                 "scale-down steps are at least this far apart (whole seconds, 1s..1h)")
       ->capture_default_str();
   app.add_flag("--pod-deletion-cost", f->podDeletionCost,
                "before a scale-down, mark the target's pods with "
@@ -176,17 +193,12 @@ std::vector<std::string> finish(const RawFlags& raw, Config* c) {
   if (auto d = bounded("report-staleness", raw.reportStaleness, milliseconds(500),
                        std::chrono::minutes(10), &problems))
     c->reportStaleness = *d;
-  if (auto d =
-          bounded("scale-down-step-interval", raw.scaleDownStep, seconds(1), hours(1), &problems))
-    c->scaleDownStep = std::chrono::duration_cast<seconds>(*d);
-  if (auto d =
-          bounded("idle-window-release", raw.idleWindowRelease, seconds(0), hours(1), &problems)) {
-    if (*d % seconds(1) != milliseconds(0))
-      problems.push_back("--idle-window-release: " + raw.idleWindowRelease +
-                         ": whole seconds only (0s: off)");
-    else
-      c->idleWindowRelease = std::chrono::duration_cast<seconds>(*d);
-  }
+  if (auto s = boundedSeconds("scale-down-step-interval", raw.scaleDownStep, seconds(1), hours(1),
+                              &problems))
+    c->scaleDownStep = *s;
+  if (auto s = boundedSeconds("idle-window-release", raw.idleWindowRelease, seconds(0), hours(1),
+                              &problems))
+    c->idleWindowRelease = *s;
 
   c->nats = raw.nats;
   c->nats.urls = nats::splitUrls(raw.natsUrls);

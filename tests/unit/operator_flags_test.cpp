@@ -72,6 +72,7 @@ TEST(OperatorFlags, TheToleranceBandAndIdleReleaseReachTheEngine) {
   for (const auto& [value, expect] :
        std::vector<std::pair<const char*, const char*>>{{"2h", "longer than the maximum 1h"},
                                                         {"1500ms", "whole seconds only"},
+                                                        {"500us", "whole seconds only"},
                                                         {"-5s", "invalid duration"},
                                                         {"soon", "invalid duration"}}) {
     p = parseArgs({"--idle-window-release", value});
@@ -99,6 +100,7 @@ TEST(OperatorFlags, EveryDurationIsBoundedWhenRead) {
            {"--resync-period", "48h", "longer than the maximum 24h"},
            {"--resync-period", "10ms", "shorter than the minimum 1s"},
            {"--scale-down-step-interval", "3000000000s", "longer than the maximum 1h"},
+           {"--scale-down-step-interval", "1500ms", "whole seconds only"},
            {"--leader-election-lease-duration", "600000h", "longer than the maximum 1h"},
            {"--leader-election-renew-deadline", "2562048h", "too large"},
            {"--leader-election-retry-period", "soon", "invalid duration"},
