@@ -21,31 +21,35 @@ using std::chrono::nanoseconds;
 using std::chrono::seconds;
 
 // A duration flag within [min, max], or a problem naming the flag.
-std::optional<milliseconds> bounded(const char* flag, const std::string& text, nanoseconds min,
-                                    nanoseconds max, std::vector<std::string>* problems) {
+std::optional<nanoseconds> within(const char* flag, const std::string& text, nanoseconds min,
+                                  nanoseconds max, std::vector<std::string>* problems) {
   auto d = parseDurationWithin(text, min, max);
   if (!d) {
     problems->push_back(std::string("--") + flag + ": " + d.error().message);
     return std::nullopt;
   }
-  return std::chrono::duration_cast<milliseconds>(d.value());
+  return d.value();
+}
+
+std::optional<milliseconds> bounded(const char* flag, const std::string& text, nanoseconds min,
+                                    nanoseconds max, std::vector<std::string>* problems) {
+  auto d = within(flag, text, min, max, problems);
+  if (!d) return std::nullopt;
+  return std::chrono::duration_cast<milliseconds>(*d);
 }
 
 // A duration flag the engine counts in whole seconds: a fraction is refused, not truncated
 // (1500ms is not 1s, and 500us is not 0s, which would mean off).
 std::optional<seconds> boundedSeconds(const char* flag, const std::string& text, seconds min,
                                       seconds max, std::vector<std::string>* problems) {
-  auto d = parseDurationWithin(text, min, max);
-  if (!d) {
-    problems->push_back(std::string("--") + flag + ": " + d.error().message);
-    return std::nullopt;
-  }
-  if (d.value() % seconds(1) != nanoseconds(0)) {
+  auto d = within(flag, text, min, max, problems);
+  if (!d) return std::nullopt;
+  if (*d % seconds(1) != nanoseconds(0)) {
     problems->push_back(std::string("--") + flag + ": " + text +
                         ": whole seconds only (e.g. 15s, 1m30s)");
     return std::nullopt;
   }
-  return std::chrono::duration_cast<seconds>(d.value());
+  return std::chrono::duration_cast<seconds>(*d);
 }
 
 }  // namespace
